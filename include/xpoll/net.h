@@ -1,0 +1,123 @@
+/*
+ * xpoll/net.h - non-blocking socket helpers.
+ *
+ * Thin wrappers over the socket calls a server built on xpoll needs.  Every
+ * descriptor they return is non-blocking and close-on-exec (atomically
+ * where the platform allows, with fcntl() elsewhere); on Apple platforms
+ * sockets also get SO_NOSIGPIPE.  Every function returns a descriptor, 0 or
+ * a length on success and a negative errno on failure, leaving nothing
+ * open behind on an error path.
+ *
+ * Addresses are numeric only (no DNS, nothing that can block):
+ *   "127.0.0.1:8080"   IPv4 host:port
+ *   "[::1]:8080"       IPv6 [host]:port (a %scope suffix is accepted)
+ *   "8080"             a bare port: 127.0.0.1:port
+ * Port 0 asks the kernel for an ephemeral port; read it back with
+ * xpoll_local_addr().  Unix-domain functions take a filesystem path;
+ * a leading '@' names a Linux abstract socket.  A malformed address is
+ * -EINVAL.
+ *
+ * Copyright (c) 2026 the xpoll authors.  MIT licence, see LICENSE.
+ */
+#ifndef XPOLL_NET_H
+#define XPOLL_NET_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "poll.h" /* XPOLL_API */
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** Room for any address text these helpers write, NUL included. */
+#define XPOLL_ADDRSTRLEN 112
+
+/** xpoll_tcp_listen() / xpoll_udp_bind() flag: set SO_REUSEPORT too. */
+#define XPOLL_NET_REUSEPORT 0x1u
+
+/**
+ * A TCP listener bound to `addr` with SO_REUSEADDR (and SO_REUSEPORT with
+ * XPOLL_NET_REUSEPORT).  backlog <= 0 means SOMAXCONN.
+ * Errors: -EINVAL (bad address or flags), -EADDRINUSE, -EACCES,
+ * -ENOTSUP (XPOLL_NET_REUSEPORT where SO_REUSEPORT does not exist), ...
+ */
+XPOLL_API int xpoll_tcp_listen(const char *addr, int backlog, unsigned flags);
+
+/**
+ * Start a non-blocking TCP connect to `addr`; returns the socket at once.
+ * The connect finishes in the background: register it XPOLL_WRITABLE, and
+ * when it is writable xpoll_socket_error() tells whether it succeeded.
+ * Errors: -EINVAL (bad address), -ENETUNREACH, ... (immediate failures).
+ */
+XPOLL_API int xpoll_tcp_connect(const char *addr);
+
+/**
+ * Accept one connection from a TCP or Unix stream listener (accept4()
+ * where available).  Returns the new socket, or -EAGAIN when no connection
+ * is waiting (with edge triggering: accept until -EAGAIN).  -EMFILE and
+ * -ENFILE are returned as they are: the connection stays in the backlog.
+ */
+XPOLL_API int xpoll_accept(int listen_fd);
+
+/** Set or clear TCP_NODELAY (disable Nagle).  0 or a negative errno. */
+XPOLL_API int xpoll_tcp_nodelay(int fd, bool on);
+
+/**
+ * The socket's pending error, cleared by reading it (getsockopt SO_ERROR):
+ * 0 when there is none, otherwise its negation (-ECONNREFUSED, ...).  A
+ * failing getsockopt() is also returned negated (-EBADF, -ENOTSOCK).
+ */
+XPOLL_API int xpoll_socket_error(int fd);
+
+/** A UDP socket bound to `addr` (flags: XPOLL_NET_REUSEPORT). */
+XPOLL_API int xpoll_udp_bind(const char *addr, unsigned flags);
+
+/**
+ * A UDP socket connected to `addr` (bound to an ephemeral local port), so
+ * plain send()/recv() work and ICMP errors are reported.
+ */
+XPOLL_API int xpoll_udp_connect(const char *addr);
+
+/**
+ * A Unix stream listener at `path`.  An existing file at `path` is not
+ * removed (-EADDRINUSE); unlink() it first if it is stale.
+ * Errors: -EINVAL (empty path), -ENAMETOOLONG (does not fit sun_path), ...
+ */
+XPOLL_API int xpoll_unix_listen(const char *path, int backlog);
+
+/**
+ * A non-blocking connect to the Unix stream socket at `path`.  Returns the
+ * socket; a connect still in progress completes as for TCP.
+ */
+XPOLL_API int xpoll_unix_connect(const char *path);
+
+/** A Unix datagram socket bound to `path` (NULL: unbound). */
+XPOLL_API int xpoll_unix_dgram_bind(const char *path);
+
+/**
+ * A connected pair of Unix sockets of `type` (SOCK_STREAM, SOCK_DGRAM or
+ * SOCK_SEQPACKET) in fds[0], fds[1].  Errors: -EINVAL (fds NULL), ...
+ */
+XPOLL_API int xpoll_socketpair(int type, int fds[2]);
+
+/** A pipe: fds[0] reads, fds[1] writes.  Errors: -EINVAL (fds NULL), ... */
+XPOLL_API int xpoll_pipe(int fds[2]);
+
+/**
+ * The socket's local / peer address as text in the address syntax above
+ * ("127.0.0.1:8080", "[::1]:8080", a Unix path, "@name" for an abstract
+ * Unix socket, "" for an unnamed one).  Returns the length written (NUL
+ * excluded).  Errors: -EINVAL (buf NULL), -ENOSPC (len too small:
+ * XPOLL_ADDRSTRLEN always fits), -ENOTCONN (peer of an unconnected
+ * socket), -EAFNOSUPPORT (not an IP or Unix socket), -EBADF, -ENOTSOCK.
+ */
+XPOLL_API int xpoll_local_addr(int fd, char *buf, size_t len);
+XPOLL_API int xpoll_peer_addr(int fd, char *buf, size_t len);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* XPOLL_NET_H */

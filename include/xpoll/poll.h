@@ -1,0 +1,309 @@
+/*
+ * xpoll/poll.h - the reactor: Poll, Token, Interests, Events, Event, Waker.
+ *
+ * xpoll is an edge-triggered readiness reactor in the style of Rust's mio.
+ * Register a file descriptor with a token and a set of interests, then call
+ * xpoll_wait() to learn which descriptors became ready.  Another thread can
+ * interrupt a blocked wait through an xpoll_waker.
+ *
+ * Conventions used by every function below:
+ *  - A function returning int returns 0 (or a count, where stated) on
+ *    success and a negative errno value (-EINVAL, -EBADF, ...) on failure.
+ *    errno is never the channel for the result.
+ *  - Constructors take an out-parameter; on failure it is set to NULL and
+ *    nothing leaks.  Every *_free(NULL) is a no-op.
+ *  - A NULL pointer where an object is required returns -EINVAL (functions
+ *    returning int) or is treated as empty (accessors).
+ *
+ * Copyright (c) 2026 the xpoll authors.  MIT licence, see LICENSE.
+ */
+#ifndef XPOLL_POLL_H
+#define XPOLL_POLL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* The library is built with -fvisibility=hidden: only XPOLL_API names are
+ * exported from the shared object. */
+#if defined(__GNUC__) || defined(__clang__)
+#  define XPOLL_API __attribute__((visibility("default")))
+#else
+#  define XPOLL_API
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ------------------------------------------------------------------------
+ * Poll
+ * ---------------------------------------------------------------------- */
+
+/** The reactor: one kernel selector (an epoll or kqueue descriptor). */
+typedef struct xpoll xpoll;
+
+/** The readiness mechanism behind an xpoll. */
+typedef enum xpoll_backend {
+    XPOLL_BACKEND_DEFAULT = 0, /**< the best backend this build has here */
+    XPOLL_BACKEND_EPOLL,       /**< Linux epoll(7) */
+    XPOLL_BACKEND_KQUEUE,      /**< BSD/macOS kqueue(2) */
+    XPOLL_BACKEND_POLL,        /**< reserved until a poll(2) backend exists */
+    XPOLL_BACKEND_IO_URING     /**< reserved until an io_uring backend exists */
+} xpoll_backend;
+
+typedef struct xpoll_events xpoll_events;
+typedef struct xpoll_event xpoll_event;
+typedef struct xpoll_waker xpoll_waker;
+
+/** Any value the caller chooses; a pointer fits. Returned with each event. */
+typedef uintptr_t xpoll_token;
+
+/** A set of XPOLL_READABLE, XPOLL_WRITABLE, ... bits. */
+typedef uint8_t xpoll_interests;
+
+#define XPOLL_READABLE 0x01u /**< data to read, a connection to accept, EOF */
+#define XPOLL_WRITABLE 0x02u /**< room to write, a connect that finished */
+#define XPOLL_PRIORITY 0x04u /**< urgent/priority data: epoll (EPOLLPRI) only */
+#define XPOLL_AIO      0x08u /**< POSIX AIO completions: kqueue EVFILT_AIO only */
+#define XPOLL_LIO      0x10u /**< lio_listio completions: FreeBSD EVFILT_LIO only */
+
+/**
+ * Create a poll with the platform's default backend.
+ *
+ * If the environment variable XPOLL_BACKEND is set and non-empty, it must
+ * name a backend compiled into this build and usable here ("epoll",
+ * "kqueue", "poll", "io_uring"); that backend is used.  An unknown or
+ * unavailable name is an error, never a silent fallback.
+ *
+ * The selector's descriptors are close-on-exec.  A poll must not be used in
+ * a child after fork() except to free it.
+ *
+ * Errors: -EINVAL (out is NULL), -ENOTSUP (XPOLL_BACKEND names no usable
+ * backend), -ENOMEM, -EMFILE/-ENFILE (no descriptor left), or another
+ * negative errno from the selector's creation.
+ */
+XPOLL_API int xpoll_new(xpoll **out);
+
+/**
+ * Create a poll with a given backend; XPOLL_BACKEND_DEFAULT picks the
+ * platform default.  The environment is ignored.
+ *
+ * Errors: as xpoll_new(); -ENOTSUP if the backend is not compiled in or not
+ * usable here; -EINVAL for a value outside the enum.
+ */
+XPOLL_API int xpoll_new_with_backend(xpoll **out, xpoll_backend backend);
+
+/**
+ * Close the selector and free the poll.  Free its waker first (if any).
+ * Registered descriptors are not closed.  NULL is a no-op.
+ */
+XPOLL_API void xpoll_free(xpoll *poll);
+
+/** The backend in use; never XPOLL_BACKEND_DEFAULT (DEFAULT for NULL). */
+XPOLL_API xpoll_backend xpoll_get_backend(const xpoll *poll);
+
+/**
+ * The lower-case name of a backend ("epoll", "kqueue", "poll", "io_uring"),
+ * "default" for XPOLL_BACKEND_DEFAULT, NULL for a value outside the enum.
+ * Names are returned for every enum value, compiled in or not.
+ */
+XPOLL_API const char *xpoll_backend_name(xpoll_backend backend);
+
+/**
+ * The selector's own descriptor (the epoll or kqueue fd), or -EINVAL for
+ * NULL.  It stays owned by the poll: do not close it.  Useful to nest the
+ * poll inside another event loop (it reads as readable when events are
+ * pending), or on kqueue to point an aiocb's SIGEV_KEVENT at it.
+ */
+XPOLL_API int xpoll_fd(const xpoll *poll);
+
+/**
+ * Wait for readiness events.
+ *
+ * Clears `events` (also when it then fails), blocks until at least one
+ * event is ready or the timeout passes, stores at most
+ * xpoll_events_capacity(events) events and returns how many (0 on
+ * timeout).  Events that do not fit stay queued in the kernel for the next
+ * call; nothing is lost.
+ *
+ * timeout_ns < 0 blocks without limit; 0 returns at once.  A positive
+ * timeout shorter than the backend's resolution is rounded up (epoll
+ * without epoll_pwait2: whole milliseconds), so a short timeout never turns
+ * into a busy loop.  Huge timeouts are clamped (epoll: INT_MAX ms, about
+ * 24.8 days; kqueue: 100,000,000 s), never wrapped.
+ *
+ * A signal caught during the wait returns -EINTR: the call is not
+ * restarted, so the caller can react to the signal; call again to go on.
+ *
+ * Thread rules: one thread at a time may wait on a given poll;
+ * registration from other threads is allowed meanwhile.
+ *
+ * No memory is allocated and the only system call is the wait itself.
+ *
+ * Errors: -EINVAL (poll or events NULL), -EINTR, or another negative errno
+ * from the kernel's wait.
+ */
+XPOLL_API int xpoll_wait(xpoll *poll, xpoll_events *events, int64_t timeout_ns);
+
+/* ------------------------------------------------------------------------
+ * Registration
+ *
+ * Thread-safe: may run concurrently with xpoll_wait() on another thread; a
+ * registration made during a blocked wait takes effect in that wait.
+ *
+ * Readiness is edge-triggered on every backend: an event is delivered when
+ * the descriptor becomes ready; read (or write, or accept) until the call
+ * fails with EAGAIN before another event for the same readiness is
+ * guaranteed.  Spurious events are possible: treat EAGAIN as "wait again".
+ *
+ * Deregister before close().  A descriptor closed while registered is the
+ * caller's bug: on epoll the registration lives as long as the open file
+ * (a dup'd or inherited copy keeps reporting events with the old token).
+ * ---------------------------------------------------------------------- */
+
+/**
+ * Start watching `fd` for `interests`; its events carry `token`.
+ *
+ * Errors: -EINVAL (poll NULL, interests 0 or unknown bits), -EBADF (fd < 0
+ * or not open), -ENOTSUP (an interest this backend cannot honour: PRIORITY
+ * on kqueue, AIO/LIO on epoll), -EEXIST (epoll: fd already registered;
+ * kqueue updates the registration instead), -EPERM (epoll: the fd does not
+ * support polling, e.g. a regular file), -ENOMEM, -ENOSPC (epoll:
+ * max_user_watches reached), or another negative errno from the kernel.
+ */
+XPOLL_API int xpoll_register(xpoll *poll, int fd, xpoll_token token,
+                             xpoll_interests interests);
+
+/**
+ * Replace the token and interests of a registered `fd`.  Removing a
+ * direction stops its events, including ones already queued; asking for a
+ * readiness that already holds reports it again.
+ *
+ * Errors: as xpoll_register(), except -EEXIST; -ENOENT (epoll: fd not
+ * registered; kqueue adds the wanted filters and returns 0).
+ */
+XPOLL_API int xpoll_reregister(xpoll *poll, int fd, xpoll_token token,
+                               xpoll_interests interests);
+
+/**
+ * Stop watching `fd`, at once: no event for it is delivered afterwards,
+ * including events already queued, so the caller may close() right after.
+ *
+ * Errors: -EINVAL (poll NULL), -EBADF (fd < 0 or not open), -ENOENT (epoll:
+ * fd not registered; kqueue returns 0).
+ */
+XPOLL_API int xpoll_deregister(xpoll *poll, int fd);
+
+/* ------------------------------------------------------------------------
+ * Events
+ *
+ * A caller-owned buffer xpoll_wait() fills.  One descriptor that is both
+ * readable and writable may come back as one event (epoll) or as two
+ * events with the same token (kqueue): accept both.  Not thread-safe: use
+ * a buffer from one thread at a time.
+ * ---------------------------------------------------------------------- */
+
+/**
+ * Allocate an event buffer for up to `capacity` events per wait.
+ * Errors: -EINVAL (out NULL, capacity 0), -ENOMEM.
+ */
+XPOLL_API int xpoll_events_new(xpoll_events **out, size_t capacity);
+
+/** Free an event buffer.  NULL is a no-op. */
+XPOLL_API void xpoll_events_free(xpoll_events *events);
+
+/** The capacity given to xpoll_events_new() (0 for NULL). */
+XPOLL_API size_t xpoll_events_capacity(const xpoll_events *events);
+
+/** How many events the last wait stored (0 for NULL). */
+XPOLL_API size_t xpoll_events_len(const xpoll_events *events);
+
+/** xpoll_events_len() == 0. */
+XPOLL_API bool xpoll_events_is_empty(const xpoll_events *events);
+
+/** Forget the stored events (xpoll_wait() does this itself). */
+XPOLL_API void xpoll_events_clear(xpoll_events *events);
+
+/**
+ * The event at `index`, or NULL if index >= xpoll_events_len().  The
+ * pointer is valid until the next wait or clear on this buffer.
+ */
+XPOLL_API const xpoll_event *xpoll_events_get(const xpoll_events *events,
+                                              size_t index);
+
+/*
+ * Event accessors.  They follow mio's meaning on each backend; a NULL
+ * event reads as token 0 with every flag false.
+ *
+ *                      epoll                          kqueue
+ *  is_readable         EPOLLIN or EPOLLPRI            EVFILT_READ, or the
+ *                                                     waker (EVFILT_USER)
+ *  is_writable         EPOLLOUT                       EVFILT_WRITE
+ *  is_error            EPOLLERR                       EV_ERROR, or EV_EOF
+ *                                                     with fflags != 0
+ *  is_read_closed      EPOLLHUP, or EPOLLIN with      EVFILT_READ with EV_EOF
+ *                      EPOLLRDHUP
+ *  is_write_closed     EPOLLHUP, or EPOLLOUT with     EVFILT_WRITE with EV_EOF
+ *                      EPOLLERR, or exactly EPOLLERR
+ *                      (read end of a pipe closed)
+ *  is_priority         EPOLLPRI                       never
+ *  is_aio / is_lio     never                          EVFILT_AIO / EVFILT_LIO
+ *
+ * is_read_closed: the read half is shut (peer sent FIN, or hang-up).
+ * is_write_closed: writing can no longer succeed (peer reset or closed).
+ * is_error: an error is pending; read it with getsockopt(SO_ERROR).
+ * The closed/error flags are hints: the read or write that follows is the
+ * authority.  They are never set when the condition does not hold.
+ */
+XPOLL_API xpoll_token xpoll_event_token(const xpoll_event *event);
+XPOLL_API bool xpoll_event_is_readable(const xpoll_event *event);
+XPOLL_API bool xpoll_event_is_writable(const xpoll_event *event);
+XPOLL_API bool xpoll_event_is_error(const xpoll_event *event);
+XPOLL_API bool xpoll_event_is_read_closed(const xpoll_event *event);
+XPOLL_API bool xpoll_event_is_write_closed(const xpoll_event *event);
+XPOLL_API bool xpoll_event_is_priority(const xpoll_event *event);
+XPOLL_API bool xpoll_event_is_aio(const xpoll_event *event);
+XPOLL_API bool xpoll_event_is_lio(const xpoll_event *event);
+
+/* ------------------------------------------------------------------------
+ * Waker
+ *
+ * Wakes a thread blocked in xpoll_wait() from any thread or from a signal
+ * handler.  A wake that happens after the waiting thread last saw the
+ * waker's event produces one readable event carrying the waker's token;
+ * many wakes before that coalesce into one event.  The waker needs no
+ * draining by the caller.
+ *
+ * Mechanism: EVFILT_USER on kqueue (FreeBSD, macOS), an eventfd on Linux,
+ * a non-blocking pipe elsewhere (or when forced by XPOLL_FORCE_PIPE_WAKER).
+ * ---------------------------------------------------------------------- */
+
+/**
+ * Create the waker of `poll`.  Its events carry `token`, which should not
+ * be used for anything else.
+ *
+ * Errors: -EINVAL (poll or out NULL), -EEXIST (the poll already has a
+ * waker), -ENOMEM, -EMFILE/-ENFILE, or another negative errno.
+ */
+XPOLL_API int xpoll_waker_new(xpoll *poll, xpoll_token token, xpoll_waker **out);
+
+/**
+ * Wake the poll.  Any thread; async-signal-safe (no lock, no allocation;
+ * errno is preserved).  Returns 0, -EINVAL for NULL, or a negative errno
+ * from the kernel.
+ */
+XPOLL_API int xpoll_waker_wake(xpoll_waker *waker);
+
+/**
+ * Free the waker; its poll may get a new one afterwards.  Must be called
+ * before freeing its poll, and not while another thread may still wake it.
+ * NULL is a no-op.
+ */
+XPOLL_API void xpoll_waker_free(xpoll_waker *waker);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* XPOLL_POLL_H */

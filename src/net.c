@@ -1,0 +1,2 @@
+/* Non-blocking socket helpers (include/xpoll/net.h). */
+#include "xpoll/net.h"

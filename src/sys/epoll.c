@@ -1,0 +1,196 @@
+/*
+ * Linux epoll(7) backend.
+ *
+ * Every registration is edge-triggered (EPOLLET) and carries the token in
+ * epoll_data, so the kernel hands tokens back directly and the backend
+ * keeps no per-descriptor memory at all.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <sys/epoll.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "selector.h"
+
+/* poll->flags: epoll_pwait2 returned ENOSYS once; stop trying. */
+#define EPOLL_NO_PWAIT2 0x1u
+
+/* epoll_wait() rejects maxevents above this (fs/eventpoll.c EP_MAX_EVENTS). */
+#define EPOLL_MAX_EVENTS ((int)(INT_MAX / sizeof(struct epoll_event)))
+
+#define NS_PER_MS 1000000LL
+#define NS_PER_S 1000000000LL
+
+/* The one place the interest -> epoll flag mapping lives.  EPOLLRDHUP comes
+ * with READABLE so a peer's FIN is visible as read-closed (mio #939);
+ * EPOLLERR and EPOLLHUP are always reported by the kernel. */
+static uint32_t epoll_flags(xpoll_interests interests)
+{
+    uint32_t flags = EPOLLET;
+
+    if (interests & XPOLL_READABLE)
+        flags |= EPOLLIN | EPOLLRDHUP;
+    if (interests & XPOLL_WRITABLE)
+        flags |= EPOLLOUT;
+    if (interests & XPOLL_PRIORITY)
+        flags |= EPOLLPRI;
+    return flags;
+}
+
+/* The one place epoll flags become readiness (mio's epoll table). */
+static uint32_t readiness(uint32_t e)
+{
+    uint32_t r = 0;
+
+    if (e & (EPOLLIN | EPOLLPRI))
+        r |= XPOLL__EV_READABLE;
+    if (e & EPOLLOUT)
+        r |= XPOLL__EV_WRITABLE;
+    if (e & EPOLLERR)
+        r |= XPOLL__EV_ERROR;
+    if ((e & EPOLLHUP) || (e & (EPOLLIN | EPOLLRDHUP)) == (EPOLLIN | EPOLLRDHUP))
+        r |= XPOLL__EV_READ_CLOSED;
+    /* Exactly EPOLLERR is what the write end of a pipe reports once the
+     * read end is closed (mio #1350). */
+    if ((e & EPOLLHUP) || (e & (EPOLLOUT | EPOLLERR)) == (EPOLLOUT | EPOLLERR) ||
+        e == EPOLLERR)
+        r |= XPOLL__EV_WRITE_CLOSED;
+    if (e & EPOLLPRI)
+        r |= XPOLL__EV_PRIORITY;
+    return r;
+}
+
+static int epoll_open(xpoll *poll)
+{
+    /* EPOLL_CLOEXEC atomically: an fcntl() afterwards races with fork+exec
+     * in another thread (mio #1590). */
+    int fd = epoll_create1(EPOLL_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    poll->fd = fd;
+    return 0;
+}
+
+static void epoll_close(xpoll *poll)
+{
+    close(poll->fd);
+}
+
+static int epoll_ctl_token(xpoll *poll, int op, int fd, xpoll_token token,
+                           xpoll_interests interests)
+{
+    struct epoll_event ev = {
+        .events = epoll_flags(interests),
+        .data.u64 = (uint64_t)token,
+    };
+    return epoll_ctl(poll->fd, op, fd, &ev) < 0 ? -errno : 0;
+}
+
+static int epoll_register(xpoll *poll, int fd, xpoll_token token,
+                          xpoll_interests interests)
+{
+    return epoll_ctl_token(poll, EPOLL_CTL_ADD, fd, token, interests);
+}
+
+/* EPOLL_CTL_MOD also re-evaluates readiness, so an interest that already
+ * holds is reported again, and events queued for a dropped interest are
+ * not delivered (mio's reregister tests). */
+static int epoll_reregister(xpoll *poll, int fd, xpoll_token token,
+                            xpoll_interests interests)
+{
+    return epoll_ctl_token(poll, EPOLL_CTL_MOD, fd, token, interests);
+}
+
+static int epoll_deregister(xpoll *poll, int fd)
+{
+    /* Kernels before 2.6.9 required a non-NULL event even for DEL. */
+    struct epoll_event unused = {0};
+    return epoll_ctl(poll->fd, EPOLL_CTL_DEL, fd, &unused) < 0 ? -errno : 0;
+}
+
+/* Milliseconds for epoll_wait(): rounded up, so 1 ns waits 1 ms instead of
+ * spinning (mio #1615), and clamped to INT_MAX, so INT64_MAX does not wrap
+ * negative and block forever (mio #1948). */
+static int timeout_ms(int64_t timeout_ns)
+{
+    if (timeout_ns < 0)
+        return -1;
+    int64_t ms = timeout_ns / NS_PER_MS + (timeout_ns % NS_PER_MS != 0);
+    return ms > INT_MAX ? INT_MAX : (int)ms;
+}
+
+/* epoll_pwait2 (Linux 5.11) takes a timespec: nanosecond timeouts without
+ * rounding.  Called through syscall() so older C libraries build too; a
+ * kernel without it (or a seccomp filter that blocks it) answers ENOSYS or
+ * EPERM, and the backend falls back to epoll_wait for good. */
+static int wait_ns(xpoll *poll, struct epoll_event *native, int max,
+                   int64_t timeout_ns)
+{
+#ifdef SYS_epoll_pwait2
+    if (!(poll->flags & EPOLL_NO_PWAIT2)) {
+        struct timespec ts = {
+            .tv_sec = (time_t)(timeout_ns / NS_PER_S),
+            .tv_nsec = (long)(timeout_ns % NS_PER_S),
+        };
+        long n = syscall(SYS_epoll_pwait2, poll->fd, native, max, &ts,
+                         NULL, (size_t)(_NSIG / 8));
+        if (n >= 0 || (errno != ENOSYS && errno != EPERM))
+            return (int)n;
+        poll->flags |= EPOLL_NO_PWAIT2;
+    }
+#endif
+    return epoll_wait(poll->fd, native, max, timeout_ms(timeout_ns));
+}
+
+static int epoll_select(xpoll *poll, xpoll_events *events, int64_t timeout_ns)
+{
+    struct epoll_event *native = events->native;
+    int max = events->capacity > (size_t)EPOLL_MAX_EVENTS
+                  ? EPOLL_MAX_EVENTS
+                  : (int)events->capacity;
+    int n;
+
+    /* Whole milliseconds (and 0, and infinite) need no timespec. */
+    if (timeout_ns <= 0 || timeout_ns % NS_PER_MS == 0)
+        n = epoll_wait(poll->fd, native, max, timeout_ms(timeout_ns));
+    else
+        n = wait_ns(poll, native, max, timeout_ns);
+    if (n < 0)
+        return -errno; /* EINTR included: the caller decides (mio) */
+
+    xpoll_waker *waker = atomic_load_explicit(&poll->waker,
+                                              memory_order_acquire);
+    struct xpoll_event *items = events->items;
+    for (int i = 0; i < n; i++) {
+        xpoll_token token = (xpoll_token)native[i].data.u64;
+        items[i].readiness = readiness(native[i].events);
+        if (waker != NULL && token == (xpoll_token)waker) {
+            token = waker->token;
+            xpoll__waker_seen(waker);
+        }
+        items[i].token = token;
+    }
+    events->len = (size_t)n;
+    return n;
+}
+
+const struct xpoll__selector xpoll__epoll_selector = {
+    .backend = XPOLL_BACKEND_EPOLL,
+    .interests = XPOLL_READABLE | XPOLL_WRITABLE | XPOLL_PRIORITY,
+    .native_event_size = sizeof(struct epoll_event),
+#ifdef XPOLL_FORCE_PIPE_WAKER
+    .waker = &xpoll__waker_pipe,
+#else
+    .waker = &xpoll__waker_eventfd,
+#endif
+    .open = epoll_open,
+    .close = epoll_close,
+    .register_fd = epoll_register,
+    .reregister_fd = epoll_reregister,
+    .deregister_fd = epoll_deregister,
+    .select = epoll_select,
+};

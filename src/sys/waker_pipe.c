@@ -1,0 +1,96 @@
+/*
+ * Pipe waker, for platforms with neither eventfd nor EVFILT_USER (and
+ * forced with XPOLL_FORCE_PIPE_WAKER so it is tested on Linux): the read
+ * end is registered, a wake writes one byte to the write end.
+ *
+ * The pipe is drained when the poll delivers the event.  Linux 5.5 to 5.13
+ * woke epoll only when a pipe went from empty to non-empty (fixed by "pipe:
+ * make pipe writes always wake up readers", 5.14), and illumos still does
+ * (mio: illumos bug 13436); an empty pipe makes the next byte an edge
+ * everywhere.  The coalescing flag means this costs a read only per
+ * delivered wake, never in a wait without one.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include "waker_fd.h"
+
+#ifdef XPOLL_HAVE_PIPE2
+static int pipe_open(xpoll_waker *waker)
+{
+    return pipe2(waker->fds, O_NONBLOCK | O_CLOEXEC) < 0 ? -errno : 0;
+}
+#else
+static int set_nonblock_cloexec(int fd)
+{
+    int fl = fcntl(fd, F_GETFL);
+    if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0 ||
+        fcntl(fd, F_SETFD, FD_CLOEXEC) < 0)
+        return -errno;
+    return 0;
+}
+
+/* macOS has no pipe2(): a fork+exec in another thread between pipe() and
+ * FD_CLOEXEC can inherit the descriptors; nothing better exists there. */
+static int pipe_open(xpoll_waker *waker)
+{
+    if (pipe(waker->fds) < 0)
+        return -errno;
+    int err = set_nonblock_cloexec(waker->fds[0]);
+    if (err == 0)
+        err = set_nonblock_cloexec(waker->fds[1]);
+    return err; /* on error the caller closes both through close() */
+}
+#endif
+
+static void pipe_drain(xpoll_waker *waker)
+{
+    char buf[64];
+    ssize_t n;
+
+    do {
+        n = read(waker->fds[0], buf, sizeof buf);
+    } while (n > 0 || (n < 0 && errno == EINTR));
+}
+
+/* Async-signal-safe: write(2) and read(2) only, errno preserved. */
+static int pipe_wake(xpoll_waker *waker)
+{
+    int saved = errno, err = 0;
+    char one = 1;
+
+    while (write(waker->fds[1], &one, 1) < 0) {
+        if (errno == EINTR)
+            continue;
+        if (errno != EAGAIN) {
+            err = -errno;
+            break;
+        }
+        /* Full pipe: wakes outran the poll; make room and retry. */
+        pipe_drain(waker);
+    }
+    errno = saved;
+    return err;
+}
+
+static void pipe_seen(xpoll_waker *waker)
+{
+    int saved = errno;
+    pipe_drain(waker);
+    errno = saved;
+}
+
+static void pipe_close(xpoll_waker *waker, int armed)
+{
+    waker_fd_close(waker, armed);
+}
+
+const struct xpoll__waker_ops xpoll__waker_pipe = {
+    .open = pipe_open,
+    .arm = waker_fd_arm,
+    .wake = pipe_wake,
+    .seen = pipe_seen,
+    .close = pipe_close,
+};
