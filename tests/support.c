@@ -1,0 +1,344 @@
+#define _GNU_SOURCE
+#include "support.h"
+
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+static const char *const pair_names[PAIR_KIND_COUNT] = {
+    [PAIR_TCP] = "tcp",
+    [PAIR_UDP] = "udp",
+    [PAIR_UNIX_STREAM] = "unix_stream",
+    [PAIR_UNIX_DGRAM] = "unix_dgram",
+    [PAIR_PIPE] = "pipe",
+    [PAIR_EVENTFD] = "eventfd",
+};
+
+const char *pair_name(enum pair_kind kind)
+{
+    return pair_names[kind];
+}
+
+void set_nonblock(int fd)
+{
+    int fl = fcntl(fd, F_GETFL);
+    assert_true(fl >= 0);
+    assert_int_equal(fcntl(fd, F_SETFL, fl | O_NONBLOCK), 0);
+}
+
+int so_error(int fd)
+{
+    int err = 0;
+    socklen_t len = sizeof err;
+    assert_int_equal(getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len), 0);
+    return err;
+}
+
+int tcp_listener(uint16_t *port)
+{
+    struct sockaddr_in sin = {.sin_family = AF_INET};
+    socklen_t len = sizeof sin;
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+    assert_true(fd >= 0);
+    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(bind(fd, (struct sockaddr *)&sin, sizeof sin), 0);
+    assert_int_equal(listen(fd, 128), 0);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&sin, &len), 0);
+    *port = ntohs(sin.sin_port);
+    return fd;
+}
+
+void tcp_pair(int fds[2])
+{
+    uint16_t port;
+    int lfd = tcp_listener(&port);
+    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons(port)};
+    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+
+    fds[1] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    assert_true(fds[1] >= 0);
+    assert_int_equal(connect(fds[1], (struct sockaddr *)&sin, sizeof sin), 0);
+    set_nonblock(fds[1]);
+    /* The handshake completed in connect(); the backlog holds it now. */
+    fds[0] = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    assert_true(fds[0] >= 0);
+    close(lfd);
+}
+
+static void udp_pair(int fds[2])
+{
+    struct sockaddr_in a = {.sin_family = AF_INET}, b = a;
+    socklen_t len = sizeof a;
+
+    a.sin_addr.s_addr = b.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    for (int i = 0; i < 2; i++) {
+        fds[i] = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        assert_true(fds[i] >= 0);
+    }
+    assert_int_equal(bind(fds[0], (struct sockaddr *)&a, sizeof a), 0);
+    assert_int_equal(bind(fds[1], (struct sockaddr *)&b, sizeof b), 0);
+    assert_int_equal(getsockname(fds[0], (struct sockaddr *)&a, &len), 0);
+    len = sizeof b;
+    assert_int_equal(getsockname(fds[1], (struct sockaddr *)&b, &len), 0);
+    assert_int_equal(connect(fds[0], (struct sockaddr *)&b, sizeof b), 0);
+    assert_int_equal(connect(fds[1], (struct sockaddr *)&a, sizeof a), 0);
+}
+
+void pair_open(enum pair_kind kind, int fds[2])
+{
+    switch (kind) {
+    case PAIR_TCP:
+        tcp_pair(fds);
+        break;
+    case PAIR_UDP:
+        udp_pair(fds);
+        break;
+    case PAIR_UNIX_STREAM:
+    case PAIR_UNIX_DGRAM:
+        assert_int_equal(
+            socketpair(AF_UNIX,
+                       (kind == PAIR_UNIX_STREAM ? SOCK_STREAM : SOCK_DGRAM) |
+                           SOCK_NONBLOCK | SOCK_CLOEXEC,
+                       0, fds),
+            0);
+        break;
+    case PAIR_PIPE:
+        assert_int_equal(pipe2(fds, O_NONBLOCK | O_CLOEXEC), 0);
+        break;
+    case PAIR_EVENTFD:
+        fds[0] = fds[1] = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+        assert_true(fds[0] >= 0);
+        break;
+    default:
+        fail_msg("unknown pair kind %d", (int)kind);
+    }
+}
+
+void pair_close(enum pair_kind kind, int fds[2])
+{
+    close(fds[0]);
+    if (kind != PAIR_EVENTFD)
+        close(fds[1]);
+}
+
+void put(enum pair_kind kind, int fds[2])
+{
+    if (kind == PAIR_EVENTFD) {
+        uint64_t one = 1;
+        assert_int_equal(write(fds[1], &one, sizeof one), (ssize_t)sizeof one);
+    } else {
+        assert_int_equal(write(fds[1], "x", 1), 1);
+    }
+}
+
+int drain(int fd)
+{
+    char buf[65536];
+    int reads = 0;
+
+    for (;;) {
+        ssize_t n = read(fd, buf, sizeof buf);
+        if (n > 0) {
+            reads++;
+            continue;
+        }
+        if (n == 0)
+            return reads; /* EOF: nothing more will come */
+        if (errno == EINTR)
+            continue;
+        assert_int_equal(errno, EAGAIN);
+        return reads;
+    }
+}
+
+size_t fill(int fd)
+{
+    static const char buf[65536];
+    size_t total = 0;
+
+    for (;;) {
+        ssize_t n = write(fd, buf, sizeof buf);
+        if (n > 0) {
+            total += (size_t)n;
+            continue;
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        assert_true(n < 0);
+        assert_int_equal(errno, EAGAIN);
+        return total;
+    }
+}
+
+uint32_t event_flags(const xpoll_event *event)
+{
+    return (xpoll_event_is_readable(event) ? SEEN_READABLE : 0) |
+           (xpoll_event_is_writable(event) ? SEEN_WRITABLE : 0) |
+           (xpoll_event_is_error(event) ? SEEN_ERROR : 0) |
+           (xpoll_event_is_read_closed(event) ? SEEN_READ_CLOSED : 0) |
+           (xpoll_event_is_write_closed(event) ? SEEN_WRITE_CLOSED : 0) |
+           (xpoll_event_is_priority(event) ? SEEN_PRIORITY : 0);
+}
+
+int wait_once(xpoll *poll, xpoll_events *events, int64_t timeout_ns,
+              xpoll_token token, struct seen *seen)
+{
+    int n = xpoll_wait(poll, events, timeout_ns);
+    if (n > 0)
+        assert_int_equal((size_t)n, xpoll_events_len(events));
+    for (int i = 0; i < n; i++) {
+        const xpoll_event *ev = xpoll_events_get(events, (size_t)i);
+        assert_non_null(ev);
+        if (xpoll_event_token(ev) == token) {
+            seen->events++;
+            seen->flags |= event_flags(ev);
+        }
+    }
+    return n;
+}
+
+struct seen expect_event(xpoll *poll, xpoll_events *events, xpoll_token token)
+{
+    struct seen seen = {0};
+
+    for (int tries = 0; tries < 10 && seen.events == 0; tries++) {
+        int n = wait_once(poll, events, 100 * MS, token, &seen);
+        assert_true(n >= 0 || n == -EINTR);
+    }
+    if (seen.events == 0)
+        fail_msg("no event for token %#lx within 1 s", (unsigned long)token);
+    /* kqueue reports read and write readiness as separate events; both
+     * are queued by now, so a non-blocking wait collects the other half. */
+    assert_true(wait_once(poll, events, 0, token, &seen) >= 0);
+    return seen;
+}
+
+void expect_no_event(xpoll *poll, xpoll_events *events, int64_t timeout_ns)
+{
+    int n = xpoll_wait(poll, events, timeout_ns);
+    if (n > 0) {
+        const xpoll_event *ev = xpoll_events_get(events, 0);
+        fail_msg("unexpected event: token %#lx flags %#x",
+                 (unsigned long)xpoll_event_token(ev), event_flags(ev));
+    }
+    assert_int_equal(n, 0);
+}
+
+int64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * SEC + ts.tv_nsec;
+}
+
+void sleep_ms(int ms)
+{
+    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * MS};
+    while (nanosleep(&ts, &ts) < 0 && errno == EINTR) {
+    }
+}
+
+void fd_snapshot(struct fd_set_snapshot *snap)
+{
+    DIR *dir = opendir("/proc/self/fd");
+    struct dirent *d;
+
+    assert_non_null(dir);
+    memset(snap->open, 0, sizeof snap->open);
+    while ((d = readdir(dir)) != NULL) {
+        int fd = atoi(d->d_name);
+        if (d->d_name[0] != '.' && fd != dirfd(dir) && fd >= 0 &&
+            fd < (int)sizeof snap->open)
+            snap->open[fd] = 1;
+    }
+    closedir(dir);
+}
+
+int fds_opened_since(const struct fd_set_snapshot *before, int *out, int max)
+{
+    struct fd_set_snapshot now;
+    int n = 0;
+
+    fd_snapshot(&now);
+    for (int fd = 0; fd < (int)sizeof now.open; fd++) {
+        if (now.open[fd] && !before->open[fd]) {
+            if (n < max)
+                out[n] = fd;
+            n++;
+        }
+    }
+    return n;
+}
+
+int open_fd_count(void)
+{
+    struct fd_set_snapshot snap;
+    int n = 0;
+
+    fd_snapshot(&snap);
+    for (size_t i = 0; i < sizeof snap.open; i++)
+        n += snap.open[i];
+    return n;
+}
+
+xpoll_backend test_backend(void)
+{
+    xpoll *poll;
+    assert_int_equal(xpoll_new(&poll), 0);
+    xpoll_backend backend = xpoll_get_backend(poll);
+    xpoll_free(poll);
+    return backend;
+}
+
+bool on_kqueue(void)
+{
+    return test_backend() == XPOLL_BACKEND_KQUEUE;
+}
+
+int fixture_setup(void **state)
+{
+    struct fixture *f = calloc(1, sizeof *f);
+    if (f == NULL || xpoll_new(&f->poll) != 0 ||
+        xpoll_events_new(&f->events, 64) != 0) {
+        if (f != NULL)
+            xpoll_free(f->poll);
+        free(f);
+        return -1;
+    }
+    *state = f;
+    return 0;
+}
+
+int fixture_teardown(void **state)
+{
+    struct fixture *f = *state;
+    xpoll_events_free(f->events);
+    xpoll_free(f->poll);
+    free(f);
+    return 0;
+}
+
+int run_group(const char *name, const struct CMUnitTest *tests, size_t count,
+              CMFixtureFunction setup, CMFixtureFunction teardown)
+{
+    /* Tests write to sockets and pipes whose peer is gone and expect
+     * EPIPE, not death (mio-semantics §2.13). */
+    signal(SIGPIPE, SIG_IGN);
+
+    const char *backend = getenv("XPOLL_BACKEND");
+    char group[256];
+    snprintf(group, sizeof group, "%s [%s]", name,
+             backend != NULL && backend[0] != '\0' ? backend : "default");
+    return _cmocka_run_group_tests(group, tests, count, setup, teardown);
+}

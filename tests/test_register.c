@@ -1,0 +1,217 @@
+/*
+ * reregister and deregister: interests and tokens change, queued readiness
+ * for a dropped interest or a deregistered fd is never delivered, and the
+ * close/reuse cases behave as documented.
+ */
+#define _GNU_SOURCE
+#include "support.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+enum { OLD = 100, NEW = 200 };
+
+static void reregister_changes_token(void **state)
+{
+    struct fixture *f = *state;
+    int fds[2];
+    pair_open(PAIR_UNIX_STREAM, fds);
+    assert_int_equal(xpoll_register(f->poll, fds[0], OLD, XPOLL_READABLE), 0);
+    assert_int_equal(xpoll_reregister(f->poll, fds[0], NEW, XPOLL_READABLE), 0);
+    put(PAIR_UNIX_STREAM, fds);
+    struct seen old = {0};
+    assert_int_equal(wait_once(f->poll, f->events, SEC, OLD, &old), 1);
+    assert_int_equal(old.events, 0);
+    assert_int_equal(xpoll_event_token(xpoll_events_get(f->events, 0)), NEW);
+    pair_close(PAIR_UNIX_STREAM, fds);
+}
+
+static void reregister_read_to_write(void **state)
+{
+    struct fixture *f = *state;
+    int fds[2];
+    pair_open(PAIR_UNIX_STREAM, fds);
+    assert_int_equal(xpoll_register(f->poll, fds[0], OLD, XPOLL_READABLE), 0);
+    expect_no_event(f->poll, f->events, 0);
+    /* mio's `reregistering`: a connected stream asked for WRITABLE
+     * reports it, since it already holds. */
+    assert_int_equal(xpoll_reregister(f->poll, fds[0], NEW, XPOLL_WRITABLE), 0);
+    struct seen seen = expect_event(f->poll, f->events, NEW);
+    assert_true(seen.flags & SEEN_WRITABLE);
+    assert_false(seen.flags & SEEN_READABLE);
+    /* Data now arrives, but READABLE was dropped. */
+    put(PAIR_UNIX_STREAM, fds);
+    expect_no_event(f->poll, f->events, 20 * MS);
+    pair_close(PAIR_UNIX_STREAM, fds);
+}
+
+static void reregister_reports_pending_readiness(void **state)
+{
+    struct fixture *f = *state;
+    int fds[2];
+    pair_open(PAIR_UNIX_DGRAM, fds);
+    assert_int_equal(xpoll_register(f->poll, fds[0], OLD, XPOLL_WRITABLE), 0);
+    assert_int_equal(expect_event(f->poll, f->events, OLD).events, 1);
+    /* mio's `udp_socket_reregister`: a datagram is queued; switching to
+     * READABLE reports it without a new edge. */
+    put(PAIR_UNIX_DGRAM, fds);
+    expect_no_event(f->poll, f->events, 0);
+    assert_int_equal(xpoll_reregister(f->poll, fds[0], NEW, XPOLL_READABLE), 0);
+    struct seen seen = expect_event(f->poll, f->events, NEW);
+    assert_true(seen.flags & SEEN_READABLE);
+    pair_close(PAIR_UNIX_DGRAM, fds);
+}
+
+static void reregister_same_interest_rearms(void **state)
+{
+    struct fixture *f = *state;
+    int fds[2];
+    pair_open(PAIR_PIPE, fds);
+    assert_int_equal(xpoll_register(f->poll, fds[0], OLD, XPOLL_READABLE), 0);
+    put(PAIR_PIPE, fds);
+    assert_int_equal(expect_event(f->poll, f->events, OLD).events, 1);
+    expect_no_event(f->poll, f->events, 0);
+    /* Data is still unread: a re-arm reports it again (R18, EPOLL_CTL_MOD). */
+    assert_int_equal(xpoll_reregister(f->poll, fds[0], OLD, XPOLL_READABLE), 0);
+    assert_int_equal(expect_event(f->poll, f->events, OLD).events, 1);
+    pair_close(PAIR_PIPE, fds);
+}
+
+static void reregister_drops_queued_readiness(void **state)
+{
+    struct fixture *f = *state;
+    uint16_t port;
+    int lfd = tcp_listener(&port);
+    assert_int_equal(xpoll_register(f->poll, lfd, OLD, XPOLL_READABLE), 0);
+    /* mio's `reregister_different_interest_without_poll`: a connection is
+     * pending (readiness queued), the listener is switched to WRITABLE
+     * before any wait: nothing may be reported. */
+    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons(port)};
+    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    int c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    assert_true(c >= 0);
+    assert_int_equal(connect(c, (struct sockaddr *)&sin, sizeof sin), 0);
+    assert_int_equal(xpoll_reregister(f->poll, lfd, NEW, XPOLL_WRITABLE), 0);
+    expect_no_event(f->poll, f->events, 50 * MS);
+    close(c);
+    close(lfd);
+}
+
+static void deregister_drops_queued_events(void **state)
+{
+    struct fixture *f = *state;
+    int fds[2];
+    pair_open(PAIR_PIPE, fds);
+    assert_int_equal(xpoll_register(f->poll, fds[0], OLD, XPOLL_READABLE), 0);
+    put(PAIR_PIPE, fds); /* the event is queued in the kernel now */
+    assert_int_equal(xpoll_deregister(f->poll, fds[0]), 0);
+    expect_no_event(f->poll, f->events, 20 * MS);
+    put(PAIR_PIPE, fds);
+    expect_no_event(f->poll, f->events, 20 * MS);
+    pair_close(PAIR_PIPE, fds);
+}
+
+static void deregistered_fd_still_works(void **state)
+{
+    struct fixture *f = *state;
+    int fds[2];
+    char buf[4];
+    pair_open(PAIR_UNIX_STREAM, fds);
+    assert_int_equal(xpoll_register(f->poll, fds[0], OLD,
+                                    XPOLL_READABLE | XPOLL_WRITABLE),
+                     0);
+    assert_int_equal(xpoll_deregister(f->poll, fds[0]), 0);
+    assert_int_equal(write(fds[1], "abc", 3), 3);
+    assert_int_equal(read(fds[0], buf, sizeof buf), 3);
+    assert_int_equal(write(fds[0], "de", 2), 2);
+    expect_no_event(f->poll, f->events, 0);
+    pair_close(PAIR_UNIX_STREAM, fds);
+}
+
+static void deregister_one_of_many(void **state)
+{
+    struct fixture *f = *state;
+    int a[2], b[2];
+    pair_open(PAIR_PIPE, a);
+    pair_open(PAIR_PIPE, b);
+    assert_int_equal(xpoll_register(f->poll, a[0], OLD, XPOLL_READABLE), 0);
+    assert_int_equal(xpoll_register(f->poll, b[0], NEW, XPOLL_READABLE), 0);
+    put(PAIR_PIPE, a);
+    put(PAIR_PIPE, b);
+    assert_int_equal(xpoll_deregister(f->poll, a[0]), 0);
+    struct seen old = {0};
+    assert_int_equal(wait_once(f->poll, f->events, SEC, OLD, &old), 1);
+    assert_int_equal(old.events, 0);
+    assert_int_equal(xpoll_event_token(xpoll_events_get(f->events, 0)), NEW);
+    pair_close(PAIR_PIPE, a);
+    pair_close(PAIR_PIPE, b);
+}
+
+static void fd_number_reuse_after_deregister(void **state)
+{
+    struct fixture *f = *state;
+    int a[2], b[2];
+    pair_open(PAIR_PIPE, a);
+    assert_int_equal(xpoll_register(f->poll, a[0], OLD, XPOLL_READABLE), 0);
+    assert_int_equal(xpoll_deregister(f->poll, a[0]), 0);
+    int number = a[0];
+    pair_close(PAIR_PIPE, a);
+    pair_open(PAIR_PIPE, b); /* lowest free numbers: the same ones */
+    assert_int_equal(b[0], number);
+    assert_int_equal(xpoll_register(f->poll, b[0], NEW, XPOLL_READABLE), 0);
+    put(PAIR_PIPE, b);
+    struct seen old = {0};
+    assert_int_equal(wait_once(f->poll, f->events, SEC, OLD, &old), 1);
+    assert_int_equal(old.events, 0);
+    assert_int_equal(xpoll_event_token(xpoll_events_get(f->events, 0)), NEW);
+    pair_close(PAIR_PIPE, b);
+}
+
+/* The documented epoll pitfall (peers §3.1): closing a registered fd whose
+ * open file lives on through a dup does not remove the registration, so
+ * events keep coming with the old token.  kqueue drops knotes when the
+ * descriptor number is closed (R44).  Pins today's behaviour. */
+static void close_without_deregister_with_dup(void **state)
+{
+    struct fixture *f = *state;
+    int fds[2];
+    pair_open(PAIR_PIPE, fds);
+    assert_int_equal(xpoll_register(f->poll, fds[0], OLD, XPOLL_READABLE), 0);
+    int dup_fd = dup(fds[0]);
+    assert_true(dup_fd >= 0);
+    close(fds[0]);
+    assert_int_equal(write(fds[1], "x", 1), 1);
+    if (on_kqueue()) {
+        expect_no_event(f->poll, f->events, 20 * MS);
+    } else {
+        struct seen seen = expect_event(f->poll, f->events, OLD);
+        assert_int_equal(seen.events, 1);
+        /* And it cannot be removed through the closed number. */
+        assert_int_equal(xpoll_deregister(f->poll, fds[0]), -EBADF);
+    }
+    close(dup_fd);
+    close(fds[1]);
+}
+
+#define T(name) \
+    cmocka_unit_test_setup_teardown(name, fixture_setup, fixture_teardown)
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        T(reregister_changes_token),
+        T(reregister_read_to_write),
+        T(reregister_reports_pending_readiness),
+        T(reregister_same_interest_rearms),
+        T(reregister_drops_queued_readiness),
+        T(deregister_drops_queued_events),
+        T(deregistered_fd_still_works),
+        T(deregister_one_of_many),
+        T(fd_number_reuse_after_deregister),
+        T(close_without_deregister_with_dup),
+    };
+    return RUN(tests, NULL, NULL);
+}

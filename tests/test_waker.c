@@ -1,0 +1,297 @@
+/*
+ * The waker: one readable event per wake the loop has not yet seen, wakes
+ * coalesce, it works from other threads and from signal handlers, one per
+ * poll, and no wake is ever lost under contention.
+ */
+#define _GNU_SOURCE
+#include "support.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+enum { WAKER = 0xa11ce };
+
+struct waker_fixture {
+    xpoll *poll;
+    xpoll_events *events;
+    xpoll_waker *waker;
+};
+
+static int waker_setup(void **state)
+{
+    struct waker_fixture *f = calloc(1, sizeof *f);
+    if (f == NULL || xpoll_new(&f->poll) != 0 ||
+        xpoll_events_new(&f->events, 16) != 0 ||
+        xpoll_waker_new(f->poll, WAKER, &f->waker) != 0)
+        return -1;
+    *state = f;
+    return 0;
+}
+
+static int waker_teardown(void **state)
+{
+    struct waker_fixture *f = *state;
+    xpoll_waker_free(f->waker);
+    xpoll_events_free(f->events);
+    xpoll_free(f->poll);
+    free(f);
+    return 0;
+}
+
+/* Exactly one event, the waker's, readable and nothing else. */
+static void expect_waker_event(struct waker_fixture *f, int64_t timeout_ns)
+{
+    int n = xpoll_wait(f->poll, f->events, timeout_ns);
+    assert_int_equal(n, 1);
+    const xpoll_event *ev = xpoll_events_get(f->events, 0);
+    assert_int_equal(xpoll_event_token(ev), WAKER);
+    assert_true(xpoll_event_is_readable(ev));
+    assert_false(xpoll_event_is_writable(ev));
+    assert_false(xpoll_event_is_error(ev));
+    assert_false(xpoll_event_is_read_closed(ev));
+}
+
+static void no_wake_no_event(void **state)
+{
+    struct waker_fixture *f = *state;
+    expect_no_event(f->poll, f->events, 20 * MS);
+}
+
+static void wake_before_wait(void **state)
+{
+    struct waker_fixture *f = *state;
+    assert_int_equal(xpoll_waker_wake(f->waker), 0);
+    int64_t start = now_ns();
+    expect_waker_event(f, 10 * SEC);
+    assert_true(now_ns() - start < SEC);
+}
+
+static void wakes_coalesce(void **state)
+{
+    struct waker_fixture *f = *state;
+    for (int i = 0; i < 100; i++)
+        assert_int_equal(xpoll_waker_wake(f->waker), 0);
+    expect_waker_event(f, SEC);
+    expect_no_event(f->poll, f->events, 10 * MS);
+}
+
+static void wake_after_delivery_is_new_event(void **state)
+{
+    struct waker_fixture *f = *state;
+    for (int round = 0; round < 5; round++) {
+        assert_int_equal(xpoll_waker_wake(f->waker), 0);
+        expect_waker_event(f, SEC);
+        expect_no_event(f->poll, f->events, 0);
+    }
+}
+
+static void waker_beside_other_events(void **state)
+{
+    struct waker_fixture *f = *state;
+    int fds[2];
+    pair_open(PAIR_PIPE, fds);
+    assert_int_equal(xpoll_register(f->poll, fds[0], 7, XPOLL_READABLE), 0);
+    put(PAIR_PIPE, fds);
+    assert_int_equal(xpoll_waker_wake(f->waker), 0);
+    assert_int_equal(xpoll_wait(f->poll, f->events, SEC), 2);
+    xpoll_token a = xpoll_event_token(xpoll_events_get(f->events, 0));
+    xpoll_token b = xpoll_event_token(xpoll_events_get(f->events, 1));
+    assert_true((a == 7 && b == WAKER) || (a == WAKER && b == 7));
+    expect_no_event(f->poll, f->events, 0);
+    pair_close(PAIR_PIPE, fds);
+}
+
+struct waking_thread {
+    xpoll_waker *waker;
+    int delay_ms;
+    int rc;
+    pthread_t thread;
+};
+
+static void *wake_later(void *arg)
+{
+    struct waking_thread *t = arg;
+    sleep_ms(t->delay_ms);
+    t->rc = xpoll_waker_wake(t->waker);
+    return NULL;
+}
+
+static void wake_from_thread_while_blocked(void **state)
+{
+    struct waker_fixture *f = *state;
+    struct waking_thread t = {.waker = f->waker, .delay_ms = 100};
+    assert_int_equal(pthread_create(&t.thread, NULL, wake_later, &t), 0);
+    int64_t start = now_ns();
+    expect_waker_event(f, -1);
+    int64_t elapsed = now_ns() - start;
+    assert_int_equal(pthread_join(t.thread, NULL), 0);
+    assert_int_equal(t.rc, 0);
+    assert_true(elapsed >= 90 * MS);
+    assert_true(elapsed < 5 * SEC);
+}
+
+static void second_waker_is_eexist(void **state)
+{
+    struct waker_fixture *f = *state;
+    xpoll_waker *second = (xpoll_waker *)&second;
+    assert_int_equal(xpoll_waker_new(f->poll, 1, &second), -EEXIST);
+    assert_null(second);
+    /* The first one is unharmed. */
+    assert_int_equal(xpoll_waker_wake(f->waker), 0);
+    expect_waker_event(f, SEC);
+}
+
+static void waker_can_be_replaced(void **state)
+{
+    struct waker_fixture *f = *state;
+    xpoll_waker_free(f->waker);
+    f->waker = NULL;
+    expect_no_event(f->poll, f->events, 0);
+    assert_int_equal(xpoll_waker_new(f->poll, WAKER, &f->waker), 0);
+    assert_int_equal(xpoll_waker_wake(f->waker), 0);
+    expect_waker_event(f, SEC);
+}
+
+static void waker_new_rejects_null(void **state)
+{
+    struct waker_fixture *f = *state;
+    xpoll_waker *w = (xpoll_waker *)&w;
+    assert_int_equal(xpoll_waker_new(NULL, 1, &w), -EINVAL);
+    assert_null(w);
+    assert_int_equal(xpoll_waker_new(f->poll, 1, NULL), -EINVAL);
+    assert_int_equal(xpoll_waker_wake(NULL), -EINVAL);
+}
+
+static void waker_descriptors_are_cloexec_and_freed(void **state)
+{
+    (void)state;
+    struct fd_set_snapshot before;
+    int fds[8];
+    xpoll *poll;
+    xpoll_waker *waker;
+
+    fd_snapshot(&before);
+    assert_int_equal(xpoll_new(&poll), 0);
+    assert_int_equal(xpoll_waker_new(poll, 1, &waker), 0);
+    int n = fds_opened_since(&before, fds, 8);
+    assert_true(n >= 1 && n <= 8);
+    for (int i = 0; i < n; i++) {
+        int fl = fcntl(fds[i], F_GETFD);
+        assert_true(fl >= 0);
+        assert_true(fl & FD_CLOEXEC);
+    }
+    xpoll_waker_free(waker);
+    xpoll_free(poll);
+    assert_int_equal(fds_opened_since(&before, fds, 8), 0);
+}
+
+/* ---- from a signal handler ----------------------------------------------- */
+
+static xpoll_waker *signal_waker;
+static volatile sig_atomic_t handler_rc = 1;
+
+static void wake_in_handler(int sig)
+{
+    (void)sig;
+    handler_rc = xpoll_waker_wake(signal_waker);
+}
+
+static void wake_from_signal_handler(void **state)
+{
+    struct waker_fixture *f = *state;
+    struct sigaction sa, old;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = wake_in_handler;
+    sigemptyset(&sa.sa_mask);
+    assert_int_equal(sigaction(SIGUSR2, &sa, &old), 0);
+    signal_waker = f->waker;
+    handler_rc = 1;
+
+    errno = 12345;
+    assert_int_equal(raise(SIGUSR2), 0);
+    assert_int_equal(errno, 12345); /* the handler preserved errno */
+    assert_int_equal(handler_rc, 0);
+    expect_waker_event(f, SEC);
+    assert_int_equal(sigaction(SIGUSR2, &old, NULL), 0);
+}
+
+/* ---- no lost wake under contention --------------------------------------- */
+
+enum { PRODUCERS = 4, ITEMS = 20000 };
+
+struct contention {
+    xpoll_waker *waker;
+    atomic_int produced;
+    int failures;
+    pthread_t threads[PRODUCERS];
+};
+
+static void *produce(void *arg)
+{
+    struct contention *c = arg;
+    for (int i = 0; i < ITEMS; i++) {
+        atomic_fetch_add(&c->produced, 1);
+        if (xpoll_waker_wake(c->waker) != 0)
+            c->failures++;
+    }
+    return NULL;
+}
+
+/* The libuv async pattern: publish, then wake; the loop consumes after
+ * each waker event.  A lost wake leaves items unseen and the loop waiting
+ * for an event that never comes. */
+static void no_wake_lost_under_contention(void **state)
+{
+    struct waker_fixture *f = *state;
+    struct contention c = {.waker = f->waker};
+    atomic_init(&c.produced, 0);
+    for (int i = 0; i < PRODUCERS; i++)
+        assert_int_equal(
+            pthread_create(&c.threads[i], NULL, produce, &c), 0);
+
+    int consumed = 0, wakeups = 0;
+    while (consumed < PRODUCERS * ITEMS) {
+        int n = xpoll_wait(f->poll, f->events, 5 * SEC);
+        if (n == 0)
+            fail_msg("lost wake: %d of %d items seen", consumed,
+                     PRODUCERS * ITEMS);
+        assert_int_equal(n, 1);
+        wakeups++;
+        consumed = atomic_load(&c.produced);
+    }
+    for (int i = 0; i < PRODUCERS; i++)
+        assert_int_equal(pthread_join(c.threads[i], NULL), 0);
+    assert_int_equal(c.failures, 0);
+    /* Coalescing: far fewer events than wakes. */
+    assert_true(wakeups <= PRODUCERS * ITEMS);
+    /* Quiet afterwards, unless the last wakes raced with the last event. */
+    int n = xpoll_wait(f->poll, f->events, 0);
+    assert_true(n == 0 || n == 1);
+}
+
+#define T(name) cmocka_unit_test_setup_teardown(name, waker_setup, waker_teardown)
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        T(no_wake_no_event),
+        T(wake_before_wait),
+        T(wakes_coalesce),
+        T(wake_after_delivery_is_new_event),
+        T(waker_beside_other_events),
+        T(wake_from_thread_while_blocked),
+        T(second_waker_is_eexist),
+        T(waker_can_be_replaced),
+        T(waker_new_rejects_null),
+        cmocka_unit_test(waker_descriptors_are_cloexec_and_freed),
+        T(wake_from_signal_handler),
+        T(no_wake_lost_under_contention),
+    };
+    return RUN(tests, NULL, NULL);
+}
