@@ -1,0 +1,27 @@
+#!/bin/sh
+# The shared library exports exactly the public API: every function the
+# headers declare with XPOLL_API, and nothing else.  A build carrying the
+# test-only kqueue emulation also exports the emulator's entry points and
+# interposers, on purpose.
+# usage: check_exports.sh LIBRARY INCLUDE_DIR [emulation]
+set -eu
+lib=$1
+include=$2
+extra='^$'
+if [ "${3:-}" = emulation ]; then
+    extra='^(kqemu_.*|kqueue|kevent|close|dup2|dup3|shutdown)$'
+fi
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+grep -rh 'XPOLL_API' "$include" | grep -o 'xpoll_[a-z0-9_]*(' | tr -d '(' \
+    | sort -u > "$tmp/declared"
+nm -D --defined-only "$lib" | awk '{print $3}' | sed 's/@.*//' | sort -u \
+    | grep -Ev "$extra" > "$tmp/exported" || true
+
+if ! cmp -s "$tmp/declared" "$tmp/exported"; then
+    echo "exports of $lib differ from the headers' XPOLL_API functions:"
+    diff "$tmp/declared" "$tmp/exported" | sed -n 's/^</  declared, not exported:/p; s/^>/  exported, not declared:/p'
+    exit 1
+fi
+echo "$lib: exports exactly the $(wc -l < "$tmp/declared") XPOLL_API functions"

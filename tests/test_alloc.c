@@ -1,0 +1,285 @@
+/*
+ * Heap behaviour, observed by interposing malloc/calloc/realloc/free in
+ * this executable (glibc's __libc_* do the real work):
+ *  - the steady state allocates nothing: xpoll_wait, accessors, wakes;
+ *  - epoll keeps no per-registration heap memory;
+ *  - every constructor fails cleanly with -ENOMEM at each allocation it
+ *    makes, leaving *out NULL, no descriptor and no allocation behind.
+ *
+ * Not built under sanitizers, which bring their own allocator.
+ */
+#define _GNU_SOURCE
+#include "support.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+extern void *__libc_malloc(size_t);
+extern void *__libc_calloc(size_t, size_t);
+extern void *__libc_realloc(void *, size_t);
+extern void __libc_free(void *);
+
+static struct {
+    bool counting;
+    long calls;       /* allocations requested while counting */
+    long live;        /* allocations not yet freed (while counting) */
+    long fail_at;     /* fail the n-th counted allocation (0 = first), -1 never */
+} heap = {.fail_at = -1};
+
+static bool refuse(void)
+{
+    if (!heap.counting)
+        return false;
+    if (heap.fail_at >= 0 && heap.calls == heap.fail_at) {
+        heap.calls++;
+        return true;
+    }
+    heap.calls++;
+    return false;
+}
+
+void *malloc(size_t size)
+{
+    if (refuse()) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    void *p = __libc_malloc(size);
+    if (p != NULL && heap.counting)
+        heap.live++;
+    return p;
+}
+
+void *calloc(size_t n, size_t size)
+{
+    if (refuse()) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    void *p = __libc_calloc(n, size);
+    if (p != NULL && heap.counting)
+        heap.live++;
+    return p;
+}
+
+void *realloc(void *old, size_t size)
+{
+    if (refuse()) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    void *p = __libc_realloc(old, size);
+    if (p != NULL && old == NULL && heap.counting)
+        heap.live++;
+    return p;
+}
+
+void free(void *p)
+{
+    if (p != NULL && heap.counting)
+        heap.live--;
+    __libc_free(p);
+}
+
+static void count_from_here(long fail_at)
+{
+    heap.calls = 0;
+    heap.live = 0;
+    heap.fail_at = fail_at;
+    heap.counting = true;
+}
+
+static void stop_counting(void)
+{
+    heap.counting = false;
+    heap.fail_at = -1;
+}
+
+/* ---- steady state --------------------------------------------------------- */
+
+enum { PIPES = 64 };
+
+static void wait_allocates_nothing(void **state)
+{
+    (void)state;
+    xpoll *poll;
+    xpoll_events *events;
+    xpoll_waker *waker;
+    int pipes[PIPES][2];
+
+    assert_int_equal(xpoll_new(&poll), 0);
+    assert_int_equal(xpoll_events_new(&events, 16), 0);
+    assert_int_equal(xpoll_waker_new(poll, 1000, &waker), 0);
+    for (int i = 0; i < PIPES; i++) {
+        pair_open(PAIR_PIPE, pipes[i]);
+        assert_int_equal(xpoll_register(poll, pipes[i][0], (xpoll_token)i,
+                                        XPOLL_READABLE),
+                         0);
+    }
+    count_from_here(-1);
+    int delivered = 0;
+    for (int round = 0; round < 200; round++) {
+        assert_int_equal(write(pipes[round % PIPES][1], "x", 1), 1);
+        if (round % 7 == 0)
+            assert_int_equal(xpoll_waker_wake(waker), 0);
+        int n = xpoll_wait(poll, events, SEC);
+        assert_true(n >= 1);
+        for (size_t i = 0; i < xpoll_events_len(events); i++) {
+            const xpoll_event *ev = xpoll_events_get(events, i);
+            delivered += xpoll_event_is_readable(ev);
+            (void)xpoll_event_token(ev);
+            (void)xpoll_event_is_writable(ev);
+            (void)xpoll_event_is_error(ev);
+        }
+        assert_int_equal(xpoll_wait(poll, events, 0) >= 0, 1);
+    }
+    long calls = heap.calls;
+    stop_counting();
+    assert_int_equal(calls, 0);
+    assert_true(delivered >= 200);
+
+    for (int i = 0; i < PIPES; i++)
+        pair_close(PAIR_PIPE, pipes[i]);
+    xpoll_waker_free(waker);
+    xpoll_events_free(events);
+    xpoll_free(poll);
+}
+
+/* epoll keeps the token in the kernel's epoll_data: no memory of ours. */
+static void epoll_registration_allocates_nothing(void **state)
+{
+    (void)state;
+    xpoll *poll;
+    int pipes[PIPES][2];
+    assert_int_equal(xpoll_new(&poll), 0);
+    for (int i = 0; i < PIPES; i++)
+        pair_open(PAIR_PIPE, pipes[i]);
+    count_from_here(-1);
+    for (int i = 0; i < PIPES; i++) {
+        assert_int_equal(xpoll_register(poll, pipes[i][0], (xpoll_token)i,
+                                        XPOLL_READABLE),
+                         0);
+        assert_int_equal(xpoll_reregister(poll, pipes[i][0], (xpoll_token)i,
+                                          XPOLL_READABLE | XPOLL_PRIORITY),
+                         0);
+    }
+    for (int i = 0; i < PIPES; i++)
+        assert_int_equal(xpoll_deregister(poll, pipes[i][0]), 0);
+    long calls = heap.calls;
+    stop_counting();
+    assert_int_equal(calls, 0);
+    for (int i = 0; i < PIPES; i++)
+        pair_close(PAIR_PIPE, pipes[i]);
+    xpoll_free(poll);
+}
+
+/* ---- allocation failure at each point ------------------------------------- */
+
+/* Calls `make` with the k-th allocation failing, for k = 0, 1, ... until
+ * it succeeds; each failure must be a clean -ENOMEM.  Returns how many
+ * allocation points there were. */
+static int fail_each_allocation(int (*make)(void *ctx, void **out),
+                                void (*destroy)(void *obj), void *ctx)
+{
+    for (long k = 0; k < 64; k++) {
+        int fds_before = open_fd_count();
+        void *obj = &obj;
+        count_from_here(k);
+        int rc = make(ctx, &obj);
+        long calls = heap.calls, live = heap.live;
+        stop_counting();
+        if (rc == 0) {
+            assert_true(calls <= k); /* nothing left to fail */
+            destroy(obj);
+            return (int)k;
+        }
+        assert_int_equal(rc, -ENOMEM);
+        assert_null(obj);
+        assert_int_equal(live, 0);
+        assert_int_equal(open_fd_count(), fds_before);
+    }
+    fail_msg("constructor still failing after 64 allocation points");
+    return -1;
+}
+
+static int make_poll(void *ctx, void **out)
+{
+    (void)ctx;
+    return xpoll_new((xpoll **)out);
+}
+
+static void destroy_poll(void *obj)
+{
+    xpoll_free(obj);
+}
+
+static int make_events(void *ctx, void **out)
+{
+    (void)ctx;
+    return xpoll_events_new((xpoll_events **)out, 128);
+}
+
+static void destroy_events(void *obj)
+{
+    xpoll_events_free(obj);
+}
+
+static int make_waker(void *ctx, void **out)
+{
+    return xpoll_waker_new(ctx, 7, (xpoll_waker **)out);
+}
+
+static void destroy_waker(void *obj)
+{
+    xpoll_waker_free(obj);
+}
+
+static void poll_new_fails_cleanly(void **state)
+{
+    (void)state;
+    assert_true(fail_each_allocation(make_poll, destroy_poll, NULL) >= 1);
+}
+
+static void events_new_fails_cleanly(void **state)
+{
+    (void)state;
+    assert_true(fail_each_allocation(make_events, destroy_events, NULL) >= 1);
+}
+
+static void waker_new_fails_cleanly(void **state)
+{
+    (void)state;
+    xpoll *poll;
+    assert_int_equal(xpoll_new(&poll), 0);
+    assert_true(fail_each_allocation(make_waker, destroy_waker, poll) >= 1);
+    /* The failed attempts left no waker registered: a real one works. */
+    xpoll_waker *waker;
+    xpoll_events *events;
+    assert_int_equal(xpoll_events_new(&events, 4), 0);
+    assert_int_equal(xpoll_waker_new(poll, 8, &waker), 0);
+    assert_int_equal(xpoll_waker_wake(waker), 0);
+    assert_int_equal(xpoll_wait(poll, events, SEC), 1);
+    assert_int_equal(xpoll_event_token(xpoll_events_get(events, 0)), 8);
+    xpoll_waker_free(waker);
+    xpoll_events_free(events);
+    xpoll_free(poll);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(wait_allocates_nothing),
+        cmocka_unit_test(poll_new_fails_cleanly),
+        cmocka_unit_test(events_new_fails_cleanly),
+        cmocka_unit_test(waker_new_fails_cleanly),
+        /* epoll only: last, so other backends run the rest. */
+        cmocka_unit_test(epoll_registration_allocates_nothing),
+    };
+    const char *backend = getenv("XPOLL_BACKEND");
+    size_t count = sizeof tests / sizeof tests[0];
+    if (backend == NULL || strcmp(backend, "epoll") != 0)
+        count--;
+    return run_group(__FILE__, tests, count, NULL, NULL);
+}
