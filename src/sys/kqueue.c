@@ -1,0 +1,319 @@
+/*
+ * kqueue(2) backend: FreeBSD, macOS and the other BSDs; on Linux, for
+ * testing, the user-space emulation in tests/kqemu provides <sys/event.h>.
+ *
+ * Every registration adds only the filters asked for (EVFILT_READ,
+ * EVFILT_WRITE), each EV_ADD|EV_CLEAR|EV_RECEIPT, and sends all changes of
+ * one call in one kevent() whose receipts come back in the same array.
+ * The token travels in udata, so no per-descriptor memory is kept.
+ *
+ * Rules honoured here, from kevent(2) and the kernels (see
+ * shared/design/kqueue-emulation.md for the sources):
+ *  - EV_ERROR is tested as a bit: a macOS receipt keeps the change's own
+ *    flags plus EV_ERROR (R11, R12; oven-sh/bun #37791).
+ *  - EINTR from a kevent() that carries changes means they were applied
+ *    (FreeBSD kevent(2), ERRORS).
+ *  - The timeout's tv_sec is clamped to 100,000,000 s: macOS rejects more
+ *    with EINVAL (R41; swift-nio #1642), FreeBSD treats it as forever.
+ *  - The waker's trigger is a separate change without EV_CLEAR: FreeBSD
+ *    ignores NOTE_TRIGGER on the initial EV_ADD and cancels a trigger
+ *    whose change carries EV_CLEAR (R38).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <sys/event.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include "selector.h"
+
+/* NetBSD widened filter and flags to 32 bits and, before NetBSD 10, typed
+ * udata as intptr_t (mio #621, #1923; libevent #909). */
+#if defined(__NetBSD__)
+typedef uint32_t kq_filter_t;
+typedef uint32_t kq_flags_t;
+#if __NetBSD_Version__ < 1000000000
+typedef intptr_t kq_udata_t;
+#else
+typedef void *kq_udata_t;
+#endif
+#else
+typedef short kq_filter_t;
+typedef unsigned short kq_flags_t;
+typedef void *kq_udata_t;
+#endif
+
+/* macOS answers EINVAL above this many seconds (itimerfix). */
+#define KQ_MAX_TIMEOUT_SEC 100000000
+#define NS_PER_S 1000000000LL
+
+/* The waker's EVFILT_USER ident: one waker per poll, so one ident. */
+#define KQ_WAKER_IDENT 0
+
+/* Adds use EV_CLEAR for edge triggering; every change asks for a
+ * receipt so errors come back per change and no event is drained. */
+#define KQ_ADD (EV_ADD | EV_CLEAR | EV_RECEIPT)
+#define KQ_DELETE (EV_DELETE | EV_RECEIPT)
+
+enum kq_op { KQ_REGISTER, KQ_REREGISTER, KQ_DEREGISTER };
+
+/* The one list of per-change errnos that mean "already in the wanted
+ * state" for each operation. */
+static int ignored_errno(enum kq_op op, int err)
+{
+    switch (err) {
+    case EPIPE:
+        /* macOS 10.10/10.11 refused a pipe end whose peer was closed, yet
+         * reported its events (mio #582, #584). */
+        return op != KQ_DEREGISTER;
+    case ENOENT:
+        /* EV_DELETE of a filter that was never added: reregister and
+         * deregister do not track which filters exist. */
+        return op != KQ_REGISTER;
+    default:
+        return 0;
+    }
+}
+
+static void kq_change(struct kevent *kev, uintptr_t ident, kq_filter_t filter,
+                      kq_flags_t flags, unsigned fflags, uintptr_t udata)
+{
+    EV_SET(kev, ident, filter, flags, fflags, 0, (kq_udata_t)udata);
+}
+
+/* Applies `n` changes in one kevent() call; the receipts overwrite the
+ * same array.  Returns 0 or the first error not ignored for `op`. */
+static int kq_apply(xpoll *poll, struct kevent *changes, int n, enum kq_op op)
+{
+    if (kevent(poll->fd, changes, n, changes, n, NULL) < 0)
+        return errno == EINTR ? 0 : -errno;
+    for (int i = 0; i < n; i++) {
+        int err = (int)changes[i].data;
+        if ((changes[i].flags & EV_ERROR) && err != 0 && !ignored_errno(op, err))
+            return -err;
+    }
+    return 0;
+}
+
+/* One change per direction: `wanted` directions are added, the others
+ * deleted when `delete_others`.  WRITE goes first, as in mio. */
+static int kq_changes(struct kevent changes[2], int fd, xpoll_token token,
+                      xpoll_interests wanted, int delete_others)
+{
+    static const struct {
+        xpoll_interests interest;
+        kq_filter_t filter;
+    } directions[] = {
+        {XPOLL_WRITABLE, EVFILT_WRITE},
+        {XPOLL_READABLE, EVFILT_READ},
+    };
+    int n = 0;
+
+    for (size_t i = 0; i < sizeof directions / sizeof directions[0]; i++) {
+        if (wanted & directions[i].interest)
+            kq_change(&changes[n++], (uintptr_t)fd, directions[i].filter,
+                      KQ_ADD, 0, token);
+        else if (delete_others)
+            kq_change(&changes[n++], (uintptr_t)fd, directions[i].filter,
+                      KQ_DELETE, 0, token);
+    }
+    return n;
+}
+
+static int kq_register(xpoll *poll, int fd, xpoll_token token,
+                       xpoll_interests interests)
+{
+    struct kevent changes[2];
+    int n = kq_changes(changes, fd, token, interests, 0);
+
+    /* AIO/LIO add no filter: the aiocb's sigevent names the kqueue
+     * (SIGEV_KEVENT, see xpoll_fd()) and the token (as mio does). */
+    return n == 0 ? 0 : kq_apply(poll, changes, n, KQ_REGISTER);
+}
+
+static int kq_reregister(xpoll *poll, int fd, xpoll_token token,
+                         xpoll_interests interests)
+{
+    struct kevent changes[2];
+    int n = kq_changes(changes, fd, token, interests, 1);
+    return kq_apply(poll, changes, n, KQ_REREGISTER);
+}
+
+static int kq_deregister(xpoll *poll, int fd)
+{
+    struct kevent changes[2];
+    int n = kq_changes(changes, fd, 0, 0, 1);
+    return kq_apply(poll, changes, n, KQ_DEREGISTER);
+}
+
+static int kq_open(xpoll *poll)
+{
+    int fd = kqueue();
+    if (fd < 0)
+        return -errno;
+    /* kqueue() has no close-on-exec flag on macOS (nor before FreeBSD
+     * 14's kqueuex): a fork+exec racing with this call can inherit the
+     * descriptor, though a kqueue is useless in the child (R1, R2). */
+    if (fcntl(fd, F_SETFD, FD_CLOEXEC) < 0) {
+        int err = -errno;
+        close(fd); /* mio leaked it here once (41e68807) */
+        return err;
+    }
+    poll->fd = fd;
+    return 0;
+}
+
+static void kq_close(xpoll *poll)
+{
+    close(poll->fd);
+}
+
+/* The one place kevent fields become readiness (mio's kqueue table). */
+static uint32_t readiness(const struct kevent *ev)
+{
+    uint32_t r = 0;
+
+    /* EV_EOF with fflags set carries the socket error (R31, R33). */
+    if ((ev->flags & EV_ERROR) || ((ev->flags & EV_EOF) && ev->fflags != 0))
+        r |= XPOLL__EV_ERROR;
+    switch (ev->filter) {
+    case EVFILT_READ:
+        r |= XPOLL__EV_READABLE;
+        if (ev->flags & EV_EOF)
+            r |= XPOLL__EV_READ_CLOSED;
+        break;
+    case EVFILT_WRITE:
+        r |= XPOLL__EV_WRITABLE;
+        if (ev->flags & EV_EOF)
+            r |= XPOLL__EV_WRITE_CLOSED;
+        break;
+#ifdef EVFILT_USER
+    case EVFILT_USER: /* only the waker uses it; it reads as readable */
+        r |= XPOLL__EV_READABLE;
+        break;
+#endif
+#ifdef EVFILT_AIO
+    case EVFILT_AIO:
+        r |= XPOLL__EV_AIO;
+        break;
+#endif
+#ifdef EVFILT_LIO
+    case EVFILT_LIO:
+        r |= XPOLL__EV_LIO;
+        break;
+#endif
+    default:
+        break;
+    }
+    return r;
+}
+
+static int kq_select(xpoll *poll, xpoll_events *events, int64_t timeout_ns)
+{
+    struct kevent *native = events->native;
+    int max = events->capacity > (size_t)INT_MAX ? INT_MAX
+                                                 : (int)events->capacity;
+    struct timespec ts, *timeout = NULL;
+
+    if (timeout_ns >= 0) {
+        int64_t sec = timeout_ns / NS_PER_S;
+        ts.tv_sec = sec > KQ_MAX_TIMEOUT_SEC ? KQ_MAX_TIMEOUT_SEC : (time_t)sec;
+        ts.tv_nsec = sec > KQ_MAX_TIMEOUT_SEC ? 0 : (long)(timeout_ns % NS_PER_S);
+        timeout = &ts;
+    }
+    int n = kevent(poll->fd, NULL, 0, native, max, timeout);
+    if (n < 0)
+        return -errno; /* EINTR included: never restarted (R42) */
+
+    xpoll_waker *waker = atomic_load_explicit(&poll->waker,
+                                              memory_order_acquire);
+    struct xpoll_event *items = events->items;
+    for (int i = 0; i < n; i++) {
+        xpoll_token token = (xpoll_token)(uintptr_t)native[i].udata;
+        items[i].readiness = readiness(&native[i]);
+        if (waker != NULL && token == (xpoll_token)waker) {
+            token = waker->token;
+            xpoll__waker_seen(waker);
+        }
+        items[i].token = token;
+    }
+    events->len = (size_t)n;
+    return n;
+}
+
+#if defined(EVFILT_USER) && !defined(XPOLL_FORCE_PIPE_WAKER)
+/*
+ * EVFILT_USER waker: no descriptor at all.  It is added before anyone can
+ * trigger it (triggering an absent knote is ENOENT), with EV_CLEAR so each
+ * delivery resets it.
+ */
+static int user_open(xpoll_waker *waker)
+{
+    (void)waker;
+    return 0;
+}
+
+static int user_arm(xpoll_waker *waker)
+{
+    struct kevent change;
+    kq_change(&change, KQ_WAKER_IDENT, EVFILT_USER, KQ_ADD, 0,
+              (uintptr_t)waker);
+    return kq_apply(waker->poll, &change, 1, KQ_REGISTER);
+}
+
+/* Async-signal-safe: one kevent() system call, errno preserved. */
+static int user_wake(xpoll_waker *waker)
+{
+    int saved = errno;
+    struct kevent change;
+    kq_change(&change, KQ_WAKER_IDENT, EVFILT_USER, EV_ADD | EV_RECEIPT,
+              NOTE_TRIGGER, (uintptr_t)waker);
+    int err = kq_apply(waker->poll, &change, 1, KQ_REGISTER);
+    errno = saved;
+    return err;
+}
+
+static void user_close(xpoll_waker *waker, int armed)
+{
+    if (armed) {
+        struct kevent change;
+        kq_change(&change, KQ_WAKER_IDENT, EVFILT_USER, KQ_DELETE, 0, 0);
+        kq_apply(waker->poll, &change, 1, KQ_DEREGISTER);
+    }
+}
+
+static const struct xpoll__waker_ops kq_user_waker = {
+    .open = user_open,
+    .arm = user_arm,
+    .wake = user_wake,
+    .seen = NULL,
+    .close = user_close,
+};
+#define KQ_WAKER (&kq_user_waker)
+#else
+/* OpenBSD before 7.x, NetBSD before 10 and DragonFly lack EVFILT_USER. */
+#define KQ_WAKER (&xpoll__waker_pipe)
+#endif
+
+const struct xpoll__selector xpoll__kqueue_selector = {
+    .backend = XPOLL_BACKEND_KQUEUE,
+    .interests = XPOLL_READABLE | XPOLL_WRITABLE
+#ifdef EVFILT_AIO
+                 | XPOLL_AIO
+#endif
+#ifdef EVFILT_LIO
+                 | XPOLL_LIO
+#endif
+    ,
+    .native_event_size = sizeof(struct kevent),
+    .waker = KQ_WAKER,
+    .open = kq_open,
+    .close = kq_close,
+    .register_fd = kq_register,
+    .reregister_fd = kq_reregister,
+    .deregister_fd = kq_deregister,
+    .select = kq_select,
+};
