@@ -179,10 +179,11 @@ static int parse_ip(const char *addr, struct sockaddr_storage *ss,
         strcpy(host, "127.0.0.1");
         port = addr;
     } else {
-        /* A second colon means an IPv6 address without brackets: its last
-         * group could not be told from a port ("::1:80"). */
+        /* An IPv6 address without brackets ("::1:80": is 80 a port or the
+         * last group?) fails here too: its text before the first colon is
+         * never an IPv4 address. */
         n = (size_t)(colon - addr);
-        if (strchr(colon + 1, ':') != NULL || n == 0 || n >= sizeof host)
+        if (n == 0 || n >= sizeof host)
             return -EINVAL;
         memcpy(host, addr, n);
         host[n] = '\0';
