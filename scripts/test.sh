@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Builds and runs every test xpoll has, the way CI does:
+#
+#   dev             gcc, -Werror: the suite on epoll, examples, package checks
+#   pipe-waker      clang, -Werror, the pipe waker forced
+#   kqueue-freebsd  gcc: the suite on epoll and on kqueue (FreeBSD emulation),
+#                   the emulation's own fidelity suites, constants cross-check
+#   kqueue-darwin   clang: the same with the macOS emulation
+#   asan            ASan+UBSan, epoll and kqueue
+#   tsan            ThreadSanitizer, epoll and kqueue
+#   valgrind        memcheck over every test binary, epoll and kqueue
+#   macos           cross-build for x86_64/aarch64 macOS against Apple's headers
+#
+# usage: scripts/test.sh [STAGE...]      (default: all, in the order above)
+# Needs: cmake pkg-config libcmocka-dev gcc g++ clang valgrind
+#        librust-libc-dev npm (see README.md for the one-line install).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+all_stages=(dev pipe-waker kqueue-freebsd kqueue-darwin asan tsan valgrind macos)
+stages=("$@")
+[ ${#stages[@]} -gt 0 ] || stages=("${all_stages[@]}")
+
+declare -A compiler=(
+    [dev]=gcc [pipe-waker]=clang [kqueue-freebsd]=gcc [kqueue-darwin]=clang
+    [asan]=gcc [tsan]=clang [valgrind]=gcc
+)
+
+summary=()
+for stage in "${stages[@]}"; do
+    start=$SECONDS
+    echo
+    echo "=== $stage"
+    case $stage in
+    macos)
+        scripts/macos-cross.sh build/macos
+        ;;
+    *)
+        [ -n "${compiler[$stage]:-}" ] || { echo "unknown stage: $stage" >&2; exit 2; }
+        CC=${compiler[$stage]} CXX=$([ "${compiler[$stage]}" = clang ] && echo clang++ || echo g++) \
+            cmake --workflow --preset "$stage"
+        ;;
+    esac
+    summary+=("$(printf '%-16s passed in %4ds' "$stage" $((SECONDS - start)))")
+done
+
+echo
+echo "=== summary"
+printf '%s\n' "${summary[@]}"
