@@ -1,0 +1,432 @@
+/* Fidelity tests T32-T45 (spec section 3, "Sockets" and "Pipes"). */
+#include "test_util.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+/* Poll up to `ms` until (ident, filter) shows up; returns it or NULL. */
+static const struct kevent *wait_for(int kq, struct kevent *ev, int n,
+                                     uintptr_t ident, short filter, long ms) {
+  double end = t_now_ms() + (double)ms;
+  do {
+    int got = t_wait_ms(kq, ev, n, 10);
+    const struct kevent *e = got > 0 ? t_find(ev, got, ident, filter) : NULL;
+    if (e)
+      return e;
+  } while (t_now_ms() < end);
+  return NULL;
+}
+
+static void add(int kq, int fd, short filter, unsigned short flags) {
+  assert_int_equal(t_change(kq, (uintptr_t)fd, filter, EV_ADD | flags, 0, 0,
+                            NULL), 0);
+}
+
+/* T32 (R31): data is the readable byte count. */
+static void t32_socket_read_data(void **state) {
+  (void)state;
+  int s[2];
+  struct kevent ev[4];
+  t_socketpair(s);
+  int kq = t_kqueue();
+  add(kq, s[0], EVFILT_READ, 0);
+  t_write(s[1], 5);
+  assert_int_equal(t_poll(kq, ev, 4), 1);
+  assert_int_equal(ev[0].data, 5);
+  assert_false(ev[0].flags & EV_EOF);
+  t_close(kq);
+  t_close(s[0]);
+  t_close(s[1]);
+}
+
+/* T33 (R34): AF_UNIX peer close: READ and WRITE both get EV_EOF. */
+static void t33_unix_peer_close_eof_both_ways(void **state) {
+  (void)state;
+  int s[2];
+  struct kevent ev[4];
+  t_socketpair(s);
+  int kq = t_kqueue();
+  add(kq, s[0], EVFILT_READ, 0);
+  add(kq, s[0], EVFILT_WRITE, 0);
+  t_write(s[1], 2);
+  t_close(s[1]);
+  int n = t_poll(kq, ev, 4);
+  const struct kevent *r = t_find(ev, n, (uintptr_t)s[0], EVFILT_READ);
+  const struct kevent *w = t_find(ev, n, (uintptr_t)s[0], EVFILT_WRITE);
+  assert_non_null(r);
+  assert_non_null(w);
+  assert_true(r->flags & EV_EOF);
+  assert_int_equal(r->fflags, 0);
+  assert_int_equal(r->data, 2);
+  assert_true(w->flags & EV_EOF);
+  t_close(kq);
+  t_close(s[0]);
+}
+
+/* T34 (R34, 2.2): TCP FIN then RST; the socket error is cached. */
+static void t34_tcp_fin_then_rst(void **state) {
+  (void)state;
+  int c, s;
+  struct kevent ev[4];
+  t_tcp_pair(&c, &s);
+  int kq = t_kqueue();
+  add(kq, c, EVFILT_READ, 0);
+  add(kq, c, EVFILT_WRITE, 0);
+  t_close(s);
+  const struct kevent *r = wait_for(kq, ev, 4, (uintptr_t)c, EVFILT_READ, 1000);
+  assert_non_null(r);
+  assert_true(r->flags & EV_EOF);
+  assert_int_equal(r->fflags, 0);
+  int n = t_poll(kq, ev, 4);
+  const struct kevent *w = t_find(ev, n, (uintptr_t)c, EVFILT_WRITE);
+  assert_non_null(w);
+  assert_false(w->flags & EV_EOF);
+  assert_int_equal(write(c, "x", 1), 1); /* draws an RST */
+  t_sleep_ms(20);
+  n = t_poll(kq, ev, 4);
+  w = t_find(ev, n, (uintptr_t)c, EVFILT_WRITE);
+  assert_non_null(w);
+  assert_true(w->flags & EV_EOF);
+  unsigned int first = w->fflags;
+  assert_int_not_equal(first, 0);
+  n = t_poll(kq, ev, 4);
+  w = t_find(ev, n, (uintptr_t)c, EVFILT_WRITE);
+  assert_non_null(w);
+  assert_int_equal(w->fflags, first);
+  t_close(kq);
+  t_close(c);
+}
+
+static int connect_nb(uint16_t port) {
+  int c = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+  assert_true(c >= 0);
+  struct sockaddr_in a;
+  memset(&a, 0, sizeof a);
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = htons(port);
+  int r = connect(c, (struct sockaddr *)&a, sizeof a);
+  assert_true(r == 0 || errno == EINPROGRESS);
+  return c;
+}
+
+/* T35 (R32, R33): listener READ counts the backlog; WRITE never fires. */
+static void t35_listener_backlog_and_silent_write(void **state) {
+  (void)state;
+  uint16_t port;
+  struct kevent ev[4];
+  int l = t_tcp_listener(&port);
+  int kq = t_kqueue();
+  add(kq, l, EVFILT_READ, 0);
+  int c1 = connect_nb(port), c2 = connect_nb(port);
+  t_sleep_ms(20);
+  assert_int_equal(t_poll(kq, ev, 4), 1);
+  assert_int_equal(ev[0].data, 2);
+  int a = accept(l, NULL, NULL);
+  assert_true(a >= 0);
+  assert_int_equal(t_poll(kq, ev, 4), 1);
+  assert_int_equal(ev[0].data, 1);
+  assert_int_equal(t_change(kq, (uintptr_t)l, EVFILT_READ, EV_DELETE, 0, 0,
+                            NULL), 0);
+  add(kq, l, EVFILT_WRITE, 0);
+  assert_int_equal(t_wait_ms(kq, ev, 4, 100), 0);
+  t_close(kq);
+  t_close(a);
+  t_close(c1);
+  t_close(c2);
+  t_close(l);
+}
+
+/* T36 (R34): a refused connect: both filters EV_EOF + ECONNREFUSED. */
+static void t36_refused_connect(void **state) {
+  (void)state;
+  uint16_t port;
+  struct kevent ev[4];
+  int l = t_tcp_listener(&port);
+  t_close(l); /* nothing listens on port now */
+  int c = connect_nb(port);
+  int kq = t_kqueue();
+  add(kq, c, EVFILT_READ, 0);
+  add(kq, c, EVFILT_WRITE, 0);
+  const struct kevent *r = wait_for(kq, ev, 4, (uintptr_t)c, EVFILT_READ, 1000);
+  assert_non_null(r);
+  assert_true(r->flags & EV_EOF);
+  assert_int_equal(r->fflags, ECONNREFUSED);
+  int n = t_poll(kq, ev, 4);
+  const struct kevent *w = t_find(ev, n, (uintptr_t)c, EVFILT_WRITE);
+  assert_non_null(w);
+  assert_true(w->flags & EV_EOF);
+  assert_int_equal(w->fflags, ECONNREFUSED);
+  t_close(kq);
+  t_close(c);
+}
+
+/* T37 (R33): WRITE stays silent while the handshake is in progress.  The
+ * listener's accept queue (backlog 0) is full, so Linux drops the SYN and
+ * the client waits for its 1 s retransmission. */
+static void t37_connect_in_progress_write_silent(void **state) {
+  (void)state;
+  uint16_t port;
+  struct kevent ev[4];
+  int l = t_tcp_listener(&port);
+  assert_int_equal(listen(l, 0), 0);
+  int c1 = connect_nb(port);
+  t_sleep_ms(20);
+  int c2 = connect_nb(port);
+  int kq = t_kqueue();
+  add(kq, c2, EVFILT_WRITE, 0);
+  assert_int_equal(t_wait_ms(kq, ev, 4, 100), 0);
+  int a = accept(l, NULL, NULL);
+  assert_true(a >= 0);
+  const struct kevent *w = wait_for(kq, ev, 4, (uintptr_t)c2, EVFILT_WRITE,
+                                    4000);
+  assert_non_null(w);
+  assert_true(w->data > 0);
+  assert_false(w->flags & EV_EOF);
+  t_close(kq);
+  t_close(a);
+  t_close(c1);
+  t_close(c2);
+  t_close(l);
+}
+
+/* T38 (R33, 2.2): local shutdown: SHUT_WR ends writes, SHUT_RD reads. */
+static void t38_shutdown_directions(void **state) {
+  (void)state;
+  int s[2];
+  struct kevent ev[4];
+  t_socketpair(s);
+  int kq = t_kqueue();
+  add(kq, s[0], EVFILT_WRITE, EV_CLEAR);
+  add(kq, s[0], EVFILT_READ, 0);
+  add(kq, s[1], EVFILT_READ, 0);
+  int n = t_poll(kq, ev, 4); /* consume the initial WRITE edge */
+  assert_int_equal(n, 1);
+  assert_false(ev[0].flags & EV_EOF);
+  assert_int_equal(shutdown(s[0], SHUT_WR), 0);
+  n = t_poll(kq, ev, 4);
+  const struct kevent *w = t_find(ev, n, (uintptr_t)s[0], EVFILT_WRITE);
+  const struct kevent *r1 = t_find(ev, n, (uintptr_t)s[1], EVFILT_READ);
+  assert_non_null(w);
+  assert_true(w->flags & EV_EOF);
+  assert_non_null(r1);
+  assert_true(r1->flags & EV_EOF);
+  assert_null(t_find(ev, n, (uintptr_t)s[0], EVFILT_READ));
+  assert_int_equal(shutdown(s[0], SHUT_RD), 0);
+  n = t_poll(kq, ev, 4);
+  const struct kevent *r0 = t_find(ev, n, (uintptr_t)s[0], EVFILT_READ);
+  assert_non_null(r0);
+  assert_true(r0->flags & EV_EOF);
+  t_close(kq);
+  t_close(s[0]);
+  t_close(s[1]);
+}
+
+/* T39 (R31, 2.2): a UDP datagram makes READ fire with data > 0; the sum
+ * over several datagrams is a documented difference and not asserted. */
+static void t39_udp_datagram(void **state) {
+  (void)state;
+  struct kevent ev[4];
+  int u = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+  assert_true(u >= 0);
+  struct sockaddr_in a;
+  memset(&a, 0, sizeof a);
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  assert_int_equal(bind(u, (struct sockaddr *)&a, sizeof a), 0);
+  socklen_t len = sizeof a;
+  assert_int_equal(getsockname(u, (struct sockaddr *)&a, &len), 0);
+  int kq = t_kqueue();
+  add(kq, u, EVFILT_READ, 0);
+  assert_int_equal(t_poll(kq, ev, 4), 0);
+  assert_int_equal(sendto(u, "hello", 5, 0, (struct sockaddr *)&a, sizeof a),
+                   5);
+  const struct kevent *r = wait_for(kq, ev, 4, (uintptr_t)u, EVFILT_READ, 1000);
+  assert_non_null(r);
+  assert_true(r->data > 0);
+  assert_false(r->flags & EV_EOF);
+  t_close(kq);
+  t_close(u);
+}
+
+/* T40 (2.2): EV_EOF stays on a level READ knote once reported. */
+static void t40_eof_is_sticky(void **state) {
+  (void)state;
+  int s[2];
+  struct kevent ev[4];
+  t_socketpair(s);
+  int kq = t_kqueue();
+  add(kq, s[0], EVFILT_READ, 0);
+  t_write(s[1], 1);
+  t_close(s[1]);
+  assert_int_equal(t_poll(kq, ev, 4), 1);
+  assert_true(ev[0].flags & EV_EOF);
+  assert_int_equal(ev[0].data, 1);
+  t_read(s[0], 1);
+  for (int i = 0; i < 3; i++) {
+    assert_int_equal(t_poll(kq, ev, 4), 1);
+    assert_true(ev[0].flags & EV_EOF);
+    assert_int_equal(ev[0].data, 0);
+  }
+  t_close(kq);
+  t_close(s[0]);
+}
+
+/* T41 (R35): pipe READ data; EOF keeps the unread count. */
+static void t41_pipe_read_then_writer_close(void **state) {
+  (void)state;
+  int p[2];
+  struct kevent ev[4];
+  t_pipe(p);
+  int kq = t_kqueue();
+  add(kq, p[0], EVFILT_READ, 0);
+  t_write(p[1], 4);
+  assert_int_equal(t_poll(kq, ev, 4), 1);
+  assert_int_equal(ev[0].data, 4);
+  assert_false(ev[0].flags & EV_EOF);
+  t_close(p[1]);
+  assert_int_equal(t_poll(kq, ev, 4), 1);
+  assert_true(ev[0].flags & EV_EOF);
+  assert_int_equal(ev[0].fflags, 0);
+  assert_int_equal(ev[0].data, 4);
+  t_close(kq);
+  t_close(p[0]);
+}
+
+/* T42 (R35): edge WRITE on a pipe: silent when full, fires on drain. */
+static void t42_pipe_write_edge(void **state) {
+  (void)state;
+  int p[2];
+  struct kevent ev[4];
+  static char chunk[4096];
+  t_pipe(p);
+  int kq = t_kqueue();
+  add(kq, p[1], EVFILT_WRITE, EV_CLEAR);
+  assert_int_equal(t_poll(kq, ev, 4), 1);
+  assert_true(ev[0].data >= 512);
+  while (write(p[1], chunk, sizeof chunk) > 0) {
+  }
+  assert_int_equal(errno, EAGAIN);
+  assert_int_equal(t_poll(kq, ev, 4), 0);
+  while (read(p[0], chunk, sizeof chunk) > 0) {
+  }
+  assert_int_equal(t_poll(kq, ev, 4), 1);
+  assert_true(ev[0].data >= 512);
+  assert_int_equal(t_poll(kq, ev, 4), 0);
+  t_close(kq);
+  t_close(p[0]);
+  t_close(p[1]);
+}
+
+/* T43 (R35): WRITE on a pipe whose reader is gone. */
+static void t43_pipe_write_reader_gone(void **state) {
+  (void)state;
+  int p[2];
+  struct kevent ev[4];
+  t_pipe(p);
+  t_close(p[0]);
+  int kq = t_kqueue();
+  int err = t_change(kq, (uintptr_t)p[1], EVFILT_WRITE, EV_ADD, 0, 0, NULL);
+  if (IS_DARWIN) {
+    assert_int_equal(err, 0);
+    assert_int_equal(t_poll(kq, ev, 4), 1);
+    assert_true(ev[0].flags & EV_EOF);
+    assert_int_equal(ev[0].data, 0);
+  } else {
+    assert_int_equal(err, EPIPE);
+    assert_int_equal(t_poll(kq, ev, 4), 0);
+  }
+  t_close(kq);
+  t_close(p[1]);
+}
+
+/* T43, legacy knob (R35, mio #582): old macOS says EPIPE yet attaches. */
+static void t43b_legacy_macos_epipe_knob(void **state) {
+  (void)state;
+  int p[2];
+  struct kevent ev[4];
+  t_pipe(p);
+  t_close(p[0]);
+  int kq = t_kqueue();
+  kqemu_set_macos_legacy_pipe_epipe(1);
+  int err = t_change(kq, (uintptr_t)p[1], EVFILT_WRITE, EV_ADD, 0, 0, NULL);
+  kqemu_set_macos_legacy_pipe_epipe(0);
+  assert_int_equal(err, EPIPE);
+  int n = t_poll(kq, ev, 4);
+  if (IS_DARWIN) {
+    assert_int_equal(n, 1); /* attached anyway */
+    assert_true(ev[0].flags & EV_EOF);
+  } else {
+    assert_int_equal(n, 0); /* FB: nothing attached */
+  }
+  t_close(kq);
+  t_close(p[1]);
+}
+
+/* T44 (R35): the reader closing later: WRITE EV_EOF with data 0. */
+static void t44_pipe_reader_closes_later(void **state) {
+  (void)state;
+  int p[2];
+  struct kevent ev[4];
+  t_pipe(p);
+  int kq = t_kqueue();
+  add(kq, p[1], EVFILT_WRITE, EV_CLEAR);
+  assert_int_equal(t_poll(kq, ev, 4), 1);
+  assert_false(ev[0].flags & EV_EOF);
+  t_close(p[0]);
+  assert_int_equal(t_poll(kq, ev, 4), 1);
+  assert_true(ev[0].flags & EV_EOF);
+  assert_int_equal(ev[0].data, 0);
+  t_close(kq);
+  t_close(p[1]);
+}
+
+/* T45 (R35): READ on a pipe's write end: FB never, MAC only at EOF. */
+static void t45_pipe_wrong_direction(void **state) {
+  (void)state;
+  int p[2];
+  struct kevent ev[4];
+  t_pipe(p);
+  int kq = t_kqueue();
+  add(kq, p[1], EVFILT_READ, 0);
+  t_write(p[1], 3);
+  assert_int_equal(t_poll(kq, ev, 4), 0);
+  t_close(p[0]);
+  int n = t_poll(kq, ev, 4);
+  if (IS_DARWIN) {
+    assert_int_equal(n, 1);
+    assert_int_equal(ev[0].ident, (uintptr_t)p[1]);
+    assert_true(ev[0].flags & EV_EOF);
+  } else {
+    assert_int_equal(n, 0);
+    assert_true(t_delete_ok(kq, (uintptr_t)p[1], EVFILT_READ));
+  }
+  t_close(kq);
+  t_close(p[1]);
+}
+
+int kqt_run_filters(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(t32_socket_read_data),
+      cmocka_unit_test(t33_unix_peer_close_eof_both_ways),
+      cmocka_unit_test(t34_tcp_fin_then_rst),
+      cmocka_unit_test(t35_listener_backlog_and_silent_write),
+      cmocka_unit_test(t36_refused_connect),
+      cmocka_unit_test(t37_connect_in_progress_write_silent),
+      cmocka_unit_test(t38_shutdown_directions),
+      cmocka_unit_test(t39_udp_datagram),
+      cmocka_unit_test(t40_eof_is_sticky),
+      cmocka_unit_test(t41_pipe_read_then_writer_close),
+      cmocka_unit_test(t42_pipe_write_edge),
+      cmocka_unit_test(t43_pipe_write_reader_gone),
+      cmocka_unit_test(t43b_legacy_macos_epipe_knob),
+      cmocka_unit_test(t44_pipe_reader_closes_later),
+      cmocka_unit_test(t45_pipe_wrong_direction),
+  };
+  return cmocka_run_group_tests_name("kqemu: sockets and pipes", tests, NULL,
+                                     NULL);
+}
