@@ -5,7 +5,9 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <string.h>
+#include <stdlib.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 /* Poll up to `ms` until (ident, filter) shows up; returns it or NULL. */
@@ -409,6 +411,82 @@ static void t45_pipe_wrong_direction(void **state) {
   t_close(p[1]);
 }
 
+/* CPU time of this process in ms: a blocked kevent() must not spin. */
+static double cpu_ms(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+  return (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6;
+}
+
+/* R31, R27: NOTE_LOWAT holds a level READ knote back until the threshold;
+ * meanwhile epoll says readable, and the wait must still sleep. */
+static void r31_note_lowat_read(void **state) {
+  (void)state;
+  int s[2];
+  struct kevent ev[4];
+  t_socketpair(s);
+  int kq = t_kqueue();
+  assert_int_equal(t_change(kq, (uintptr_t)s[0], EVFILT_READ, EV_ADD,
+                            NOTE_LOWAT, 3, NULL), 0);
+  t_write(s[1], 2);
+  double cpu0 = cpu_ms(), t0 = t_now_ms();
+  assert_int_equal(t_wait_ms(kq, ev, 4, 100), 0);
+  assert_true(t_now_ms() - t0 >= 100.0);
+  assert_true(cpu_ms() - cpu0 < 50.0);
+  t_write(s[1], 1);
+  assert_int_equal(t_poll(kq, ev, 4), 1);
+  assert_int_equal(ev[0].data, 3);
+  assert_int_equal(t_poll(kq, ev, 4), 1); /* level again once reported */
+  t_close(kq);
+  t_close(s[0]);
+  t_close(s[1]);
+}
+
+/* R35: a level pipe WRITE knote needs PIPE_BUF (512) bytes of space. */
+static void r35_pipe_write_lowat(void **state) {
+  (void)state;
+  int p[2];
+  struct kevent ev[4];
+  static char chunk[65536];
+  t_pipe(p);
+  int kq = t_kqueue();
+  assert_int_equal(t_change(kq, (uintptr_t)p[1], EVFILT_WRITE, EV_ADD, 0, 0,
+                            NULL), 0);
+  while (write(p[1], chunk, sizeof chunk) > 0) {
+  }
+  assert_int_equal(t_poll(kq, ev, 4), 0);
+  /* Free one page: Linux reports EPOLLOUT, but 4096 >= 512 so it fires. */
+  assert_int_equal(read(p[0], chunk, 4096), 4096);
+  assert_int_equal(t_poll(kq, ev, 4), 1);
+  assert_true(ev[0].data >= 512);
+  t_close(kq);
+  t_close(p[0]);
+  t_close(p[1]);
+}
+
+/* R36 (2.2): regular files are synthesized: data = size - offset. */
+static void r36_regular_file_read(void **state) {
+  (void)state;
+  struct kevent ev[4];
+  char path[] = "/tmp/kqemu-fileXXXXXX";
+  int fd = mkstemp(path);
+  assert_true(fd >= 0);
+  unlink(path);
+  t_write(fd, 10);
+  assert_int_equal(lseek(fd, 4, SEEK_SET), 4);
+  int kq = t_kqueue();
+  assert_int_equal(t_change(kq, (uintptr_t)fd, EVFILT_READ, EV_ADD, 0, 0,
+                            NULL), 0);
+  assert_int_equal(t_poll(kq, ev, 4), 1);
+  assert_int_equal(ev[0].data, 6);
+  assert_int_equal(lseek(fd, 0, SEEK_END), 10);
+  assert_int_equal(t_poll(kq, ev, 4), 0);
+  assert_int_equal(t_change(kq, (uintptr_t)fd, EVFILT_WRITE, EV_ADD, 0, 0,
+                            NULL), EINVAL); /* documented deviation */
+  t_close(kq);
+  t_close(fd);
+}
+
 int kqt_run_filters(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(t32_socket_read_data),
@@ -426,6 +504,9 @@ int kqt_run_filters(void) {
       cmocka_unit_test(t43b_legacy_macos_epipe_knob),
       cmocka_unit_test(t44_pipe_reader_closes_later),
       cmocka_unit_test(t45_pipe_wrong_direction),
+      cmocka_unit_test(r31_note_lowat_read),
+      cmocka_unit_test(r35_pipe_write_lowat),
+      cmocka_unit_test(r36_regular_file_read),
   };
   return cmocka_run_group_tests_name("kqemu: sockets and pipes", tests, NULL,
                                      NULL);

@@ -296,6 +296,52 @@ static void t31_udata_round_trip(void **state) {
   t_close(p[1]);
 }
 
+/* R18, R20: FB 12 replaces udata on every modify unless EV_KEEPUDATA
+ * (13+), which may not be combined with EV_ADD.  MAC has no EV_KEEPUDATA;
+ * the emulator replaces udata on a modify there too (R18 not verified). */
+static void r18_modify_udata_and_keepudata(void **state) {
+  (void)state;
+  int p[2];
+  struct kevent ev[4];
+  t_pipe(p);
+  int kq = t_kqueue();
+  assert_int_equal(t_change(kq, (uintptr_t)p[0], EVFILT_READ, EV_ADD, 0, 0,
+                            (void *)1), 0);
+  assert_int_equal(t_change(kq, (uintptr_t)p[0], EVFILT_READ, EV_ENABLE, 0, 0,
+                            (void *)2), 0);
+#ifdef EV_KEEPUDATA
+  assert_int_equal(t_change(kq, (uintptr_t)p[0], EVFILT_READ,
+                            EV_ADD | EV_KEEPUDATA, 0, 0, (void *)3), EINVAL);
+  assert_int_equal(t_change(kq, (uintptr_t)p[0], EVFILT_READ,
+                            EV_ENABLE | EV_KEEPUDATA, 0, 0, (void *)4), 0);
+#endif
+  t_write(p[1], 1);
+  assert_int_equal(t_poll(kq, ev, 4), 1);
+  assert_ptr_equal(ev[0].udata, (void *)2);
+  t_close(kq);
+  t_close(p[0]);
+  t_close(p[1]);
+}
+
+/* R12: FB zeroes fflags in the receipt of a newly created knote; xnu
+ * echoes the change.  A modify echoes the change on both. */
+static void r12_receipt_fflags_of_new_knote(void **state) {
+  (void)state;
+  int p[2];
+  t_pipe(p);
+  int kq = t_kqueue();
+  struct kevent ch = t_kev((uintptr_t)p[0], EVFILT_READ, EV_ADD | EV_RECEIPT,
+                           NOTE_LOWAT, 1, NULL);
+  struct kevent out;
+  assert_int_equal(kevent(kq, &ch, 1, &out, 1, NULL), 1);
+  assert_int_equal(out.fflags, IS_DARWIN ? NOTE_LOWAT : 0);
+  assert_int_equal(kevent(kq, &ch, 1, &out, 1, NULL), 1);
+  assert_int_equal(out.fflags, NOTE_LOWAT);
+  t_close(kq);
+  t_close(p[0]);
+  t_close(p[1]);
+}
+
 int kqt_run_registration(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(t18_readd_replaces_udata_no_duplicate),
@@ -312,6 +358,8 @@ int kqt_run_registration(void) {
       cmocka_unit_test(t29_fd_and_dup_are_independent),
       cmocka_unit_test(t30_event_flags_after_receipt_add),
       cmocka_unit_test(t31_udata_round_trip),
+      cmocka_unit_test(r18_modify_udata_and_keepudata),
+      cmocka_unit_test(r12_receipt_fflags_of_new_knote),
   };
   return cmocka_run_group_tests_name("kqemu: registration rules", tests, NULL,
                                      NULL);
