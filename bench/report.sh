@@ -1,0 +1,146 @@
+#!/usr/bin/env bash
+# bench/report.sh OUT SERVER... - the tables of bench/run.sh, from
+# OUT/rounds.tsv, OUT/counters.tsv and OUT/micro.txt.  The first server is
+# the reference (raw epoll) every ratio is taken to.  POSIX awk only.
+set -euo pipefail
+OUT=$1
+shift
+SERVERS="$*"
+
+awk -v servers="$SERVERS" -F'\t' '
+function median(key,    n, i, j, v, t) {
+    n = cnt[key]
+    if (n == 0) return ""
+    for (i = 1; i <= n; i++) v[i] = val[key, i] + 0
+    for (i = 2; i <= n; i++) {
+        t = v[i]
+        for (j = i - 1; j >= 1 && v[j] > t; j--) v[j + 1] = v[j]
+        v[j + 1] = t
+    }
+    lo[key] = v[1]; hi[key] = v[n]
+    if (n % 2) return v[(n + 1) / 2]
+    return (v[n / 2] + v[n / 2 + 1]) / 2
+}
+function add(key, x) { cnt[key]++; val[key, cnt[key]] = x }
+function ratio(a, b) { return (b > 0 && a != "") ? sprintf("%.3f", a / b) : "-" }
+FNR == 1 { file++; next }
+file == 1 {
+    # round scenario server rtps cpu p50 p99 p999 errors rss util
+    if (!($2 in seen_sc)) { seen_sc[$2] = 1; scen[++nsc] = $2 }
+    add("rtps" SUBSEP $2 SUBSEP $3, $4)
+    add("cpu" SUBSEP $2 SUBSEP $3, $5)
+    add("p50" SUBSEP $2 SUBSEP $3, $6)
+    add("p99" SUBSEP $2 SUBSEP $3, $7)
+    add("util" SUBSEP $2 SUBSEP $3, $11)
+    if ($10 + 0 > 0) add("rss" SUBSEP $2 SUBSEP $3, $10)
+    errs += $9
+    next
+}
+file == 2 { c[$1, $2, $3] = $4; next }
+END {
+    ns = split(servers, S, " ")
+    ref = S[1]
+    print "== Ping-pong echo: medians of " cnt["rtps" SUBSEP scen[1] SUBSEP ref] " rounds (min-max); ratio = server / " ref
+    print "   rt/s: round trips per second (load generator on CPU 0, server on CPU 1)"
+    print "   CPU/rt: server CPU time per round trip, ns (schedstat, kernel time included)"
+    printf "%-22s %-9s %21s %6s %19s %6s %6s %8s %8s\n", "scenario", "server",
+        "rt/s (min-max)", "ratio", "CPU/rt ns (min-max)", "ratio", "util", "p50 us", "p99 us"
+    for (i = 1; i <= nsc; i++) {
+        sc = scen[i]
+        r0 = median("rtps" SUBSEP sc SUBSEP ref)
+        c0 = median("cpu" SUBSEP sc SUBSEP ref)
+        for (k = 1; k <= ns; k++) {
+            s = S[k]
+            kr = "rtps" SUBSEP sc SUBSEP s; kc = "cpu" SUBSEP sc SUBSEP s
+            r = median(kr); cp = median(kc)
+            if (r == "") continue
+            printf "%-22s %-9s %7.0f (%5.0f-%5.0f) %6s %5.0f (%5.0f-%5.0f) %6s %6.2f %8.1f %8.1f\n",
+                sc, s, r, lo[kr], hi[kr], ratio(r, r0), cp, lo[kc], hi[kc], ratio(cp, c0),
+                median("util" SUBSEP sc SUBSEP s),
+                median("p50" SUBSEP sc SUBSEP s), median("p99" SUBSEP sc SUBSEP s)
+            R[sc, s] = r; C[sc, s] = cp
+        }
+    }
+    print ""
+    print "== Counters over fixed windows of round trips (startup and connection setup excluded)"
+    print "   sys/rt: system calls per round trip, perf raw_syscalls tracepoint at full speed"
+    print "   strace: the same counted by strace -c -f (the tracer slows the server: more events per wait)"
+    print "   instr/rt: user-space instructions per round trip, callgrind (libc included)"
+    print "   allocs: heap allocations in the window (alloc_shim.so); RSS/conn: server VmRSS growth per"
+    print "   connection with 10 active + idle connections open, each having echoed one message"
+    printf "%-9s %8s %8s %8s %8s %9s %9s %9s %6s %7s %7s %9s\n", "server", "sys/rt", "sys/rt",
+        "sys/rt", "strace", "instr/rt", "instr/rt", "instr/rt", "ratio", "allocs", "allocs", "RSS/conn"
+    printf "%-9s %8s %8s %8s %8s %9s %9s %9s %6s %7s %7s %9s\n", "", "N=1", "N=100", "N=100 16K",
+        "N=100", "N=1", "N=100", "N=100 16K", "N=100", "N=100", "16K", "bytes"
+    w1 = "N=1 S=64"; w2 = "N=100 S=64"; w3 = "N=100 S=16384"
+    for (k = 1; k <= ns; k++) {
+        s = S[k]
+        rss = ""
+        for (i = 1; i <= nsc; i++) if (scen[i] ~ /idle/) rss = median("rss" SUBSEP scen[i] SUBSEP s)
+        printf "%-9s %8s %8s %8s %8s %9s %9s %9s %6s %7s %7s %9s\n", s,
+            c[s, w1, "syscalls_per_rt"], c[s, w2, "syscalls_per_rt"], c[s, w3, "syscalls_per_rt"],
+            c[s, w2, "strace_syscalls_per_rt"],
+            c[s, w1, "instr_per_rt"], c[s, w2, "instr_per_rt"], c[s, w3, "instr_per_rt"],
+            ratio(c[s, w2, "instr_per_rt"], c[ref, w2, "instr_per_rt"]),
+            c[s, w2, "allocs"], c[s, w3, "allocs"], rss == "" ? "-" : sprintf("%.0f", rss)
+        RSS[s] = rss
+    }
+    print ""
+    print "   per-call system calls per round trip (perf), N=100 S=64:"
+    printf "%-9s %10s %8s %8s %9s %8s %8s\n", "server", "epoll_wait", "read", "write", "epoll_ctl", "readv", "writev"
+    for (k = 1; k <= ns; k++) {
+        s = S[k]
+        printf "%-9s %10s %8s %8s %9s %8s %8s\n", s, c[s, w2, "epoll_wait_per_rt"], c[s, w2, "read_per_rt"],
+            c[s, w2, "write_per_rt"], c[s, w2, "epoll_ctl_per_rt"], c[s, w2, "readv_per_rt"], c[s, w2, "writev_per_rt"]
+    }
+
+    # Idle scaling: the idle scenario against the same load without idle connections.
+    base = ""; idle = ""
+    for (i = 1; i <= nsc; i++) { if (scen[i] ~ /idle/) idle = scen[i]; else if (scen[i] ~ /^N=10 S=64/) base = scen[i] }
+    if (idle != "" && base != "") {
+        print ""
+        print "== Idle scaling: \"" idle "\" / \"" base "\" (1.000 = idle connections cost nothing)"
+        printf "%-9s %10s %10s\n", "server", "CPU/rt", "rt/s"
+        for (k = 1; k <= ns; k++) {
+            s = S[k]
+            printf "%-9s %10s %10s\n", s, ratio(C[idle, s], C[base, s]), ratio(R[idle, s], R[base, s])
+        }
+    }
+
+    # Targets, for xpoll.
+    x = "xpoll"
+    print ""
+    print "== xpoll targets"
+    t = c[x, w2, "syscalls_per_rt"]; t0 = c[ref, w2, "syscalls_per_rt"]
+    if (t != "") printf "  syscalls/rt N=100 equal to raw (+-0.01): %s vs %s  %s\n", t, t0, (t - t0 <= 0.01 && t0 - t <= 0.01) ? "MET" : "MISSED"
+    t = c[x, w1, "syscalls_per_rt"]; t0 = c[ref, w1, "syscalls_per_rt"]
+    if (t != "") printf "  syscalls/rt N=1 equal to raw (+-0.01):   %s vs %s  %s\n", t, t0, (t - t0 <= 0.01 && t0 - t <= 0.01) ? "MET" : "MISSED"
+    t = c[x, w2, "instr_per_rt"]; t0 = c[ref, w2, "instr_per_rt"]
+    if (t != "") printf "  instructions/rt N=100 <= 1.3x raw:       %s vs %s = %.2fx  %s\n", t, t0, t / t0, (t <= 1.3 * t0) ? "MET" : "MISSED"
+    worst_c = 0; worst_r = 9
+    for (i = 1; i <= nsc; i++) {
+        sc = scen[i]
+        if (C[sc, ref] > 0 && C[sc, x] / C[sc, ref] > worst_c) { worst_c = C[sc, x] / C[sc, ref]; wc = sc }
+        if (R[sc, ref] > 0 && R[sc, x] / R[sc, ref] < worst_r) { worst_r = R[sc, x] / R[sc, ref]; wr = sc }
+    }
+    printf "  CPU/rt <= 1.03x raw in every scenario:   worst %.3fx (%s)  %s\n", worst_c, wc, (worst_c <= 1.03) ? "MET" : "MISSED"
+    printf "  rt/s >= 0.97x raw in every scenario:     worst %.3fx (%s)  %s\n", worst_r, wr, (worst_r >= 0.97) ? "MET" : "MISSED"
+    a = c[x, w2, "allocs"] + c[x, w3, "allocs"] + c[x, w1, "allocs"]
+    printf "  heap allocations in steady state = 0:    %d  %s\n", a, (a == 0) ? "MET" : "MISSED"
+    if (errs > 0) printf "  WARNING: %d connection errors in the rounds\n", errs
+}
+' "$OUT/rounds.tsv" "$OUT/counters.tsv"
+
+if [[ -f $OUT/micro.txt ]]; then
+    echo
+    echo "== Micro-benchmarks (bench/micro)"
+    grep -v '^micro_' "$OUT/micro.txt"
+    ratio=$(sed -n 's/.*micro_idle_ratio_xpoll=\([0-9.]*\).*/\1/p' "$OUT/micro.txt")
+    regb=$(sed -n 's/.*micro_reg_bytes=\([0-9]*\).*/\1/p' "$OUT/micro.txt")
+    if [[ -n $ratio ]]; then
+        awk -v r="$ratio" 'BEGIN { printf "  xpoll target: wait with 10000 idle within 2%% of 10 idle: %.3f  %s\n", r, (r <= 1.02 && r >= 0.98) ? "MET" : "MISSED" }'
+    fi
+    if [[ -n $regb ]]; then
+        awk -v b="$regb" 'BEGIN { printf "  xpoll target: zero per-registration heap bytes: %d bytes for 10000  %s\n", b, b == 0 ? "MET" : "MISSED" }'
+    fi
+fi

@@ -1,0 +1,372 @@
+#!/usr/bin/env bash
+# bench/run.sh - xpoll against raw epoll, libuv, libevent and libev, in one
+# command.
+#
+#   bench/run.sh               full run (about 15-20 minutes on 2 vCPUs)
+#   QUICK=1 bench/run.sh       smoke run (about 2-3 minutes)
+#
+# Environment: BUILD (default build/bench), OUT (default $BUILD/results),
+# REPS, DURATION, WARMUP, SERVERS ("raw xpoll libuv libevent libev"),
+# PORT_BASE (default 19200), SKIP_BUILD=1, SKIP_INSTALL=1.
+#
+# Steps: install the Debian packages it needs (if missing and root), build
+# Release (-O2 -g -DNDEBUG for the library and every server alike; xpoll
+# linked statically), then
+#   1. throughput rounds: every scenario x every server, REPS rounds, the
+#      server order rotated each round so machine drift hits all alike;
+#      server on CPU 1, load generator on CPU 0 (taskset);
+#   2. counters per server over fixed windows of round trips (startup and
+#      connection setup excluded): system calls per round trip (perf's
+#      raw_syscalls tracepoint at full speed, and strace -c -f), user-space
+#      instructions per round trip (callgrind, instrumentation switched on
+#      only for the window), heap allocations in the steady state
+#      (alloc_shim.so, switched on by SIGUSR1/SIGUSR2);
+#   3. micro-benchmarks (micro, under alloc_shim.so);
+#   4. the report: medians with min-max and ratios to raw epoll
+#      ($OUT/report.txt, also printed).
+# Every server it starts is killed on exit; a server that dies, exits
+# non-zero or drops a connection fails the run.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BUILD=${BUILD:-$ROOT/build/bench}
+OUT=${OUT:-$BUILD/results}
+QUICK=${QUICK:-0}
+PORT_BASE=${PORT_BASE:-19200}
+if [[ $QUICK == 1 ]]; then
+    REPS=${REPS:-3}
+    DURATION=${DURATION:-0.7}
+    WARMUP=${WARMUP:-0.2}
+    COUNT_RT=${COUNT_RT:-20000}     # round trips per counter window
+    CG_RT=${CG_RT:-5000}            # ... under callgrind / strace
+    MICRO_ARGS=(-q -r 3)
+else
+    REPS=${REPS:-5}
+    DURATION=${DURATION:-4}
+    WARMUP=${WARMUP:-1}
+    COUNT_RT=${COUNT_RT:-200000}
+    CG_RT=${CG_RT:-20000}
+    MICRO_ARGS=(-r 7)
+fi
+IDLE=${IDLE:-10000}
+
+log() { printf '[bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+fail() { printf '[bench] FAILED: %s\n' "$*" >&2; exit 1; }
+
+# ---------------------------------------------------------------------------
+# Cleanup: every process this script started (servers, tracers).
+# ---------------------------------------------------------------------------
+STARTED=()
+cleanup() {
+    local pid
+    for pid in "${STARTED[@]}"; do
+        if kill -0 "$pid" 2>/dev/null; then
+            kill -TERM "$pid" 2>/dev/null || true
+        fi
+    done
+    sleep 0.2
+    for pid in "${STARTED[@]}"; do
+        kill -KILL "$pid" 2>/dev/null || true
+    done
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# ---------------------------------------------------------------------------
+# Packages and build
+# ---------------------------------------------------------------------------
+PKGS=(libuv1-dev libevent-dev libev-dev strace valgrind pkg-config cmake gcc make)
+if [[ ${SKIP_INSTALL:-0} != 1 ]]; then
+    missing=()
+    for p in "${PKGS[@]}"; do
+        dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+    done
+    if ((${#missing[@]})); then
+        if [[ $(id -u) == 0 ]]; then
+            log "installing ${missing[*]}"
+            apt-get update -qq >&2
+            DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >&2
+        else
+            log "not root: cannot install ${missing[*]}; what needs them is skipped"
+        fi
+    fi
+fi
+
+if [[ ${SKIP_BUILD:-0} != 1 ]]; then
+    log "building into $BUILD (Release, -O2 -g -DNDEBUG)"
+    cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release \
+        "-DCMAKE_C_FLAGS_RELEASE=-O2 -g -DNDEBUG" \
+        -DXPOLL_BUILD_BENCH=ON -DXPOLL_BUILD_TESTS=OFF \
+        -DXPOLL_BUILD_EXAMPLES=OFF >"$BUILD.configure.log" 2>&1 ||
+        { cat "$BUILD.configure.log" >&2; fail "configure"; }
+    grep 'xpoll bench:' "$BUILD.configure.log" >&2 || true
+    cmake --build "$BUILD" -j2 >"$BUILD.build.log" 2>&1 ||
+        { cat "$BUILD.build.log" >&2; fail "build"; }
+fi
+BIN=$BUILD/bench
+[[ -x $BIN/loadgen && -x $BIN/raw_epoll_echo && -x $BIN/xpoll_echo ]] ||
+    fail "missing binaries in $BIN"
+
+declare -A SRV_BIN=([raw]=raw_epoll_echo [xpoll]=xpoll_echo [libuv]=libuv_echo
+                    [libevent]=libevent_echo [libev]=libev_echo)
+SERVERS_WANTED=${SERVERS:-raw xpoll libuv libevent libev}
+SERVERS=()
+for s in $SERVERS_WANTED; do
+    if [[ -x $BIN/${SRV_BIN[$s]:-none} ]]; then
+        SERVERS+=("$s")
+    else
+        log "SKIPPED server $s: ${SRV_BIN[$s]:-unknown} was not built (library missing?)"
+    fi
+done
+[[ ${SERVERS[0]} == raw ]] || fail "the raw epoll server must run first in SERVERS (ratios are to it)"
+
+mkdir -p "$OUT"
+rm -f "$OUT"/*.tsv "$OUT"/*.log "$OUT"/*.out "$OUT"/*.err "$OUT"/cg.* "$OUT"/alloc.* \
+    "$OUT"/strace.* "$OUT"/perf.* "$OUT"/micro.txt "$OUT"/report.txt
+
+# CPUs: server on the last CPU, load generator on the first.
+NCPU=$(nproc)
+if ((NCPU >= 2)); then
+    SRV_CPU=(taskset -c $((NCPU - 1)))
+    LG_CPU=(taskset -c 0)
+else
+    SRV_CPU=()
+    LG_CPU=()
+    log "one CPU: no pinning; server and load generator share it"
+fi
+
+# ---------------------------------------------------------------------------
+# Servers
+# ---------------------------------------------------------------------------
+PORT=$PORT_BASE
+SRV_PID=
+SRV_NAME=
+SRV_LOG=
+
+# start_server NAME TAG [WRAPPER...]: start it on a fresh port, wait for its
+# address line.  Sets SRV_PID, PORT.
+start_server() {
+    local name=$1 tag=$2
+    shift 2
+    PORT=$((PORT + 1))
+    ((PORT > PORT_BASE + 2000)) && PORT=$((PORT_BASE + 1))
+    SRV_NAME=$name
+    SRV_LOG=$OUT/srv.$name.$tag
+    rm -f "$SRV_LOG.out" "$SRV_LOG.err"
+    "${SRV_CPU[@]}" "$@" "$BIN/${SRV_BIN[$name]}" "$PORT" >"$SRV_LOG.out" 2>"$SRV_LOG.err" &
+    SRV_PID=$!
+    STARTED+=("$SRV_PID")
+    local i
+    for ((i = 0; i < 300; i++)); do
+        [[ -s $SRV_LOG.out ]] && return 0
+        kill -0 "$SRV_PID" 2>/dev/null || break
+        sleep 0.05
+    done
+    cat "$SRV_LOG.err" >&2 || true
+    fail "server $name did not start (port $PORT)"
+}
+
+# stop_server: SIGTERM, then require a clean exit 0 within 20 s.
+stop_server() {
+    kill -0 "$SRV_PID" 2>/dev/null || {
+        cat "$SRV_LOG.err" >&2
+        fail "server $SRV_NAME (pid $SRV_PID) died during the run"
+    }
+    kill -TERM "$SRV_PID"
+    local i
+    for ((i = 0; i < 400; i++)); do
+        kill -0 "$SRV_PID" 2>/dev/null || break
+        sleep 0.05
+    done
+    if kill -0 "$SRV_PID" 2>/dev/null; then
+        kill -KILL "$SRV_PID" 2>/dev/null || true
+        fail "server $SRV_NAME did not exit on SIGTERM"
+    fi
+    local rc=0
+    wait "$SRV_PID" || rc=$?
+    if ((rc != 0)); then
+        cat "$SRV_LOG.err" >&2
+        fail "server $SRV_NAME exited with status $rc"
+    fi
+}
+
+# loadgen ARGS...: run the load generator against $PORT; its last output
+# line (key=value) goes to stdout.  Any error fails the run.
+loadgen() {
+    local out rc=0
+    out=$("${LG_CPU[@]}" "$BIN/loadgen" -q -p "$PORT" -P "$SRV_PID" "$@" 2>"$OUT/loadgen.err") || rc=$?
+    if ((rc != 0)); then
+        cat "$OUT/loadgen.err" >&2
+        printf '%s\n' "$out" >&2
+        fail "loadgen $* against $SRV_NAME: status $rc"
+    fi
+    printf '%s\n' "$out" | tail -n 1
+}
+
+kv() { # kv KEY LINE
+    local k=$1 line=$2
+    printf '%s\n' "$line" | tr ' ' '\n' | sed -n "s/^$k=//p"
+}
+
+# ---------------------------------------------------------------------------
+# 1. Throughput rounds
+# ---------------------------------------------------------------------------
+# name|conns|size|idle
+SCENARIOS=(
+    "N=1 S=64|1|64|0"
+    "N=100 S=64|100|64|0"
+    "N=1000 S=64|1000|64|0"
+    "N=100 S=16384|100|16384|0"
+    "N=10 S=64|10|64|0"
+    "N=10+${IDLE}idle S=64|10|64|$IDLE"
+)
+
+uptime_line=$(uptime)
+log "machine: $(nproc) CPUs, $(uptime | sed 's/.*load/load/')"
+printf 'round\tscenario\tserver\trtps\tsrv_cpu_ns_rt\tp50_us\tp99_us\tp999_us\terrors\trss_b_per_conn\tsrv_util\n' \
+    >"$OUT/rounds.tsv"
+nsrv=${#SERVERS[@]}
+for ((round = 1; round <= REPS; round++)); do
+    log "round $round/$REPS"
+    for sc in "${SCENARIOS[@]}"; do
+        IFS='|' read -r scname conns size idle <<<"$sc"
+        for ((k = 0; k < nsrv; k++)); do
+            s=${SERVERS[$(((k + round - 1) % nsrv))]}
+            start_server "$s" tp
+            line=$(loadgen -c "$conns" -s "$size" -i "$idle" -d "$DURATION" -w "$WARMUP")
+            stop_server
+            printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$round" "$scname" "$s" \
+                "$(kv rtps "$line")" "$(kv srv_cpu_ns_rt "$line")" "$(kv p50_us "$line")" \
+                "$(kv p99_us "$line")" "$(kv p999_us "$line")" "$(kv errors "$line")" \
+                "$(kv rss_b_per_conn "$line")" "$(kv srv_util "$line")" >>"$OUT/rounds.tsv"
+        done
+    done
+done
+
+# ---------------------------------------------------------------------------
+# 2. Counters over fixed windows
+# ---------------------------------------------------------------------------
+# The hooks run (through system()) at the quiescent edges of the window.
+HAVE_PERF=0
+if command -v perf >/dev/null &&
+    perf stat -e raw_syscalls:sys_enter -- true >/dev/null 2>&1; then
+    HAVE_PERF=1
+else
+    log "perf tracepoints unavailable: system calls are counted with strace only"
+fi
+HAVE_STRACE=0
+command -v strace >/dev/null && HAVE_STRACE=1
+HAVE_CG=0
+command -v valgrind >/dev/null && command -v callgrind_control >/dev/null && HAVE_CG=1
+
+# tracer_hooks FILE READY CMD...: hooks that attach a tracer for the window.
+# The start hook returns once READY (a pattern) shows in its output, or
+# after 0.5 s if READY is empty; the end hook interrupts it and waits until
+# it has exited (and written its summary).  Sets HOOK_START, HOOK_END.
+tracer_hooks() {
+    local f=$1 ready=$2 cmd wait
+    shift 2
+    cmd=$(printf '%q ' "$@")
+    if [[ -n $ready ]]; then
+        wait="i=0; while ! grep -q '$ready' $f.log 2>/dev/null && [ \$i -lt 200 ]; do sleep 0.05; i=\$((i+1)); done; sleep 0.2; grep -q '$ready' $f.log"
+    else
+        wait="sleep 0.5"
+    fi
+    HOOK_START="$cmd >$f.log 2>&1 & echo \$! >$f.pid; $wait"
+    HOOK_END="p=\$(cat $f.pid); kill -INT \$p; i=0; while kill -0 \$p 2>/dev/null && [ \$i -lt 200 ]; do sleep 0.05; i=\$((i+1)); done"
+}
+
+printf 'server\twindow\tmetric\tvalue\n' >"$OUT/counters.tsv"
+counter() { printf '%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" >>"$OUT/counters.tsv"; }
+
+WINDOWS=("N=1 S=64|1|64" "N=100 S=64|100|64" "N=100 S=16384|100|16384")
+for s in "${SERVERS[@]}"; do
+    log "counters: $s"
+    # perf + strace + allocations: one server process under the shim.
+    start_server "$s" cnt env XPOLL_BENCH_ALLOC_OUT="$OUT/alloc.$s" \
+        LD_PRELOAD="$BIN/alloc_shim.so"
+    for w in "${WINDOWS[@]}"; do
+        IFS='|' read -r wname conns size <<<"$w"
+        tag=${wname// /_}
+        if ((HAVE_PERF)); then
+            f=$OUT/perf.$s.$tag
+            # perf prints nothing when it has attached: wait 0.5 s.
+            tracer_hooks "$f" "" perf stat -x, -e raw_syscalls:sys_enter \
+                -e syscalls:sys_enter_epoll_wait -e syscalls:sys_enter_read \
+                -e syscalls:sys_enter_write -e syscalls:sys_enter_epoll_ctl \
+                -e syscalls:sys_enter_readv -e syscalls:sys_enter_writev \
+                -p "$SRV_PID"
+            line=$(loadgen -c "$conns" -s "$size" -n "$COUNT_RT" -w 0.3 \
+                --hook-start "$HOOK_START" --hook-end "$HOOK_END")
+            rt=$(kv rt "$line")
+            total=$(awk -F, '/raw_syscalls:sys_enter/ {print $1}' "$f.log")
+            [[ -n $total ]] || { cat "$f.log" >&2; fail "perf output for $s"; }
+            counter "$s" "$wname" syscalls_per_rt "$(awk -v a="$total" -v b="$rt" 'BEGIN{printf "%.4f", a/b}')"
+            for sc in epoll_wait read write epoll_ctl readv writev; do
+                v=$(awk -F, -v k="syscalls:sys_enter_$sc" '$3 == k {print $1}' "$f.log")
+                counter "$s" "$wname" "${sc}_per_rt" "$(awk -v a="${v:-0}" -v b="$rt" 'BEGIN{printf "%.4f", a/b}')"
+            done
+        fi
+        if ((HAVE_STRACE)) && [[ $wname == "N=100 S=64" || $wname == "N=1 S=64" ]]; then
+            f=$OUT/strace.$s.$tag
+            tracer_hooks "$f" attached strace -c -f -o "$f.txt" -p "$SRV_PID"
+            line=$(loadgen -c "$conns" -s "$size" -n "$CG_RT" -w 0.3 \
+                --hook-start "$HOOK_START" --hook-end "$HOOK_END")
+            rt=$(kv rt "$line")
+            calls=$(awk '$NF == "total" {print $4}' "$f.txt")
+            [[ -n $calls ]] || { cat "$f.txt" "$f.log" >&2; fail "strace output for $s"; }
+            counter "$s" "$wname" strace_syscalls_per_rt "$(awk -v a="$calls" -v b="$rt" 'BEGIN{printf "%.4f", a/b}')"
+        fi
+        rm -f "$OUT/alloc.$s"
+        line=$(loadgen -c "$conns" -s "$size" -n "$COUNT_RT" -w 0.3 \
+            --hook-start "kill -USR1 $SRV_PID" \
+            --hook-end "kill -USR2 $SRV_PID; i=0; while [ ! -s $OUT/alloc.$s ] && [ \$i -lt 100 ]; do sleep 0.02; i=\$((i+1)); done")
+        a=$(sed -n 's/.*allocs=\([0-9]*\).*/\1/p' "$OUT/alloc.$s" 2>/dev/null)
+        b=$(sed -n 's/.*bytes=\([0-9]*\).*/\1/p' "$OUT/alloc.$s" 2>/dev/null)
+        [[ -n $a ]] || fail "allocation counts for $s"
+        counter "$s" "$wname" allocs "$a"
+        counter "$s" "$wname" alloc_bytes "$b"
+        counter "$s" "$wname" allocs_window_rt "$(kv rt "$line")"
+    done
+    stop_server
+
+    if ((HAVE_CG)); then
+        cg=$OUT/cg.$s
+        start_server "$s" cg valgrind --tool=callgrind --instr-atstart=no \
+            --callgrind-out-file="$cg" --dump-instr=yes
+        n=0
+        for w in "${WINDOWS[@]}"; do
+            IFS='|' read -r wname conns size <<<"$w"
+            n=$((n + 1))
+            line=$(loadgen -c "$conns" -s "$size" -n "$CG_RT" -w 0.3 \
+                --hook-start "callgrind_control -z $SRV_PID >/dev/null 2>&1 && callgrind_control -i on $SRV_PID >/dev/null 2>&1" \
+                --hook-end "callgrind_control -i off $SRV_PID >/dev/null 2>&1 && callgrind_control -d $SRV_PID >/dev/null 2>&1")
+            rt=$(kv rt "$line")
+            ir=$(sed -n 's/^totals: *\([0-9]*\).*/\1/p' "$cg.$n")
+            [[ -n $ir ]] || fail "callgrind dump $cg.$n for $s"
+            counter "$s" "$wname" instr_per_rt "$(awk -v a="$ir" -v b="$rt" 'BEGIN{printf "%.2f", a/b}')"
+        done
+        stop_server
+    fi
+done
+
+# ---------------------------------------------------------------------------
+# 3. Micro-benchmarks
+# ---------------------------------------------------------------------------
+log "micro-benchmarks"
+LD_PRELOAD="$BIN/alloc_shim.so" "$BIN/micro" "${MICRO_ARGS[@]}" >"$OUT/micro.txt" ||
+    fail "micro"
+
+# ---------------------------------------------------------------------------
+# 4. Report
+# ---------------------------------------------------------------------------
+"$ROOT/bench/report.sh" "$OUT" "${SERVERS[@]}" >"$OUT/report.txt"
+{
+    echo
+    echo "machine: $(nproc) CPUs, $(lscpu | sed -n 's/^Model name: *//p' | head -1), kernel $(uname -r), $(cc --version | head -1)"
+    echo "load before the run: $uptime_line"
+    echo "load after the run:  $(uptime)"
+    echo "settings: QUICK=$QUICK REPS=$REPS DURATION=${DURATION}s WARMUP=${WARMUP}s counter windows ${COUNT_RT} rt (perf, allocations), ${CG_RT} rt (callgrind, strace)"
+    echo "raw data: $OUT/rounds.tsv, $OUT/counters.tsv, $OUT/micro.txt, callgrind dumps $OUT/cg.*"
+} >>"$OUT/report.txt"
+cat "$OUT/report.txt"
