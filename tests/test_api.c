@@ -127,7 +127,8 @@ static void free_closes_the_selector(void **state)
     int before = open_fd_count();
     xpoll *poll;
     assert_int_equal(xpoll_new(&poll), 0);
-    assert_int_equal(open_fd_count(), before + 1);
+    /* One epoll or kqueue descriptor (the emulation uses a few). */
+    assert_true(open_fd_count() > before);
     xpoll_free(poll);
     assert_int_equal(open_fd_count(), before);
 }
