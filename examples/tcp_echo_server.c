@@ -131,10 +131,11 @@ static void conn_pump(struct loop *l, struct conn *c)
 
         /* Bounded buffering: with the buffer full, stop reading and leave
          * may_read set.  The kernel's buffers then fill and TCP flow control
-         * slows the client down.  No new edge may come when we resume, so
-         * resuming means reading on our own: once a WRITABLE event has
+         * slows the client down.  The input that waited made no new edge,
+         * so resuming means reading on our own: once a WRITABLE event has
          * emptied the buffer, this loop reads again because may_read is
-         * still set. */
+         * still set.  (The reregistration below happens to report waiting
+         * input again on epoll; nothing in the contract promises it.) */
         if (!c->may_read || c->eof || c->end == BUF_SIZE)
             break;
         size_t room = BUF_SIZE - c->end;
@@ -213,6 +214,11 @@ static int conn_open(struct loop *l, int fd)
  * Give up the reserve fd, accept and close what is waiting, take the
  * reserve back (libuv's trick).  Those clients see a closed connection
  * instead of a hang.  Returns true if the backlog is now empty.
+ *
+ * Linux reserves the descriptor before it looks at the backlog, so at the
+ * limit accept() says EMFILE even when nothing is waiting: after shedding,
+ * do not accept again to "check" - that EMFILE would start another round,
+ * forever.
  */
 static bool shed(struct loop *l)
 {
@@ -239,10 +245,8 @@ static void accept_all(struct loop *l)
         } else if (fd == -EAGAIN) {
             return;
         } else if (fd == -EMFILE || fd == -ENFILE) {
-            if (!shed(l)) {
-                l->accept_owed = true;
-                return;
-            }
+            l->accept_owed = !shed(l);
+            return;
         } else {
             /* ENOBUFS, ENOMEM: transient; retry when a connection closes. */
             fprintf(stderr, "accept: %s\n", strerror(-fd));

@@ -95,8 +95,10 @@ int main(int argc, char **argv)
         /* The first listener may ask for port 0; the others must then bind
          * the port it got, so they reuse its text form. */
         err = worker_open(&workers[n], n == 0 ? addr : name);
-        if (n == 0 && err == 0)
-            err = xpoll_local_addr(workers[0].listen_fd, name, sizeof name);
+        if (n == 0 && err == 0) {
+            int len = xpoll_local_addr(workers[0].listen_fd, name, sizeof name);
+            err = len < 0 ? len : 0;
+        }
     }
     if (err < 0) {
         fprintf(stderr, "tcp_echo_threads: %s: %s\n", addr, strerror(-err));
