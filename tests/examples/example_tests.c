@@ -1,0 +1,1373 @@
+/*
+ * End-to-end tests of the bundled examples.  Each scenario starts an
+ * example as a child process (servers on port 0, their address read from
+ * the first line of their stdout) and checks it with real clients written
+ * here on plain poll(2), so the client side does not depend on the backend
+ * under test.  Every server is stopped with a signal and must exit 0.
+ *
+ *   example_tests --bin DIR [--valgrind PATH] SCENARIO
+ *
+ * DIR holds the example binaries.  With --valgrind every example runs under
+ * valgrind (leaks and errors make it exit 99), and scenarios shrink their
+ * sizes to keep the time bounded.  Linux-only: /proc, prctl, RLIMIT_NOFILE.
+ */
+#define _GNU_SOURCE
+#include <setjmp.h> /* cmocka needs these first */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "xpoll.h"
+
+#define KiB ((size_t)1024)
+#define MiB (1024 * KiB)
+#define CHUNK (64 * KiB)
+
+static const char *bin_dir;
+static const char *valgrind;
+
+/* ------------------------------------------------------------------------
+ * Small utilities
+ * ---------------------------------------------------------------------- */
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void sleep_ms(int ms)
+{
+    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) < 0 && errno == EINTR) {
+    }
+}
+
+/* Payload byte `off` of the stream with `seed` (splitmix64 per 8 bytes), so
+ * what was sent never needs storing to check what comes back. */
+static void payload(uint64_t seed, size_t off, unsigned char *buf, size_t len)
+{
+    size_t i = 0;
+    while (i < len) {
+        uint64_t z = seed + (uint64_t)((off + i) / 8 + 1) * 0x9e3779b97f4a7c15u;
+        z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
+        z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
+        z ^= z >> 31;
+        for (size_t b = (off + i) % 8; b < 8 && i < len; b++, i++)
+            buf[i] = (unsigned char)(z >> (8 * b));
+    }
+}
+
+static uint64_t next_seed(void)
+{
+    static uint64_t s;
+    if (s == 0)
+        s = (uint64_t)now_ms() * 0x2545f4914f6cdd1du ^ (uint64_t)getpid();
+    return s += 0x9e3779b97f4a7c15u;
+}
+
+/* ------------------------------------------------------------------------
+ * Child processes
+ * ---------------------------------------------------------------------- */
+
+struct proc {
+    pid_t pid;
+    int out;             /* read end of its stdout */
+    char addr[128];      /* servers: the first line */
+    char *rest;          /* stdout after the first line, read at exit */
+    size_t rest_len;
+};
+
+/* Children still running, killed by the teardown if a test fails.  Kept
+ * by value: a failing assertion unwinds the stack that holds the procs. */
+static pid_t running[4];
+
+static void track(pid_t pid, bool on)
+{
+    for (size_t i = 0; i < 4; i++) {
+        if (running[i] == (on ? 0 : pid)) {
+            running[i] = on ? pid : 0;
+            return;
+        }
+    }
+    assert_false(on); /* more than 4 at once: a test bug */
+}
+
+static int teardown_kill(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < 4; i++) {
+        if (running[i] > 0) {
+            kill(running[i], SIGKILL);
+            waitpid(running[i], NULL, 0);
+            running[i] = 0;
+        }
+    }
+    return 0;
+}
+
+/* Start example `name` with `args` (NULL-terminated); nofile > 0 sets its
+ * RLIMIT_NOFILE (soft and hard) before exec. */
+static void proc_start(struct proc *p, const char *name,
+                       const char *const *args, rlim_t nofile)
+{
+    char path[4096];
+    const char *argv[32];
+    size_t n = 0;
+
+    snprintf(path, sizeof path, "%s/%s", bin_dir, name);
+    if (valgrind != NULL) {
+        argv[n++] = valgrind;
+        argv[n++] = "-q";
+        argv[n++] = "--error-exitcode=99";
+        argv[n++] = "--leak-check=full";
+        argv[n++] = "--show-leak-kinds=all";
+        argv[n++] = "--errors-for-leak-kinds=all";
+    }
+    argv[n++] = path;
+    for (; *args != NULL && n < 31; args++)
+        argv[n++] = *args;
+    argv[n] = NULL;
+
+    int pfd[2];
+    assert_int_equal(pipe2(pfd, O_CLOEXEC), 0);
+    memset(p, 0, sizeof *p);
+    p->pid = fork();
+    assert_true(p->pid >= 0);
+    if (p->pid == 0) {
+        /* Never outlive the test, whatever ends it. */
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        /* The examples must cope with SIGPIPE themselves. */
+        signal(SIGPIPE, SIG_DFL);
+        if (nofile > 0) {
+            struct rlimit rl = {nofile, nofile};
+            setrlimit(RLIMIT_NOFILE, &rl);
+        }
+        int null = open("/dev/null", O_RDONLY);
+        dup2(null, 0);
+        dup2(pfd[1], 1);
+        execv(argv[0], (char *const *)argv);
+        _exit(127);
+    }
+    close(pfd[1]);
+    p->out = pfd[0];
+    track(p->pid, true);
+}
+
+/* Read one line of the child's stdout (the bound address). */
+static void proc_read_addr(struct proc *p)
+{
+    size_t len = 0;
+    int64_t deadline = now_ms() + (valgrind ? 30000 : 10000);
+    while (len < sizeof p->addr - 1) {
+        struct pollfd pf = {.fd = p->out, .events = POLLIN};
+        int left = (int)(deadline - now_ms());
+        if (left <= 0 || poll(&pf, 1, left) != 1)
+            fail_msg("no address line from the server");
+        ssize_t r = read(p->out, p->addr + len, 1);
+        if (r <= 0)
+            fail_msg("the server exited before printing its address");
+        if (p->addr[len] == '\n')
+            break;
+        len++;
+    }
+    p->addr[len] = '\0';
+    assert_true(len > 0);
+}
+
+static void server_start(struct proc *p, const char *name,
+                         const char *const *args, rlim_t nofile)
+{
+    proc_start(p, name, args, nofile);
+    proc_read_addr(p);
+}
+
+/* Collect the rest of stdout until EOF (the child exited). */
+static void proc_drain(struct proc *p, int64_t deadline)
+{
+    size_t cap = 4096;
+    p->rest = malloc(cap);
+    assert_non_null(p->rest);
+    for (;;) {
+        struct pollfd pf = {.fd = p->out, .events = POLLIN};
+        int left = (int)(deadline - now_ms());
+        if (left <= 0 || poll(&pf, 1, left) != 1)
+            fail_msg("stdout of pid %d not closed in time", (int)p->pid);
+        if (p->rest_len + 1024 > cap) {
+            cap *= 2;
+            p->rest = realloc(p->rest, cap);
+            assert_non_null(p->rest);
+        }
+        ssize_t r = read(p->out, p->rest + p->rest_len, cap - p->rest_len - 1);
+        if (r == 0)
+            break;
+        assert_true(r > 0);
+        p->rest_len += (size_t)r;
+    }
+    p->rest[p->rest_len] = '\0';
+}
+
+/* Wait for the child to exit; returns its wait status. */
+static int proc_wait(struct proc *p, int timeout_ms)
+{
+    int64_t deadline = now_ms() + timeout_ms * (valgrind ? 3 : 1);
+    int status;
+    proc_drain(p, deadline);
+    for (;;) {
+        pid_t r = waitpid(p->pid, &status, WNOHANG);
+        assert_true(r >= 0);
+        if (r == p->pid)
+            break;
+        if (now_ms() > deadline)
+            fail_msg("pid %d did not exit in time", (int)p->pid);
+        sleep_ms(10);
+    }
+    close(p->out);
+    track(p->pid, false);
+    return status;
+}
+
+static void assert_exit_0(int status, const char *what)
+{
+    if (!WIFEXITED(status))
+        fail_msg("%s: killed by signal %d", what, WTERMSIG(status));
+    if (WEXITSTATUS(status) != 0)
+        fail_msg("%s: exit status %d%s", what, WEXITSTATUS(status),
+                 WEXITSTATUS(status) == 99 ? " (valgrind found errors)" : "");
+}
+
+/* Signal the server and require a clean exit 0 within 10 s; its output
+ * after the address stays in p->rest (the caller frees it). */
+static void server_stop_keep(struct proc *p, int sig)
+{
+    assert_int_equal(kill(p->pid, sig), 0);
+    assert_exit_0(proc_wait(p, 10000), "server after a stop signal");
+}
+
+static void server_stop(struct proc *p, int sig)
+{
+    server_stop_keep(p, sig);
+    free(p->rest);
+    p->rest = NULL;
+}
+
+static bool proc_alive(const struct proc *p)
+{
+    int status;
+    return waitpid(p->pid, &status, WNOHANG) == 0;
+}
+
+static long proc_status_kb(pid_t pid, const char *field)
+{
+    char path[64], line[256];
+    long v = -1;
+    size_t flen = strlen(field);
+    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    while (fgets(line, sizeof line, f) != NULL)
+        if (strncmp(line, field, flen) == 0 && line[flen] == ':')
+            v = atol(line + flen + 1);
+    fclose(f);
+    assert_true(v >= 0);
+    return v;
+}
+
+/* utime + stime, in clock ticks. */
+static long proc_cpu_ticks(pid_t pid)
+{
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    assert_non_null(fgets(buf, sizeof buf, f));
+    fclose(f);
+    /* Fields after the command name, which may hold spaces: state is
+     * field 3, utime 14, stime 15. */
+    char *s = strrchr(buf, ')');
+    assert_non_null(s);
+    unsigned long utime, stime;
+    assert_int_equal(sscanf(s + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u "
+                                   "%*u %lu %lu", &utime, &stime), 2);
+    return (long)(utime + stime);
+}
+
+/* The state letter of /proc/PID/stat: 'Z' for a zombie (it died). */
+static char proc_state(pid_t pid)
+{
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    assert_non_null(fgets(buf, sizeof buf, f));
+    fclose(f);
+    char *s = strrchr(buf, ')');
+    assert_non_null(s);
+    return s[2];
+}
+
+static int proc_fd_count(pid_t pid)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/fd", (int)pid);
+    DIR *d = opendir(path);
+    assert_non_null(d);
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL)
+        n += e->d_name[0] != '.';
+    closedir(d);
+    return n;
+}
+
+/* Poll until the server holds `want` descriptors (it closed what it
+ * should have); fails after 3 s. */
+static void wait_fd_count(pid_t pid, int want)
+{
+    int64_t deadline = now_ms() + 3000;
+    int n;
+    while ((n = proc_fd_count(pid)) != want) {
+        if (proc_state(pid) == 'Z')
+            fail_msg("the server died (expected %d descriptors)", want);
+        if (now_ms() > deadline)
+            fail_msg("server holds %d descriptors, expected %d", n, want);
+        sleep_ms(20);
+    }
+}
+
+/* ------------------------------------------------------------------------
+ * Clients
+ * ---------------------------------------------------------------------- */
+
+static void echo_once(const char *addr, size_t len, bool half_close);
+
+/* The server's descriptor count once its loop runs: after one complete
+ * half-closed echo, whose EOF proves the server closed that connection.
+ * (The address line comes before the loop opens everything it keeps.) */
+static int server_base_fds(const struct proc *srv)
+{
+    echo_once(srv->addr, 1, true);
+    return proc_fd_count(srv->pid);
+}
+
+static int connect_to(const char *addr)
+{
+    int fd = xpoll_tcp_connect(addr);
+    if (fd < 0)
+        fail_msg("connect %s: %s", addr, strerror(-fd));
+    return fd;
+}
+
+/* Wait until the connect of `fd` finished, successfully. */
+static void connect_wait(int fd)
+{
+    struct pollfd pf = {.fd = fd, .events = POLLOUT};
+    assert_int_equal(poll(&pf, 1, 5000), 1);
+    assert_int_equal(xpoll_socket_error(fd), 0);
+}
+
+/* An abrupt close: SO_LINGER with a zero timeout sends RST, not FIN. */
+static void reset_close(int fd)
+{
+    struct linger lg = {.l_onoff = 1, .l_linger = 0};
+    assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg), 0);
+    close(fd);
+}
+
+/* A client socket that keeps the server's output path narrow: a tiny
+ * receive buffer and a small MSS, both set before connect() so they hold
+ * from the handshake on (shrinking the buffer later makes TCP drop and
+ * retransmit).  Loopback's 64 KiB MSS would otherwise let Linux grow the
+ * server's send buffer to megabytes (it sizes it from cwnd * MSS), and the
+ * server's output would rarely block. */
+static int connect_narrow(const char *addr)
+{
+    struct sockaddr_in sin = {.sin_family = AF_INET};
+    const char *colon = strrchr(addr, ':');
+    char host[64];
+    assert_non_null(colon);
+    assert_true((size_t)(colon - addr) < sizeof host);
+    memcpy(host, addr, (size_t)(colon - addr));
+    host[colon - addr] = '\0';
+    assert_int_equal(inet_pton(AF_INET, host, &sin.sin_addr), 1);
+    sin.sin_port = htons((uint16_t)atoi(colon + 1));
+
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    assert_true(fd >= 0);
+    int small = 4096, mss = 536;
+    assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small,
+                                sizeof small), 0);
+    assert_int_equal(setsockopt(fd, IPPROTO_TCP, TCP_MAXSEG, &mss,
+                                sizeof mss), 0);
+    int r = connect(fd, (struct sockaddr *)&sin, sizeof sin);
+    assert_true(r == 0 || errno == EINPROGRESS);
+    connect_wait(fd);
+    assert_int_equal(xpoll_tcp_nodelay(fd, true), 0); /* no bytes held back */
+    return fd;
+}
+
+/* One echo stream: send `len` payload bytes, read them back, compare. */
+struct flow {
+    int fd;
+    size_t len, sent, recvd;
+    uint64_t seed;
+    bool half_close; /* shutdown(SHUT_WR) after the last byte; expect EOF */
+    bool shut, done;
+};
+
+static void flow_init(struct flow *f, int fd, size_t len, bool half_close)
+{
+    memset(f, 0, sizeof *f);
+    f->fd = fd;
+    f->len = len;
+    f->seed = next_seed();
+    f->half_close = half_close;
+}
+
+static void flow_write(struct flow *f)
+{
+    static unsigned char buf[CHUNK];
+    while (f->sent < f->len) {
+        size_t n = f->len - f->sent < CHUNK ? f->len - f->sent : CHUNK;
+        payload(f->seed, f->sent, buf, n);
+        ssize_t w = write(f->fd, buf, n);
+        if (w < 0 && (errno == EAGAIN || errno == EINTR))
+            return;
+        if (w < 0)
+            fail_msg("write after %zu of %zu bytes: %s", f->sent, f->len,
+                     strerror(errno));
+        f->sent += (size_t)w;
+    }
+    if (f->half_close && !f->shut) {
+        assert_int_equal(shutdown(f->fd, SHUT_WR), 0);
+        f->shut = true;
+    }
+}
+
+/* Read and check at most `max` bytes (until EAGAIN if max is 0). */
+static void flow_read_some(struct flow *f, size_t max)
+{
+    static unsigned char buf[CHUNK], want[CHUNK];
+    size_t got = 0;
+    while (max == 0 || got < max) {
+        size_t ask = max == 0 || max - got > CHUNK ? CHUNK : max - got;
+        ssize_t r = read(f->fd, buf, ask);
+        if (r < 0 && (errno == EAGAIN || errno == EINTR))
+            return;
+        if (r < 0)
+            fail_msg("read after %zu of %zu bytes: %s", f->recvd, f->len,
+                     strerror(errno));
+        if (r == 0) {
+            if (!f->half_close || f->recvd != f->len)
+                fail_msg("closed by the server after %zu of %zu bytes",
+                         f->recvd, f->len);
+            f->done = true; /* EOF after everything: the server closed */
+            return;
+        }
+        if (f->recvd + (size_t)r > f->sent)
+            fail_msg("%zu bytes echoed, only %zu sent", f->recvd + (size_t)r,
+                     f->sent);
+        payload(f->seed, f->recvd, want, (size_t)r);
+        if (memcmp(buf, want, (size_t)r) != 0)
+            fail_msg("echo differs within bytes %zu..%zu", f->recvd,
+                     f->recvd + (size_t)r);
+        f->recvd += (size_t)r;
+        got += (size_t)r;
+        if (!f->half_close && f->recvd == f->len) {
+            f->done = true;
+            return;
+        }
+    }
+}
+
+static void flow_read(struct flow *f)
+{
+    flow_read_some(f, 0);
+}
+
+/* Run all flows to completion at once (full duplex, so payloads larger
+ * than the socket buffers cannot deadlock); fails after timeout_ms. */
+static void flows_run(struct flow *f, size_t n, int timeout_ms)
+{
+    struct pollfd *p = calloc(n, sizeof *p);
+    assert_non_null(p);
+    int64_t deadline = now_ms() + timeout_ms * (valgrind ? 4 : 1);
+    size_t left = n;
+    for (size_t i = 0; i < n; i++)
+        left -= f[i].done;
+
+    while (left > 0) {
+        if (now_ms() > deadline) {
+            size_t i = 0;
+            while (f[i].done)
+                i++;
+            fail_msg("timed out: %zu of %zu flows unfinished; flow %zu sent "
+                     "%zu of %zu, got %zu back", left, n, i, f[i].sent,
+                     f[i].len, f[i].recvd);
+        }
+        for (size_t i = 0; i < n; i++) {
+            p[i].fd = f[i].done ? -1 : f[i].fd;
+            p[i].events = POLLIN;
+            if (f[i].sent < f[i].len || (f[i].half_close && !f[i].shut))
+                p[i].events |= POLLOUT;
+        }
+        int r = poll(p, (nfds_t)n, 200);
+        assert_true(r >= 0 || errno == EINTR);
+        for (size_t i = 0; i < n && r > 0; i++) {
+            if (p[i].revents == 0)
+                continue;
+            if (p[i].revents & (POLLOUT | POLLERR | POLLHUP))
+                flow_write(&f[i]);
+            flow_read(&f[i]);
+            left -= f[i].done;
+        }
+    }
+    free(p);
+}
+
+/* Echo `len` bytes over a fresh connection, then close it. */
+static void echo_once(const char *addr, size_t len, bool half_close)
+{
+    struct flow f;
+    flow_init(&f, connect_to(addr), len, half_close);
+    flows_run(&f, 1, 20000);
+    close(f.fd);
+}
+
+/* Send "ping", then: 1 = echoed, 0 = closed by the server (EOF or reset),
+ * -1 = nothing within timeout_ms (a stalled server). */
+static int try_ping(int fd, int timeout_ms)
+{
+    char buf[8];
+    struct pollfd pf = {.fd = fd, .events = POLLOUT};
+    if (poll(&pf, 1, timeout_ms) != 1)
+        return -1;
+    ssize_t w = write(fd, "ping", 4);
+    if (w < 0)
+        return errno == EPIPE || errno == ECONNRESET ? 0 : -2;
+    assert_int_equal(w, 4);
+    size_t got = 0;
+    int64_t deadline = now_ms() + timeout_ms;
+    while (got < 4) {
+        pf.events = POLLIN;
+        int left = (int)(deadline - now_ms());
+        if (left <= 0 || poll(&pf, 1, left) != 1)
+            return -1;
+        ssize_t r = read(fd, buf + got, sizeof buf - got);
+        if (r == 0 || (r < 0 && errno == ECONNRESET))
+            return 0;
+        if (r < 0 && errno == EAGAIN)
+            continue;
+        assert_true(r > 0);
+        got += (size_t)r;
+    }
+    assert_memory_equal(buf, "ping", 4);
+    return 1;
+}
+
+/* ------------------------------------------------------------------------
+ * tcp_echo_server
+ * ---------------------------------------------------------------------- */
+
+static const char *const args_v4[] = {"127.0.0.1:0", NULL};
+static const char *const args_v6[] = {"[::1]:0", NULL};
+
+/* Random payloads from 1 byte to 4 MiB, each on its own connection, then
+ * the same sizes one after another on a single connection.  Anything past
+ * the socket buffers makes the server meet partial writes. */
+static void test_tcp_echo_payloads(void **state)
+{
+    (void)state;
+    const size_t sizes[] = {1, 2, 7, 100, 1460, 4095, 4096, 65535, 65536,
+                            65537, 200000, MiB, 4 * MiB};
+    size_t count = sizeof sizes / sizeof sizes[0];
+    if (valgrind)
+        count -= 1; /* no 4 MiB under valgrind */
+    struct proc srv;
+    server_start(&srv, "tcp_echo_server", args_v4, 0);
+    assert_int_equal(strncmp(srv.addr, "127.0.0.1:", 10), 0);
+
+    for (size_t i = 0; i < count; i++)
+        echo_once(srv.addr, sizes[i], false);
+    int fd = connect_to(srv.addr);
+    for (size_t i = 0; i < count; i++) {
+        struct flow f;
+        flow_init(&f, fd, sizes[i], false);
+        flows_run(&f, 1, 20000);
+    }
+    close(fd);
+    server_stop(&srv, SIGTERM);
+}
+
+static void test_tcp_echo_ipv6(void **state)
+{
+    (void)state;
+    struct proc srv;
+    server_start(&srv, "tcp_echo_server", args_v6, 0);
+    assert_int_equal(strncmp(srv.addr, "[::1]:", 6), 0);
+    echo_once(srv.addr, 1, false);
+    echo_once(srv.addr, 300000, false);
+    server_stop(&srv, SIGTERM);
+}
+
+/* The default address is 127.0.0.1:9000 and a bare port means loopback;
+ * only the bare form is started here (9000 may be taken). */
+static void test_tcp_echo_bare_port(void **state)
+{
+    (void)state;
+    const char *const args[] = {"0", NULL};
+    struct proc srv;
+    server_start(&srv, "tcp_echo_server", args, 0);
+    assert_int_equal(strncmp(srv.addr, "127.0.0.1:", 10), 0);
+    assert_true(atoi(srv.addr + 10) > 0);
+    echo_once(srv.addr, 10, false);
+    server_stop(&srv, SIGTERM);
+}
+
+static void test_tcp_echo_bad_address_fails(void **state)
+{
+    (void)state;
+    const char *const args[] = {"not-an-address", NULL};
+    struct proc p;
+    proc_start(&p, "tcp_echo_server", args, 0);
+    int status = proc_wait(&p, 10000);
+    free(p.rest);
+    assert_true(WIFEXITED(status));
+    assert_int_not_equal(WEXITSTATUS(status), 0);
+}
+
+/* Many connections open at once, all echoing at the same time. */
+static void test_tcp_echo_many(void **state)
+{
+    (void)state;
+    size_t n = valgrind ? 100 : 1000;
+    struct flow *f = calloc(n, sizeof *f);
+    assert_non_null(f);
+    struct proc srv;
+    server_start(&srv, "tcp_echo_server", args_v4, 0);
+    int base = server_base_fds(&srv);
+
+    for (size_t i = 0; i < n; i++)
+        flow_init(&f[i], connect_to(srv.addr), 1000 + i * 7, false);
+    flows_run(f, n, 30000);
+    /* All still open: the server holds one descriptor per connection. */
+    wait_fd_count(srv.pid, base + (int)n);
+    for (size_t i = 0; i < n; i++)
+        close(f[i].fd);
+    wait_fd_count(srv.pid, base);
+    free(f);
+    server_stop(&srv, SIGTERM);
+}
+
+/* Write without reading until nothing more goes in for `quiet_ms`. */
+static void push_until_stuck(struct flow *f, int quiet_ms)
+{
+    int64_t last = now_ms();
+    while (f->sent < f->len && now_ms() - last < quiet_ms) {
+        struct pollfd pf = {.fd = f->fd, .events = POLLOUT};
+        if (poll(&pf, 1, 50) == 1) {
+            size_t before = f->sent;
+            flow_write(f);
+            if (f->sent > before)
+                last = now_ms();
+        }
+    }
+}
+
+static unsigned local_port(int fd)
+{
+    struct sockaddr_in sin;
+    socklen_t len = sizeof sin;
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&sin, &len), 0);
+    return ntohs(sin.sin_port);
+}
+
+/* The server end of the IPv4 loopback connection whose client side is
+ * `fd`, as /proc/net/tcp shows it: its receive queue (bytes the server has
+ * not read, +1 for an unread FIN), its send queue (written, not yet
+ * acknowledged) and its TCP state. */
+struct server_sock {
+    long rx, tx;
+    unsigned state;
+};
+#define TCP_STATE_CLOSE_WAIT 8
+
+static struct server_sock server_sock(const char *srv_addr, int fd)
+{
+    unsigned sport = (unsigned)atoi(strrchr(srv_addr, ':') + 1);
+    unsigned cport = local_port(fd);
+    struct server_sock ss = {.rx = -1};
+    char line[512];
+    FILE *f = fopen("/proc/net/tcp", "r");
+    assert_non_null(f);
+    while (fgets(line, sizeof line, f) != NULL) {
+        unsigned lp, rp, st;
+        unsigned long tx, rx;
+        if (sscanf(line, " %*d: %*x:%x %*x:%x %x %lx:%lx", &lp, &rp, &st, &tx,
+                   &rx) == 5 && lp == sport && rp == cport) {
+            ss.rx = (long)rx;
+            ss.tx = (long)tx;
+            ss.state = st;
+        }
+    }
+    fclose(f);
+    assert_true(ss.rx >= 0);
+    return ss;
+}
+
+/*
+ * Bring the server to read a client's EOF while it still holds echo output
+ * it cannot send - where closing at EOF would lose data.  The client never
+ * reads; it sends 32 KiB at a time and, once things settle, accounts for
+ * every byte: what the server has read (sent, minus what waits in the
+ * client's send queue and the server's receive queue) against what it has
+ * written (the client's receive queue plus the server's send queue).
+ * Once the server has read everything but not written it all, its output
+ * is blocked with data in its buffer: then FIN.  (Bytes still in the
+ * client's send queue do not matter: they arrive before the FIN, and the
+ * server has room to read them.)
+ */
+static void pending_at_fin(const char *addr, struct flow *f)
+{
+    flow_init(f, connect_narrow(addr), 0, false);
+    int64_t deadline = now_ms() + 20000;
+    for (;;) {
+        if (now_ms() > deadline)
+            fail_msg("no blocked output after %zu bytes", f->sent);
+        f->len = f->sent + 32 * KiB;
+        while (f->sent < f->len) {
+            struct pollfd pf = {.fd = f->fd, .events = POLLOUT};
+            assert_int_equal(poll(&pf, 1, 5000), 1);
+            flow_write(f);
+        }
+        sleep_ms(10);
+        int inq = 0, outq = 0;
+        assert_int_equal(ioctl(f->fd, SIOCINQ, &inq), 0);
+        assert_int_equal(ioctl(f->fd, SIOCOUTQ, &outq), 0);
+        struct server_sock ss = server_sock(addr, f->fd);
+        long consumed = (long)f->sent - outq - ss.rx;
+        long written = (long)inq + ss.tx;
+        if (ss.rx == 0 && consumed > written)
+            break;
+    }
+    f->half_close = true;
+    flow_write(f); /* all sent: shut the write side */
+    assert_true(f->shut);
+    sleep_ms(100);
+    /* The server has read the EOF; holding output, it must not close. */
+    struct server_sock ss = server_sock(addr, f->fd);
+    if (ss.state != TCP_STATE_CLOSE_WAIT)
+        fail_msg("server socket in TCP state %u, not CLOSE_WAIT: it closed "
+                 "with echo output pending", ss.state);
+}
+
+/* The client sends, then shuts its write side: the server must echo every
+ * byte, then close (EOF, not a reset). */
+static void test_tcp_echo_half_close(void **state)
+{
+    (void)state;
+    struct proc srv;
+    server_start(&srv, "tcp_echo_server", args_v4, 0);
+    int base = server_base_fds(&srv);
+
+    echo_once(srv.addr, 1, true);
+    echo_once(srv.addr, valgrind ? MiB : 3 * MiB, true);
+
+    /* Data and FIN sent before reading anything: the FIN reaches the
+     * server while it still has output pending for a client that is not
+     * reading, and a short read of the data must not hide the EOF. */
+    struct flow f;
+    flow_init(&f, connect_to(srv.addr), 200000, true);
+    connect_wait(f.fd);
+    flow_write(&f);
+    sleep_ms(200);
+    flows_run(&f, 1, 20000);
+    close(f.fd);
+
+    /* The server reads the EOF while it still has output pending: it must
+     * flush it all, then close. */
+    pending_at_fin(srv.addr, &f);
+    flows_run(&f, 1, 30000);
+    close(f.fd);
+    wait_fd_count(srv.pid, base);
+    server_stop(&srv, SIGTERM);
+}
+
+/* Resets in every state - before any data, with input queued, and while
+ * the server's output is blocked - leave the server healthy and without
+ * leaked descriptors. */
+static void test_tcp_echo_reset(void **state)
+{
+    (void)state;
+    struct proc srv;
+    server_start(&srv, "tcp_echo_server", args_v4, 0);
+    int base = server_base_fds(&srv);
+
+    int fd = connect_to(srv.addr);
+    connect_wait(fd);
+    reset_close(fd);
+
+    struct flow f;
+    flow_init(&f, connect_to(srv.addr), 100000, false);
+    connect_wait(f.fd);
+    flow_write(&f);
+    reset_close(f.fd);
+
+    flow_init(&f, connect_to(srv.addr), 64 * MiB, false);
+    push_until_stuck(&f, 300);
+    reset_close(f.fd);
+
+    /* Reset in the middle of an echo the client was reading. */
+    flow_init(&f, connect_to(srv.addr), 4 * MiB, false);
+    while (f.recvd < MiB) {
+        struct pollfd pf = {.fd = f.fd, .events = POLLIN | POLLOUT};
+        assert_int_equal(poll(&pf, 1, 5000), 1);
+        flow_write(&f);
+        flow_read(&f);
+    }
+    reset_close(f.fd);
+
+    /* A reset after the FIN, while the server flushes: its socket is in
+     * CLOSE_WAIT, so Linux reports the reset to the next write as EPIPE -
+     * with SIGPIPE, which must not kill the server. */
+    pending_at_fin(srv.addr, &f);
+    close(f.fd); /* unread data: the kernel sends RST, not FIN */
+
+    wait_fd_count(srv.pid, base);
+    assert_true(proc_alive(&srv));
+    echo_once(srv.addr, 100000, false);
+    server_stop(&srv, SIGTERM);
+}
+
+/* A client that sends but never reads costs the server at most its
+ * per-connection buffer: the server stops reading from it, TCP flow
+ * control stops the client, and other clients are still served.  When the
+ * client finally reads, every byte arrives - which needs the server to
+ * resume reading on its own, since no new edge announces the data that
+ * waited in its receive buffer. */
+static void test_tcp_echo_slow_reader(void **state)
+{
+    (void)state;
+    struct proc srv;
+    server_start(&srv, "tcp_echo_server", args_v4, 0);
+
+    struct flow a, b;
+    flow_init(&a, connect_to(srv.addr), 1000, false);
+    flows_run(&a, 1, 5000);
+    int other = connect_to(srv.addr);
+    flow_init(&b, other, 1000, false);
+    flows_run(&b, 1, 5000);
+    long rss0 = proc_status_kb(srv.pid, "VmRSS");
+
+    int slow = a.fd;
+    flow_init(&a, slow, 64 * MiB, false);
+    push_until_stuck(&a, 500);
+    print_message("  the silent client got %zu bytes in before it stalled\n",
+                  a.sent);
+
+    flow_init(&b, other, MiB, false); /* served meanwhile */
+    flows_run(&b, 1, 10000);
+    long rss1 = proc_status_kb(srv.pid, "VmRSS");
+    print_message("  server VmRSS %ld KiB -> %ld KiB\n", rss0, rss1);
+    /* A server that buffers what it cannot send would hold most of the
+     * tens of MiB the kernel accepted from the client. */
+    assert_true(rss1 - rss0 < 8 * 1024);
+
+    flows_run(&a, 1, 30000);
+    close(slow);
+    close(other);
+    server_stop(&srv, SIGTERM);
+}
+
+/*
+ * RLIMIT_NOFILE 32 for the server: once it holds as many connections as
+ * fit, accept() fails with EMFILE and the connection stays queued.  The
+ * server must not spin on the listener (its CPU time stays low), must not
+ * stall (the extra clients are closed promptly instead of hanging), must
+ * go on serving its clients, and must accept again once fds free up.
+ */
+static void test_tcp_echo_emfile(void **state)
+{
+    (void)state;
+    enum { TRIES = 40, MORE = 20, FREED = 5 };
+    int served[TRIES + MORE], nserved = 0, rejected = 0;
+    struct proc srv;
+    server_start(&srv, "tcp_echo_server", args_v4, 32);
+
+    for (int i = 0; i < TRIES; i++) {
+        int fd = connect_to(srv.addr);
+        int r = try_ping(fd, 3000);
+        if (r < 0)
+            fail_msg("connection %d: no echo and no close (stalled)", i);
+        if (r == 1) {
+            if (rejected > 0)
+                fail_msg("connection %d served after a rejection", i);
+            served[nserved++] = fd;
+        } else {
+            rejected++;
+            close(fd);
+        }
+    }
+    print_message("  %d served, %d closed at EMFILE\n", nserved, rejected);
+    assert_true(nserved >= 10 && nserved < 32);
+    assert_true(rejected > 0);
+
+    /* More clients over a second, all turned away promptly, at little
+     * CPU cost to the server. */
+    long ticks0 = proc_cpu_ticks(srv.pid);
+    int64_t t0 = now_ms();
+    for (int i = 0; i < MORE; i++) {
+        int fd = connect_to(srv.addr);
+        assert_int_equal(try_ping(fd, 3000), 0);
+        close(fd);
+        sleep_ms(50);
+    }
+    long ticks = proc_cpu_ticks(srv.pid) - ticks0;
+    long hz = sysconf(_SC_CLK_TCK);
+    print_message("  %ld ticks of server CPU in %ld ms\n", ticks,
+                  (long)(now_ms() - t0));
+    assert_true(ticks * 1000 / hz < 250);
+
+    for (int i = 0; i < nserved; i++)
+        assert_int_equal(try_ping(served[i], 3000), 1);
+
+    for (int i = 0; i < FREED; i++)
+        close(served[--nserved]);
+    sleep_ms(200); /* let the server see the EOFs and close its ends */
+    for (int i = 0; i < FREED; i++) {
+        int fd = connect_to(srv.addr);
+        assert_int_equal(try_ping(fd, 3000), 1);
+        served[nserved++] = fd;
+    }
+    for (int i = 0; i < nserved; i++)
+        close(served[i]);
+    server_stop(&srv, SIGTERM);
+}
+
+/* SIGINT with connections open and data in flight both ways. */
+static void test_tcp_echo_sigint(void **state)
+{
+    (void)state;
+    enum { N = 20 };
+    struct flow f[N];
+    struct proc srv;
+    server_start(&srv, "tcp_echo_server", args_v4, 0);
+    for (int i = 0; i < N; i++) {
+        flow_init(&f[i], connect_to(srv.addr), 4 * MiB, false);
+        push_until_stuck(&f[i], 100);
+    }
+    server_stop(&srv, SIGINT);
+    for (int i = 0; i < N; i++)
+        close(f[i].fd);
+}
+
+/* ------------------------------------------------------------------------
+ * udp_echo_server
+ * ---------------------------------------------------------------------- */
+
+static void udp_exchange(int fd, size_t len)
+{
+    static unsigned char out[65536], in[65536];
+    uint64_t seed = next_seed();
+    payload(seed, 0, out, len);
+    assert_int_equal(send(fd, out, len, 0), (ssize_t)len);
+    struct pollfd pf = {.fd = fd, .events = POLLIN};
+    if (poll(&pf, 1, 5000) != 1)
+        fail_msg("no reply to a %zu-byte datagram", len);
+    assert_int_equal(recv(fd, in, sizeof in, 0), (ssize_t)len);
+    assert_memory_equal(in, out, len);
+}
+
+static void udp_scenario(const char *const *args, const char *prefix,
+                         size_t max)
+{
+    const size_t sizes[] = {1, 2, 100, 1472, 1473, 8192, 30000, max};
+    struct proc srv;
+    server_start(&srv, "udp_echo_server", args, 0);
+    assert_int_equal(strncmp(srv.addr, prefix, strlen(prefix)), 0);
+
+    int c[3];
+    for (int k = 0; k < 3; k++) {
+        c[k] = xpoll_udp_connect(srv.addr);
+        assert_true(c[k] >= 0);
+    }
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++)
+        for (int k = 0; k < 3; k++)
+            udp_exchange(c[k], sizes[i]);
+
+    /* A burst: the server must read until EAGAIN after one event, since a
+     * datagram's size says nothing about what is queued behind it. */
+    enum { BURST = 50 };
+    bool seen[BURST] = {false};
+    for (int i = 0; i < BURST; i++) {
+        unsigned char b = (unsigned char)i;
+        assert_int_equal(send(c[0], &b, 1, 0), 1);
+    }
+    for (int i = 0; i < BURST; i++) {
+        struct pollfd pf = {.fd = c[0], .events = POLLIN};
+        if (poll(&pf, 1, 5000) != 1)
+            fail_msg("burst: %d of %d replies", i, BURST);
+        unsigned char b;
+        assert_int_equal(recv(c[0], &b, 1, 0), 1);
+        assert_true(b < BURST && !seen[b]);
+        seen[b] = true;
+    }
+    for (int k = 0; k < 3; k++)
+        close(c[k]);
+    server_stop(&srv, SIGTERM);
+}
+
+static void test_udp_echo_ipv4(void **state)
+{
+    (void)state;
+    udp_scenario(args_v4, "127.0.0.1:", 65507); /* largest IPv4 payload */
+}
+
+static void test_udp_echo_ipv6(void **state)
+{
+    (void)state;
+    udp_scenario(args_v6, "[::1]:", 65527); /* largest IPv6 payload */
+}
+
+/* ------------------------------------------------------------------------
+ * tcp_echo_threads
+ * ---------------------------------------------------------------------- */
+
+static void test_tcp_echo_threads(void **state)
+{
+    (void)state;
+    const char *const args[] = {"127.0.0.1:0", "4", NULL};
+    size_t n = valgrind ? 100 : 1000;
+    struct flow *f = calloc(n, sizeof *f);
+    assert_non_null(f);
+    struct proc srv;
+    server_start(&srv, "tcp_echo_threads", args, 0);
+    assert_int_equal(strncmp(srv.addr, "127.0.0.1:", 10), 0);
+
+    for (size_t i = 0; i < n; i++)
+        flow_init(&f[i], connect_to(srv.addr), 500 + i * 13, false);
+    flows_run(f, n, 30000);
+    for (size_t i = 0; i < n; i++)
+        close(f[i].fd);
+    /* Large payloads, several at once. */
+    struct flow big[4];
+    for (size_t i = 0; i < 4; i++)
+        flow_init(&big[i], connect_to(srv.addr), valgrind ? 256 * KiB : 2 * MiB,
+                  false);
+    flows_run(big, 4, 30000);
+    for (size_t i = 0; i < 4; i++)
+        close(big[i].fd);
+
+    server_stop_keep(&srv, SIGTERM);
+    /* "thread I: N connections" per thread: they add up to what we made,
+     * and the kernel spread them over more than one thread. */
+    unsigned long total = 0;
+    int busy = 0, lines = 0;
+    char *line = srv.rest;
+    for (int i = 0; i < 4; i++) {
+        int t;
+        unsigned long c;
+        assert_int_equal(sscanf(line, "thread %d: %lu connections", &t, &c), 2);
+        assert_int_equal(t, i);
+        total += c;
+        busy += c > 0;
+        lines++;
+        line = strchr(line, '\n');
+        assert_non_null(line);
+        line++;
+    }
+    free(srv.rest);
+    assert_int_equal(lines, 4);
+    assert_int_equal(total, n + 4);
+    assert_true(busy >= 2);
+    free(f);
+}
+
+/* ------------------------------------------------------------------------
+ * waker_demo
+ * ---------------------------------------------------------------------- */
+
+static unsigned long long fib(int n)
+{
+    unsigned long long a = 0, b = 1;
+    while (n-- > 0) {
+        unsigned long long t = a + b;
+        a = b;
+        b = t;
+    }
+    return a;
+}
+
+static void waker_scenario(int workers, int items)
+{
+    char w[16], it[16];
+    snprintf(w, sizeof w, "%d", workers);
+    snprintf(it, sizeof it, "%d", items);
+    const char *const args[] = {w, it, NULL};
+    struct proc p;
+    proc_start(&p, "waker_demo", args, 0);
+    assert_exit_0(proc_wait(&p, 20000), "waker_demo");
+
+    bool *seen = calloc((size_t)(workers * items), sizeof *seen);
+    assert_non_null(seen);
+    int results = 0, summary = 0;
+    for (char *line = strtok(p.rest, "\n"); line != NULL;
+         line = strtok(NULL, "\n")) {
+        int wk, item, n, rec, nw, wakeups;
+        unsigned long long v;
+        if (sscanf(line, "worker %d item %d: fib(%d) = %llu", &wk, &item, &n,
+                   &v) == 4) {
+            assert_in_range(wk, 0, workers - 1);
+            assert_in_range(item, 0, items - 1);
+            assert_false(seen[wk * items + item]);
+            seen[wk * items + item] = true;
+            assert_int_equal(n, 20 + (wk + item) % 10);
+            assert_true(v == fib(n));
+            results++;
+        } else if (sscanf(line, "received %d results from %d workers in %d "
+                                "wakeups", &rec, &nw, &wakeups) == 3) {
+            assert_int_equal(rec, workers * items);
+            assert_int_equal(nw, workers);
+            assert_in_range(wakeups, 1, workers * items);
+            summary++;
+        } else {
+            fail_msg("unexpected output: %s", line);
+        }
+    }
+    assert_int_equal(results, workers * items);
+    assert_int_equal(summary, 1);
+    free(seen);
+    free(p.rest);
+}
+
+static void test_waker_demo(void **state)
+{
+    (void)state;
+    waker_scenario(4, 5);
+}
+
+static void test_waker_demo_many_workers(void **state)
+{
+    (void)state;
+    waker_scenario(16, 20);
+}
+
+/* ------------------------------------------------------------------------
+ * tcp_echo_client
+ * ---------------------------------------------------------------------- */
+
+/* Run tcp_echo_client; returns its wait status, its stdout in *out. */
+static int run_client(const char *addr, const char *n, const char *bytes,
+                      char **out)
+{
+    const char *const args[] = {addr, n, bytes, NULL};
+    struct proc p;
+    proc_start(&p, "tcp_echo_client", args, 0);
+    int status = proc_wait(&p, 40000);
+    *out = p.rest;
+    return status;
+}
+
+static void client_scenario(size_t n, size_t bytes)
+{
+    char ns[32], bs[32], *out;
+    snprintf(ns, sizeof ns, "%zu", n);
+    snprintf(bs, sizeof bs, "%zu", bytes);
+    struct proc srv;
+    server_start(&srv, "tcp_echo_server", args_v4, 0);
+    assert_exit_0(run_client(srv.addr, ns, bs, &out), "tcp_echo_client");
+    print_message("  %s", out);
+    size_t conns, total;
+    double ms;
+    assert_int_equal(sscanf(out, "%zu connections, %zu bytes echoed, %lf ms",
+                            &conns, &total, &ms), 3);
+    assert_int_equal(conns, n);
+    assert_int_equal(total, n * bytes);
+    assert_true(ms > 0);
+    free(out);
+    server_stop(&srv, SIGTERM);
+}
+
+static void test_tcp_echo_client_1000(void **state)
+{
+    (void)state;
+    client_scenario(valgrind ? 100 : 1000, 1000);
+}
+
+static void test_tcp_echo_client_large(void **state)
+{
+    (void)state;
+    client_scenario(4, valgrind ? MiB : 4 * MiB);
+}
+
+/* A fake echo server in a child: serves connections one at a time,
+ * blocking, and corrupts the echo at byte 1000 or closes after 10 bytes. */
+static pid_t fake_server(int listen_fd, bool corrupt)
+{
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid > 0)
+        return pid;
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    fcntl(listen_fd, F_SETFL, 0);
+    for (;;) {
+        int fd = accept(listen_fd, NULL, NULL);
+        if (fd < 0)
+            _exit(1);
+        fcntl(fd, F_SETFL, 0);
+        unsigned char buf[4096];
+        size_t total = 0;
+        ssize_t r;
+        while ((r = read(fd, buf, sizeof buf)) > 0) {
+            if (!corrupt && total + (size_t)r >= 10)
+                break;
+            if (corrupt && total <= 1000 && total + (size_t)r > 1000)
+                buf[1000 - total] ^= 0x01;
+            if (write(fd, buf, (size_t)r) != r)
+                break;
+            total += (size_t)r;
+        }
+        close(fd);
+    }
+}
+
+static void client_against_fake(bool corrupt)
+{
+    char addr[XPOLL_ADDRSTRLEN], *out;
+    int l = xpoll_tcp_listen("127.0.0.1:0", 0, 0);
+    assert_true(l >= 0);
+    assert_true(xpoll_local_addr(l, addr, sizeof addr) > 0);
+    pid_t fake = fake_server(l, corrupt);
+    track(fake, true);
+    close(l);
+    int status = run_client(addr, "3", "5000", &out);
+    kill(fake, SIGKILL);
+    waitpid(fake, NULL, 0);
+    track(fake, false);
+    free(out);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 1);
+}
+
+static void test_tcp_echo_client_detects_corruption(void **state)
+{
+    (void)state;
+    client_against_fake(true);
+}
+
+static void test_tcp_echo_client_detects_early_close(void **state)
+{
+    (void)state;
+    client_against_fake(false);
+}
+
+static void test_tcp_echo_client_refused(void **state)
+{
+    (void)state;
+    char addr[XPOLL_ADDRSTRLEN], *out;
+    int l = xpoll_tcp_listen("127.0.0.1:0", 0, 0);
+    assert_true(l >= 0);
+    assert_true(xpoll_local_addr(l, addr, sizeof addr) > 0);
+    close(l);
+    int status = run_client(addr, "2", "10", &out);
+    free(out);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 1);
+}
+
+/* ------------------------------------------------------------------------ */
+
+#define SCENARIO(name) {#name, cmocka_unit_test_teardown(test_##name, teardown_kill)}
+
+static const struct {
+    const char *name;
+    struct CMUnitTest test;
+} scenarios[] = {
+    SCENARIO(tcp_echo_payloads),
+    SCENARIO(tcp_echo_ipv6),
+    SCENARIO(tcp_echo_bare_port),
+    SCENARIO(tcp_echo_bad_address_fails),
+    SCENARIO(tcp_echo_many),
+    SCENARIO(tcp_echo_half_close),
+    SCENARIO(tcp_echo_reset),
+    SCENARIO(tcp_echo_slow_reader),
+    SCENARIO(tcp_echo_emfile),
+    SCENARIO(tcp_echo_sigint),
+    SCENARIO(udp_echo_ipv4),
+    SCENARIO(udp_echo_ipv6),
+    SCENARIO(tcp_echo_threads),
+    SCENARIO(waker_demo),
+    SCENARIO(waker_demo_many_workers),
+    SCENARIO(tcp_echo_client_1000),
+    SCENARIO(tcp_echo_client_large),
+    SCENARIO(tcp_echo_client_detects_corruption),
+    SCENARIO(tcp_echo_client_detects_early_close),
+    SCENARIO(tcp_echo_client_refused),
+};
+
+static int usage(void)
+{
+    fprintf(stderr, "usage: example_tests --bin DIR [--valgrind PATH] SCENARIO\n"
+                    "scenarios:");
+    for (size_t i = 0; i < sizeof scenarios / sizeof scenarios[0]; i++)
+        fprintf(stderr, " %s", scenarios[i].name);
+    fprintf(stderr, "\n");
+    return 2;
+}
+
+int main(int argc, char **argv)
+{
+    const char *name = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--bin") == 0 && i + 1 < argc)
+            bin_dir = argv[++i];
+        else if (strcmp(argv[i], "--valgrind") == 0 && i + 1 < argc)
+            valgrind = argv[++i];
+        else if (name == NULL && argv[i][0] != '-')
+            name = argv[i];
+        else
+            return usage();
+    }
+    if (bin_dir == NULL || name == NULL)
+        return usage();
+
+    /* Clients write to servers that may have closed. */
+    signal(SIGPIPE, SIG_IGN);
+    /* 1000 client sockets, and the servers inherit the limit. */
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+    for (size_t i = 0; i < sizeof scenarios / sizeof scenarios[0]; i++) {
+        if (strcmp(scenarios[i].name, name) == 0) {
+            const struct CMUnitTest one[] = {scenarios[i].test};
+            return cmocka_run_group_tests_name(name, one, NULL, NULL);
+        }
+    }
+    return usage();
+}
