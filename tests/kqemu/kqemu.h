@@ -17,6 +17,11 @@
 extern "C" {
 #endif
 
+/* Descriptors one emulated kqueue occupies: the fd kqueue() returns plus
+ * its internal top epoll, READ set, WRITE set and eventfd doorbell.  A
+ * real kqueue occupies one; tests that count open fds need this. */
+#define KQEMU_FDS_PER_KQUEUE 5
+
 /* Number of changes copied into each trace record. */
 #define KQEMU_TRACE_MAX_CHANGES 8
 /* Capacity of the trace ring; older records are overwritten. */

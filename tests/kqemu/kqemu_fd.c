@@ -42,7 +42,7 @@ static struct kqemu_file *g_files;
 static int sockopt_int(int fd, int level, int name) {
   int v = 0;
   socklen_t len = sizeof v;
-  if (getsockopt(fd, level, name, &v, &len) != 0)
+  if (kqemu__raw_getsockopt(fd, level, name, &v, &len) != 0)
     return -1;
   return v;
 }
@@ -346,16 +346,59 @@ static int64_t ioctl_int(int fd, unsigned long req) {
 static bool tcp_info_of(int fd, struct tcp_info *ti) {
   socklen_t len = sizeof *ti;
   memset(ti, 0, sizeof *ti);
-  return getsockopt(fd, IPPROTO_TCP, TCP_INFO, ti, &len) == 0;
+  return kqemu__raw_getsockopt(fd, IPPROTO_TCP, TCP_INFO, ti, &len) == 0;
 }
 
-/* 2.2: Linux clears SO_ERROR when read; read it once, only when EPOLLERR
- * says there is one, and keep it for every later report (T34). */
+/*
+ * 2.2: Linux clears SO_ERROR when it is read, BSD does not when it reports
+ * it in fflags.  So the emulator reads it once, only when EPOLLERR says
+ * there is one, keeps it for later reports (T34), and hands it to the
+ * first getsockopt(SO_ERROR) of the code under test, which on BSD would
+ * still find it there (and clear it).
+ */
+#define KQEMU_STOLEN_MAX 64
+static struct {
+  dev_t dev;
+  ino_t ino;
+  int err;
+} g_stolen[KQEMU_STOLEN_MAX];
+static size_t g_nstolen_next;
+
+static void stolen_add(const struct kqemu_file *f, int err) {
+  /* A bounded ring: an error nobody ever asks for is eventually dropped. */
+  size_t i = g_nstolen_next++ % KQEMU_STOLEN_MAX;
+  g_stolen[i].dev = f->dev;
+  g_stolen[i].ino = f->ino;
+  g_stolen[i].err = err;
+}
+
+bool kqemu__take_so_error(int fd, int *err) {
+  struct stat st;
+  if (fstat(fd, &st) != 0)
+    return false;
+  for (size_t i = 0; i < KQEMU_STOLEN_MAX; i++) {
+    if (g_stolen[i].err != 0 && g_stolen[i].dev == st.st_dev &&
+        g_stolen[i].ino == st.st_ino) {
+      *err = g_stolen[i].err;
+      g_stolen[i].err = 0;
+      /* BSD's getsockopt(SO_ERROR) clears so_error: later reports of
+       * this socket carry fflags 0 unless a new error arrives. */
+      for (struct kqemu_file *f = g_files; f; f = f->next)
+        if (f->dev == st.st_dev && f->ino == st.st_ino)
+          f->so_error = 0;
+      return true;
+    }
+  }
+  return false;
+}
+
 static unsigned int so_error(struct kqemu_file *f, int fd, uint32_t rev) {
   if (f->so_error == 0 && (rev & EPOLLERR)) {
     int e = sockopt_int(fd, SOL_SOCKET, SO_ERROR);
-    if (e > 0)
+    if (e > 0) {
       f->so_error = e;
+      stolen_add(f, e);
+    }
   }
   return (unsigned int)f->so_error;
 }

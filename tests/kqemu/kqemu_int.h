@@ -10,6 +10,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/socket.h>
 #include <sys/types.h>
 
 #include "kqemu.h"
@@ -149,6 +150,8 @@ void kqemu__stat_knotes(int delta) KQEMU_HIDDEN;
 void kqemu__stat_call(void) KQEMU_HIDDEN;
 bool kqemu__legacy_pipe_epipe(void) KQEMU_HIDDEN;
 int kqemu__raw_close(int fd) KQEMU_HIDDEN;
+int kqemu__raw_getsockopt(int fd, int level, int name, void *val,
+                          socklen_t *len) KQEMU_HIDDEN;
 void kqemu__init(void) KQEMU_HIDDEN;
 void kqemu__trace_record(const struct kqemu_call *rec) KQEMU_HIDDEN;
 void kqemu__diag(const char *fmt, ...) KQEMU_HIDDEN
@@ -175,6 +178,7 @@ int kqemu__fd_collect(struct kqemu_kq *kq, short filter,
 int kqemu__synth_collect(struct kqemu_kq *kq, struct kevent *out, int room,
                          bool *any_ready) KQEMU_HIDDEN;
 void kqemu__file_unref(struct kqemu_file *f) KQEMU_HIDDEN;
+bool kqemu__take_so_error(int fd, int *err) KQEMU_HIDDEN;
 void kqemu__fill_event(const struct kqemu_knote *kn, struct kevent *out)
     KQEMU_HIDDEN;
 void kqemu__deliver(struct kqemu_kq *kq, struct kqemu_knote *kn)

@@ -61,6 +61,11 @@ static int raw_shutdown(int fd, int how) {
   return (int)syscall(SYS_shutdown, fd, how);
 }
 
+int kqemu__raw_getsockopt(int fd, int level, int name, void *val,
+                          socklen_t *len) {
+  return (int)syscall(SYS_getsockopt, fd, level, name, val, len);
+}
+
 /* ---- close() fast-path hints ------------------------------------------------ */
 
 /* Set for kqueue aliases and fds with knotes; cleared when the number is
@@ -339,6 +344,25 @@ KQEMU_EXPORT int shutdown(int fd, int how) {
     errno = e;
   }
   return r;
+}
+
+/* 2.2: hands back a socket error the emulator consumed to build fflags,
+ * so getsockopt(SO_ERROR) sees it as on BSD.  Anything else goes
+ * straight to the kernel. */
+KQEMU_EXPORT int getsockopt(int fd, int level, int optname, void *optval,
+                            socklen_t *optlen) {
+  if (level != SOL_SOCKET || optname != SO_ERROR || !fd_hinted(fd) ||
+      !optval || !optlen || *optlen < (socklen_t)sizeof(int))
+    return kqemu__raw_getsockopt(fd, level, optname, optval, optlen);
+  int err = 0;
+  kqemu__lock();
+  bool taken = kqemu__take_so_error(fd, &err);
+  kqemu__unlock();
+  if (!taken)
+    return kqemu__raw_getsockopt(fd, level, optname, optval, optlen);
+  memcpy(optval, &err, sizeof err);
+  *optlen = sizeof err;
+  return 0;
 }
 
 /* ---- fork (R2) ------------------------------------------------------------------ */

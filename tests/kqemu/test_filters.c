@@ -487,6 +487,34 @@ static void r36_regular_file_read(void **state) {
   t_close(fd);
 }
 
+/* R34, 2.2: reporting the error in fflags must not consume it: the code
+ * under test still reads it with getsockopt(SO_ERROR), once, as on BSD;
+ * after that the socket reports EOF with fflags 0. */
+static void r34_so_error_still_readable_after_report(void **state) {
+  (void)state;
+  uint16_t port;
+  struct kevent ev[4];
+  int l = t_tcp_listener(&port);
+  t_close(l);
+  int c = connect_nb(port);
+  int kq = t_kqueue();
+  add(kq, c, EVFILT_READ, 0);
+  const struct kevent *r = wait_for(kq, ev, 4, (uintptr_t)c, EVFILT_READ, 1000);
+  assert_non_null(r);
+  assert_int_equal(r->fflags, ECONNREFUSED);
+  int err = -1;
+  socklen_t len = sizeof err;
+  assert_int_equal(getsockopt(c, SOL_SOCKET, SO_ERROR, &err, &len), 0);
+  assert_int_equal(err, ECONNREFUSED);
+  assert_int_equal(getsockopt(c, SOL_SOCKET, SO_ERROR, &err, &len), 0);
+  assert_int_equal(err, 0);
+  assert_int_equal(t_poll(kq, ev, 4), 1);
+  assert_true(ev[0].flags & EV_EOF);
+  assert_int_equal(ev[0].fflags, 0);
+  t_close(kq);
+  t_close(c);
+}
+
 int kqt_run_filters(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(t32_socket_read_data),
@@ -505,6 +533,7 @@ int kqt_run_filters(void) {
       cmocka_unit_test(t44_pipe_reader_closes_later),
       cmocka_unit_test(t45_pipe_wrong_direction),
       cmocka_unit_test(r31_note_lowat_read),
+      cmocka_unit_test(r34_so_error_still_readable_after_report),
       cmocka_unit_test(r35_pipe_write_lowat),
       cmocka_unit_test(r36_regular_file_read),
   };

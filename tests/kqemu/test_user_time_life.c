@@ -585,6 +585,24 @@ static void k06_stats(void **state) {
   assert_int_equal(b.knotes, a.knotes);
 }
 
+static int open_fds(void) {
+  int n = 0;
+  for (int fd = 0; fd < 1024; fd++)
+    if (fcntl(fd, F_GETFD) >= 0)
+      n++;
+  return n;
+}
+
+/* KQEMU_FDS_PER_KQUEUE is what one queue costs; closing gives it back. */
+static void k07_fds_per_kqueue(void **state) {
+  (void)state;
+  int before = open_fds();
+  int kq = t_kqueue();
+  assert_int_equal(open_fds(), before + KQEMU_FDS_PER_KQUEUE);
+  t_close(kq);
+  assert_int_equal(open_fds(), before);
+}
+
 int kqt_run_user_time_life(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(t46_user_trigger_clear),
@@ -610,6 +628,7 @@ int kqt_run_user_time_life(void) {
       cmocka_unit_test(k04_inject_change_errno),
       cmocka_unit_test(k05_fork_child_has_no_queue),
       cmocka_unit_test(k06_stats),
+      cmocka_unit_test(k07_fds_per_kqueue),
   };
   return cmocka_run_group_tests_name(
       "kqemu: user events, timeouts, lifetime, nesting", tests, NULL, NULL);
