@@ -43,7 +43,7 @@ void kqemu__unlock(void) { pthread_mutex_unlock(&g_mu); }
 void kqemu__diag(const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
-  fputs("kqemu: ", stderr);
+  fprintf(stderr, "kqemu(%s): ", kqemu__p.name);
   vfprintf(stderr, fmt, ap);
   fputc('\n', stderr);
   va_end(ap);
