@@ -9,7 +9,7 @@ lib=$1
 include=$2
 extra='^$'
 if [ "${3:-}" = emulation ]; then
-    extra='^(kqemu_.*|kqueue|kevent|close|dup2|dup3|shutdown)$'
+    extra='^(kqemu_.*|kqueue|kevent|close|dup2|dup3|shutdown|getsockopt)$'
 fi
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT

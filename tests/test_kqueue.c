@@ -388,11 +388,12 @@ static void timeout_shapes(void **state)
     assert_int_equal(call.timeout.tv_sec, 0);
     assert_int_equal(call.timeout.tv_nsec, 0);
 
-    /* 1 ns stays 1 ns: no rounding to {0,0}, no busy loop. */
+    /* 1 ns rounds up to 1 us (older xnu works in timevals), never down
+     * to {0,0}, which would be a busy loop. */
     assert_int_equal(xpoll_wait(f->poll, f->events, 1), 0);
     call = last_wait();
     assert_int_equal(call.timeout.tv_sec, 0);
-    assert_int_equal(call.timeout.tv_nsec, 1);
+    assert_int_equal(call.timeout.tv_nsec, 1000);
 
     /* Seconds and nanoseconds split exactly; a ready pipe makes the call
      * return at once, the trace still shows the timeout passed. */
@@ -400,10 +401,15 @@ static void timeout_shapes(void **state)
     pair_open(PAIR_PIPE, fds);
     assert_int_equal(xpoll_register(f->poll, fds[0], 1, XPOLL_READABLE), 0);
     put(PAIR_PIPE, fds);
-    assert_int_equal(xpoll_wait(f->poll, f->events, 2 * SEC + 5), 1);
+    assert_int_equal(xpoll_wait(f->poll, f->events, 2 * SEC + 5000), 1);
     call = last_wait();
     assert_int_equal(call.timeout.tv_sec, 2);
-    assert_int_equal(call.timeout.tv_nsec, 5);
+    assert_int_equal(call.timeout.tv_nsec, 5000);
+    put(PAIR_PIPE, fds);
+    assert_int_equal(xpoll_wait(f->poll, f->events, SEC - 1), 1);
+    call = last_wait();
+    assert_int_equal(call.timeout.tv_sec, 1);
+    assert_int_equal(call.timeout.tv_nsec, 0);
     pair_close(PAIR_PIPE, fds);
 }
 

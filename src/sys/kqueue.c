@@ -15,6 +15,7 @@
  *    (FreeBSD kevent(2), ERRORS).
  *  - The timeout's tv_sec is clamped to 100,000,000 s: macOS rejects more
  *    with EINVAL (R41; swift-nio #1642), FreeBSD treats it as forever.
+ *    Sub-microsecond parts round up to a whole microsecond (R41).
  *  - The waker's trigger is a separate change without EV_CLEAR: FreeBSD
  *    ignores NOTE_TRIGGER on the initial EV_ADD and cancels a trigger
  *    whose change carries EV_CLEAR (R38).
@@ -48,7 +49,7 @@ typedef void *kq_udata_t;
 
 /* macOS answers EINVAL above this many seconds (itimerfix). */
 #define KQ_MAX_TIMEOUT_SEC 100000000
-#define NS_PER_S 1000000000LL
+#define US_PER_S 1000000LL
 
 /* The waker's EVFILT_USER ident: one waker per poll, so one ident. */
 #define KQ_WAKER_IDENT 0
@@ -219,9 +220,12 @@ static int kq_select(xpoll *poll, xpoll_events *events, int64_t timeout_ns)
     struct timespec ts, *timeout = NULL;
 
     if (timeout_ns >= 0) {
-        int64_t sec = timeout_ns / NS_PER_S;
+        /* Whole microseconds, rounded up: older xnu turns the timespec
+         * into a timeval, so 999 ns would become a zero-length poll. */
+        int64_t us = timeout_ns / 1000 + (timeout_ns % 1000 != 0);
+        int64_t sec = us / US_PER_S;
         ts.tv_sec = sec > KQ_MAX_TIMEOUT_SEC ? KQ_MAX_TIMEOUT_SEC : (time_t)sec;
-        ts.tv_nsec = sec > KQ_MAX_TIMEOUT_SEC ? 0 : (long)(timeout_ns % NS_PER_S);
+        ts.tv_nsec = sec > KQ_MAX_TIMEOUT_SEC ? 0 : (long)(us % US_PER_S) * 1000;
         timeout = &ts;
     }
     int n = kevent(poll->fd, NULL, 0, native, max, timeout);
