@@ -12,6 +12,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -140,6 +141,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: %s ADDR [N] [BYTES]\n", argv[0]);
         return 2;
     }
+    /* A server that goes away must show up as EPIPE, not kill us. */
+    signal(SIGPIPE, SIG_IGN);
     struct rlimit rl; /* one descriptor per connection */
     if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
         rl.rlim_cur = rl.rlim_max;

@@ -554,15 +554,16 @@ static void test_connect_immediate_failure_returned(void **state)
     assert_int_equal(xpoll_udp_connect("255.255.255.255:9"), -EACCES);
 }
 
-/* Wait with xpoll itself for `fd` to report writable. */
-static void xpoll_wait_writable(int fd)
+/* Wait with xpoll itself for `fd` to report writable; returns whether an
+ * event also reported an error.  The poll's backend is the one under test. */
+static bool xpoll_wait_writable(int fd, xpoll_backend *backend)
 {
     xpoll *p;
     xpoll_events *ev;
     assert_int_equal(xpoll_new(&p), 0);
     assert_int_equal(xpoll_events_new(&ev, 4), 0);
     assert_int_equal(xpoll_register(p, fd, 7, XPOLL_WRITABLE), 0);
-    bool writable = false;
+    bool writable = false, error = false;
     for (int tries = 0; tries < 50 && !writable; tries++) {
         int n = xpoll_wait(p, ev, SEC / 10);
         assert_true(n >= 0);
@@ -570,12 +571,16 @@ static void xpoll_wait_writable(int fd)
             const xpoll_event *e = xpoll_events_get(ev, (size_t)i);
             assert_int_equal(xpoll_event_token(e), 7);
             writable |= xpoll_event_is_writable(e);
+            error |= xpoll_event_is_error(e);
         }
     }
     assert_true(writable);
+    if (backend != NULL)
+        *backend = xpoll_get_backend(p);
     assert_int_equal(xpoll_deregister(p, fd), 0);
     xpoll_events_free(ev);
     xpoll_free(p);
+    return error;
 }
 
 static void test_connect_refused_reported_when_writable(void **state)
@@ -584,11 +589,21 @@ static void test_connect_refused_reported_when_writable(void **state)
     const char *fmts[] = {"127.0.0.1:%d", "[::1]:%d"};
     for (size_t i = 0; i < 2; i++) {
         char addr[64];
+        xpoll_backend backend;
         closed_port_addr(fmts[i], addr, sizeof addr);
         int c = xpoll_tcp_connect(addr);
         assert_true(c >= 0); /* EINPROGRESS is success */
-        xpoll_wait_writable(c);
-        assert_int_equal(xpoll_socket_error(c), -ECONNREFUSED);
+        bool error = xpoll_wait_writable(c, &backend);
+        assert_true(error);
+        int err = xpoll_socket_error(c);
+        /* The kqueue backend on Linux is the user-space emulation, which
+         * must read SO_ERROR to report it in the event, and Linux clears
+         * SO_ERROR when it is read (kqueue-emulation.md, "fflags = socket
+         * error"); on BSD the kernel reports it without clearing it. */
+        if (backend == XPOLL_BACKEND_KQUEUE && err == 0)
+            print_message("  kqueue emulation: SO_ERROR already consumed\n");
+        else
+            assert_int_equal(err, -ECONNREFUSED);
         /* Reading SO_ERROR cleared it. */
         assert_int_equal(xpoll_socket_error(c), 0);
         close(c);
@@ -604,7 +619,7 @@ static void test_connect_success_reports_no_error(void **state)
     assert_true(xpoll_local_addr(l, addr, sizeof addr) > 0);
     int c = xpoll_tcp_connect(addr);
     assert_true(c >= 0);
-    xpoll_wait_writable(c);
+    assert_false(xpoll_wait_writable(c, NULL));
     assert_int_equal(xpoll_socket_error(c), 0);
     close(c);
     close(l);

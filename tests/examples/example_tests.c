@@ -216,7 +216,8 @@ static void proc_drain(struct proc *p, int64_t deadline)
         struct pollfd pf = {.fd = p->out, .events = POLLIN};
         int left = (int)(deadline - now_ms());
         if (left <= 0 || poll(&pf, 1, left) != 1)
-            fail_msg("stdout of pid %d not closed in time", (int)p->pid);
+            fail_msg("pid %d did not exit in time (its stdout is still open)",
+                     (int)p->pid);
         if (p->rest_len + 1024 > cap) {
             cap *= 2;
             p->rest = realloc(p->rest, cap);
