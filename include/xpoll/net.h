@@ -6,16 +6,20 @@
  * where the platform allows, with fcntl() elsewhere); on Apple platforms
  * sockets also get SO_NOSIGPIPE.  Every function returns a descriptor, 0 or
  * a length on success and a negative errno on failure, leaving nothing
- * open behind on an error path.
+ * open behind on an error path.  errno is left as the caller had it, on
+ * success and on failure alike.
  *
  * Addresses are numeric only (no DNS, nothing that can block):
  *   "127.0.0.1:8080"   IPv4 host:port
  *   "[::1]:8080"       IPv6 [host]:port (a %scope suffix is accepted)
  *   "8080"             a bare port: 127.0.0.1:port
  * Port 0 asks the kernel for an ephemeral port; read it back with
- * xpoll_local_addr().  Unix-domain functions take a filesystem path;
- * a leading '@' names a Linux abstract socket.  A malformed address is
- * -EINVAL.
+ * xpoll_local_addr().  The port is 1 to 5 decimal digits, at most 65535,
+ * nothing else (no sign, no blanks).  Host names are -EINVAL: resolving
+ * them could block the loop; resolve them yourself beforehand.
+ * Unix-domain functions take a filesystem path; a leading '@' names a
+ * Linux abstract socket (-ENOTSUP on other systems).  A malformed address
+ * is -EINVAL.
  *
  * Copyright (c) 2026 the xpoll authors.  MIT licence, see LICENSE.
  */
@@ -40,8 +44,17 @@ extern "C" {
 /**
  * A TCP listener bound to `addr` with SO_REUSEADDR (and SO_REUSEPORT with
  * XPOLL_NET_REUSEPORT).  backlog <= 0 means SOMAXCONN.
+ *
+ * SO_REUSEADDR lets a restarted server bind while connections of its
+ * previous run are in TIME_WAIT; it does not let two listeners share a
+ * port (that is XPOLL_NET_REUSEPORT).  IPV6_V6ONLY is left at the system
+ * default: "[::]:port" also accepts IPv4 on Linux (net.ipv6.bindv6only=0)
+ * and does not on the BSDs; set it yourself if it matters, or listen on
+ * both "0.0.0.0:port" and "[::]:port" with V6ONLY on.
+ *
  * Errors: -EINVAL (bad address or flags), -EADDRINUSE, -EACCES,
- * -ENOTSUP (XPOLL_NET_REUSEPORT where SO_REUSEPORT does not exist), ...
+ * -EADDRNOTAVAIL, -ENOTSUP (XPOLL_NET_REUSEPORT where SO_REUSEPORT does
+ * not exist), ...
  */
 XPOLL_API int xpoll_tcp_listen(const char *addr, int backlog, unsigned flags);
 
@@ -49,6 +62,9 @@ XPOLL_API int xpoll_tcp_listen(const char *addr, int backlog, unsigned flags);
  * Start a non-blocking TCP connect to `addr`; returns the socket at once.
  * The connect finishes in the background: register it XPOLL_WRITABLE, and
  * when it is writable xpoll_socket_error() tells whether it succeeded.
+ * (The event carries the failure too: xpoll_event_is_error().  Under the
+ * kqueue emulation on Linux, reporting it consumes SO_ERROR, which then
+ * reads 0; a first write or read fails instead.)
  * Errors: -EINVAL (bad address), -ENETUNREACH, ... (immediate failures).
  */
 XPOLL_API int xpoll_tcp_connect(const char *addr);
@@ -58,6 +74,13 @@ XPOLL_API int xpoll_tcp_connect(const char *addr);
  * where available).  Returns the new socket, or -EAGAIN when no connection
  * is waiting (with edge triggering: accept until -EAGAIN).  -EMFILE and
  * -ENFILE are returned as they are: the connection stays in the backlog.
+ * (Linux reports EMFILE at the limit even when the backlog is empty.)
+ *
+ * Errors that belong to the dequeued connection, not to the listener -
+ * ECONNABORTED (reset while queued), EPROTO and the network errors Linux
+ * passes through from the new socket (accept(2), "Error handling") - and
+ * EINTR are retried inside: the caller sees a socket or a listener error.
+ * The accepted socket's own flags never come from the listener.
  */
 XPOLL_API int xpoll_accept(int listen_fd);
 
@@ -71,7 +94,10 @@ XPOLL_API int xpoll_tcp_nodelay(int fd, bool on);
  */
 XPOLL_API int xpoll_socket_error(int fd);
 
-/** A UDP socket bound to `addr` (flags: XPOLL_NET_REUSEPORT). */
+/**
+ * A UDP socket bound to `addr` (flags: XPOLL_NET_REUSEPORT).  No
+ * SO_REUSEADDR: on UDP it would let two sockets share a port silently.
+ */
 XPOLL_API int xpoll_udp_bind(const char *addr, unsigned flags);
 
 /**
@@ -90,28 +116,42 @@ XPOLL_API int xpoll_unix_listen(const char *path, int backlog);
 /**
  * A non-blocking connect to the Unix stream socket at `path`.  Returns the
  * socket; a connect still in progress completes as for TCP.
+ * Errors: -EINVAL, -ENAMETOOLONG, -ENOENT (no such path), -ECONNREFUSED
+ * (nobody listens there), -EAGAIN (Linux: the listener's backlog is full;
+ * nothing was connected, try again later), ...
  */
 XPOLL_API int xpoll_unix_connect(const char *path);
 
-/** A Unix datagram socket bound to `path` (NULL: unbound). */
+/**
+ * A Unix datagram socket bound to `path` (NULL: unbound; it can still
+ * sendto() any bound socket).  Errors as xpoll_unix_listen().
+ */
 XPOLL_API int xpoll_unix_dgram_bind(const char *path);
 
 /**
  * A connected pair of Unix sockets of `type` (SOCK_STREAM, SOCK_DGRAM or
- * SOCK_SEQPACKET) in fds[0], fds[1].  Errors: -EINVAL (fds NULL), ...
+ * SOCK_SEQPACKET) in fds[0], fds[1], both non-blocking and close-on-exec.
+ * On failure both are set to -1.  Errors: -EINVAL (fds NULL), ...
  */
 XPOLL_API int xpoll_socketpair(int type, int fds[2]);
 
-/** A pipe: fds[0] reads, fds[1] writes.  Errors: -EINVAL (fds NULL), ... */
+/**
+ * A pipe: fds[0] reads, fds[1] writes; both ends non-blocking and
+ * close-on-exec.  On failure both are set to -1.
+ * Errors: -EINVAL (fds NULL), -EMFILE, -ENFILE.
+ */
 XPOLL_API int xpoll_pipe(int fds[2]);
 
 /**
  * The socket's local / peer address as text in the address syntax above
- * ("127.0.0.1:8080", "[::1]:8080", a Unix path, "@name" for an abstract
- * Unix socket, "" for an unnamed one).  Returns the length written (NUL
- * excluded).  Errors: -EINVAL (buf NULL), -ENOSPC (len too small:
- * XPOLL_ADDRSTRLEN always fits), -ENOTCONN (peer of an unconnected
- * socket), -EAFNOSUPPORT (not an IP or Unix socket), -EBADF, -ENOTSOCK.
+ * ("127.0.0.1:8080", "[::1]:8080", "[fe80::1%eth0]:8080", a Unix path,
+ * "@name" for an abstract Unix socket, "" for an unnamed one), which the
+ * functions above accept back.  An abstract name's bytes are copied as
+ * they are (a NUL inside one ends the C string early).  Returns the length
+ * written (NUL excluded).  Errors: -EINVAL (buf NULL), -ENOSPC (len too
+ * small, NUL included: XPOLL_ADDRSTRLEN always fits), -ENOTCONN (peer of
+ * an unconnected socket), -EAFNOSUPPORT (not an IP or Unix socket),
+ * -EBADF, -ENOTSOCK.
  */
 XPOLL_API int xpoll_local_addr(int fd, char *buf, size_t len);
 XPOLL_API int xpoll_peer_addr(int fd, char *buf, size_t len);
