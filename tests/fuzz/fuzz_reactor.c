@@ -1,0 +1,1149 @@
+/*
+ * fuzz_reactor - a state-machine fuzzer for the reactor.
+ *
+ * The input drives a sequence of operations on up to eight descriptor
+ * pairs (AF_UNIX stream and datagram socketpairs, both ends of pipes,
+ * eventfds) and one poll: register, reregister (new interests, new token),
+ * deregister, writes and reads on either end, shutdown, closing the peer,
+ * close-and-reopen (deregistered first, per the contract), closing without
+ * deregistering, the waker, bad calls, and waits.  Beside the real
+ * descriptors runs a model of what readiness the contract obliges the poll
+ * to report.  Each wait is checked against it:
+ *
+ *  - nothing crashes, no sanitizer report, no descriptor leaks;
+ *  - every return code is the documented one for the backend in use
+ *    (-EEXIST / -ENOENT on epoll, 0 on kqueue, -EBADF, -EINVAL, -ENOTSUP);
+ *  - no event carries a token that is not the current token of a live
+ *    registration (deregistered, replaced, closed or never used);
+ *  - a readable (writable) flag comes only through a registration that
+ *    asked for it; priority/aio/lio never show up on these descriptors;
+ *    closed/error flags never appear while the model says the condition
+ *    cannot hold;
+ *  - no lost edge: every edge the model says must be reported is reported
+ *    by the wait (epoll: by the first wait that returns less than a full
+ *    buffer; kqueue: within three more 1 ms waits, the bound the brief
+ *    grants the emulation);
+ *  - the waker: one event per burst of wakes, none without a wake.
+ *
+ * Edge-triggering allows spurious events but not lost ones, so the model
+ * is conservative: an edge is "owed" only where api.md / poll.h promise
+ * one, i.e. after the reader drained to EAGAIN (or the writer filled to
+ * EAGAIN), at a registration or reregistration while the readiness holds,
+ * and when a half of the connection is shut.
+ *
+ * A failed check prints the last operations and aborts (libFuzzer reports
+ * it as a crash and saves the input).  Built as a libFuzzer target with
+ * clang (XPOLL_BUILD_FUZZ=ON), and as a replay program over the checked-in
+ * corpus in every other build (replay_main.c).
+ *
+ * The backend comes from XPOLL_BACKEND, as for the test suite.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "xpoll.h"
+
+#ifdef XPOLL_FUZZ_KQEMU
+#include "kqemu.h" /* personality and leak counters of the emulation */
+#endif
+
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+#define MAX_SLOTS 8
+#define MAX_OPS 512
+#define NS_PER_MS INT64_C(1000000)
+#define EVENTFD_MAX UINT64_C(0xfffffffffffffffe)
+
+/* ---- what the process looks like (probed once) ---------------------------- */
+
+static xpoll_backend backend;
+static xpoll_interests supported;  /* what register accepts here */
+static bool kq_freebsd;            /* kqueue with FreeBSD rules (EV_DELETE of a
+                                      closed fd is EBADF, R22) */
+static int closed_fd = -1;         /* a number known to be closed */
+
+/* ---- the model ------------------------------------------------------------ */
+
+enum kind { K_STREAM, K_DGRAM, K_PIPE_R, K_PIPE_W, K_EVENTFD, K_COUNT };
+static const char *const kind_names[K_COUNT] = {"stream", "dgram", "pipe-r",
+                                                "pipe-w", "eventfd"};
+
+enum wstate { WS_WRITABLE, WS_FULL, WS_UNKNOWN };
+
+struct dir {
+    bool on;           /* this direction is registered */
+    bool maybe_absent; /* kqueue said 0 but may not have attached (R35) */
+    xpoll_token token;
+};
+
+struct slot {
+    enum kind kind;
+    int w;    /* the watched end; -1 when the slot is empty */
+    int peer; /* the other end; -1 when closed (eventfd: always -1) */
+    struct dir r, wr;
+    bool prio;             /* epoll: registered with PRIORITY only */
+    uint64_t in;           /* readable at w: bytes, datagrams, eventfd count */
+    uint64_t out;          /* written by w, not yet read by the peer */
+    bool w_rd_shut, w_wr_shut;       /* w's halves (any cause) */
+    bool peer_rd_shut, peer_wr_shut; /* the peer's halves */
+    bool peer_closed;
+    bool pristine; /* no shutdown or close touched the pair: counts exact */
+    enum wstate ws;
+    bool r_armed, w_armed;
+    bool need_r, need_rclose, need_w, need_wclose;
+};
+
+struct run {
+    xpoll *poll;
+    xpoll_events *events;
+    size_t capacity;
+    xpoll_waker *waker;
+    xpoll_token waker_token;
+    bool wake_owed;
+    uint64_t gen;
+    int nslots;
+    struct slot slots[MAX_SLOTS];
+    /* the log printed on failure */
+    int nlog;
+    char log[64][96];
+};
+
+static struct run *current;
+
+static void logf_op(struct run *r, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(r->log[r->nlog % 64], sizeof r->log[0], fmt, ap);
+    va_end(ap);
+    r->nlog++;
+}
+
+static void fail(const char *fmt, ...)
+{
+    va_list ap;
+    struct run *r = current;
+
+    fprintf(stderr, "\n==== fuzz_reactor: check failed (backend %s)\n",
+            xpoll_backend_name(backend));
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    if (r != NULL) {
+        int first = r->nlog > 64 ? r->nlog - 64 : 0;
+        fprintf(stderr, "last operations:\n");
+        for (int i = first; i < r->nlog; i++)
+            fprintf(stderr, "  %4d %s\n", i, r->log[i % 64]);
+        for (int i = 0; i < r->nslots; i++) {
+            struct slot *s = &r->slots[i];
+            fprintf(stderr,
+                    "  slot %d %s w=%d peer=%d r=%d/%#lx wr=%d/%#lx in=%llu "
+                    "out=%llu ws=%d shut(w:%d%d peer:%d%d closed:%d) "
+                    "armed r%d w%d need r%d rc%d w%d wc%d\n",
+                    i, kind_names[s->kind], s->w, s->peer, s->r.on,
+                    (unsigned long)s->r.token, s->wr.on,
+                    (unsigned long)s->wr.token, (unsigned long long)s->in,
+                    (unsigned long long)s->out, (int)s->ws, s->w_rd_shut,
+                    s->w_wr_shut, s->peer_rd_shut, s->peer_wr_shut,
+                    s->peer_closed, s->r_armed, s->w_armed, s->need_r,
+                    s->need_rclose, s->need_w, s->need_wclose);
+        }
+    }
+    abort();
+}
+
+#define CHECK(cond)                                                          \
+    do {                                                                     \
+        if (!(cond))                                                         \
+            fail("%s:%d: %s", __FILE__, __LINE__, #cond);                    \
+    } while (0)
+
+/* CHECK with a message; fail() never returns. */
+#define CHECKF(cond, ...)                                                    \
+    do {                                                                     \
+        if (!(cond))                                                         \
+            fail(__VA_ARGS__);                                               \
+    } while (0)
+
+/* ---- input ---------------------------------------------------------------- */
+
+struct input {
+    const uint8_t *data;
+    size_t size, pos;
+};
+
+static uint8_t next_byte(struct input *in)
+{
+    return in->pos < in->size ? in->data[in->pos++] : 0;
+}
+
+/* ---- descriptors ---------------------------------------------------------- */
+
+static bool is_socket(const struct slot *s)
+{
+    return s->kind == K_STREAM || s->kind == K_DGRAM;
+}
+
+static void open_slot(struct slot *s, enum kind kind)
+{
+    int fds[2];
+
+    memset(s, 0, sizeof *s);
+    s->kind = kind;
+    s->pristine = true;
+    switch (kind) {
+    case K_STREAM:
+    case K_DGRAM:
+        CHECK(xpoll_socketpair(kind == K_STREAM ? SOCK_STREAM : SOCK_DGRAM,
+                               fds) == 0);
+        s->w = fds[0];
+        s->peer = fds[1];
+        s->ws = WS_WRITABLE;
+        break;
+    case K_PIPE_R:
+    case K_PIPE_W:
+        CHECK(xpoll_pipe(fds) == 0);
+        s->w = kind == K_PIPE_R ? fds[0] : fds[1];
+        s->peer = kind == K_PIPE_R ? fds[1] : fds[0];
+        /* A read end is never writable: owe nothing for WRITABLE. */
+        s->ws = kind == K_PIPE_W ? WS_WRITABLE : WS_UNKNOWN;
+        break;
+    case K_EVENTFD:
+        s->w = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+        CHECK(s->w >= 0);
+        s->peer = -1;
+        s->ws = WS_WRITABLE;
+        break;
+    default:
+        abort();
+    }
+}
+
+static void close_fds(struct slot *s)
+{
+    if (s->w >= 0)
+        close(s->w);
+    if (s->peer >= 0)
+        close(s->peer);
+    s->w = s->peer = -1;
+}
+
+static bool registered(const struct slot *s)
+{
+    return s->r.on || s->wr.on || s->prio;
+}
+
+static void forget_registration(struct slot *s)
+{
+    memset(&s->r, 0, sizeof s->r);
+    memset(&s->wr, 0, sizeof s->wr);
+    s->prio = false;
+    s->need_r = s->need_rclose = s->need_w = s->need_wclose = false;
+}
+
+/* The model's view of the closed/error flags (never set when the condition
+ * does not hold, poll.h). */
+static bool may_read_close(const struct slot *s)
+{
+    return s->w_rd_shut || s->peer_closed;
+}
+
+static bool may_write_close(const struct slot *s)
+{
+    return s->w_wr_shut || s->peer_closed;
+}
+
+static bool may_error(const struct slot *s)
+{
+    return s->peer_closed;
+}
+
+/* w's write half can no longer succeed in a way epoll and kqueue both see:
+ * a stream whose both halves are shut (EPOLLHUP), a pipe write end whose
+ * reader is gone (EPOLLERR). */
+static bool write_closed_visible(const struct slot *s)
+{
+    if (s->kind == K_PIPE_W)
+        return s->peer_closed;
+    if (is_socket(s))
+        return s->w_rd_shut && s->w_wr_shut;
+    return false;
+}
+
+static bool readable_now(const struct slot *s)
+{
+    return s->in > 0 || s->w_rd_shut;
+}
+
+/* Register / reregister asked for READABLE: an edge is owed if readiness
+ * holds ("asking for a readiness that already holds reports it again"). */
+static void arm_read(struct slot *s)
+{
+    s->r_armed = true;
+    if (s->kind == K_PIPE_W)
+        return; /* a write end is never readable */
+    if (readable_now(s))
+        s->need_r = true;
+    if (s->w_rd_shut)
+        s->need_rclose = true;
+}
+
+static void arm_write(struct slot *s)
+{
+    s->w_armed = true;
+    if (s->wr.maybe_absent)
+        return;
+    if (s->ws == WS_WRITABLE && !(s->kind == K_PIPE_W && s->peer_closed))
+        s->need_w = true;
+    if (write_closed_visible(s))
+        s->need_wclose = true;
+}
+
+/* ---- checking a wait ------------------------------------------------------ */
+
+static bool owes(const struct run *r)
+{
+    if (r->wake_owed)
+        return true;
+    for (int i = 0; i < r->nslots; i++) {
+        const struct slot *s = &r->slots[i];
+        if (s->need_r || s->need_rclose || s->need_w || s->need_wclose)
+            return true;
+    }
+    return false;
+}
+
+static void check_event(struct run *r, const xpoll_event *ev, int *waker_events)
+{
+    xpoll_token t = xpoll_event_token(ev);
+    bool readable = xpoll_event_is_readable(ev);
+    bool writable = xpoll_event_is_writable(ev);
+    bool rclosed = xpoll_event_is_read_closed(ev);
+    bool wclosed = xpoll_event_is_write_closed(ev);
+    bool error = xpoll_event_is_error(ev);
+
+    CHECKF(!xpoll_event_is_priority(ev) && !xpoll_event_is_aio(ev) &&
+               !xpoll_event_is_lio(ev),
+           "token %#lx: priority/aio/lio flag on a socketpair, pipe or eventfd",
+           (unsigned long)t);
+
+    if (r->waker != NULL && t == r->waker_token) {
+        CHECKF(readable && !writable && !error && !rclosed && !wclosed,
+               "waker event is not plain readable");
+        CHECKF(r->wake_owed, "waker event without a wake since the last one");
+        r->wake_owed = false;
+        (*waker_events)++;
+        CHECKF(*waker_events == 1, "two waker events in one wait");
+        return;
+    }
+
+    for (int i = 0; i < r->nslots; i++) {
+        struct slot *s = &r->slots[i];
+        bool via_r = s->r.on && s->r.token == t;
+        bool via_w = s->wr.on && s->wr.token == t;
+        bool via_p = s->prio && s->r.token == t;
+        if (!via_r && !via_w && !via_p)
+            continue;
+        if (readable)
+            CHECKF(via_r, "slot %d (%s): readable event for token %#lx without "
+                          "READABLE interest under that token",
+                   i, kind_names[s->kind], (unsigned long)t);
+        if (writable)
+            CHECKF(via_w, "slot %d (%s): writable event for token %#lx without "
+                          "WRITABLE interest under that token",
+                   i, kind_names[s->kind], (unsigned long)t);
+        CHECKF(!rclosed || may_read_close(s),
+               "slot %d (%s): read-closed while both read halves are open", i,
+               kind_names[s->kind]);
+        CHECKF(!wclosed || may_write_close(s),
+               "slot %d (%s): write-closed while the write half is open", i,
+               kind_names[s->kind]);
+        CHECKF(!error || may_error(s),
+               "slot %d (%s): error flag without any close", i,
+               kind_names[s->kind]);
+        if (via_r && (readable || rclosed)) {
+            s->need_r = false;
+            s->r_armed = false;
+        }
+        if (via_r && rclosed)
+            s->need_rclose = false;
+        if (via_w && writable) {
+            s->need_w = false;
+            s->w_armed = false;
+        }
+        if (via_w && wclosed)
+            s->need_wclose = false;
+        return;
+    }
+    fail("event for token %#lx, which no live registration carries "
+         "(stale, deregistered or never used); flags r%d w%d rc%d wc%d e%d",
+         (unsigned long)t, readable, writable, rclosed, wclosed, error);
+}
+
+static void describe_owed(const struct run *r, char *buf, size_t len)
+{
+    size_t pos = 0;
+    buf[0] = '\0';
+    if (r->wake_owed)
+        pos += (size_t)snprintf(buf + pos, len - pos, "waker ");
+    for (int i = 0; i < r->nslots && pos < len; i++) {
+        const struct slot *s = &r->slots[i];
+        if (s->need_r || s->need_rclose || s->need_w || s->need_wclose)
+            pos += (size_t)snprintf(buf + pos, len - pos,
+                                    "slot%d(%s:%s%s%s%s) ", i,
+                                    kind_names[s->kind],
+                                    s->need_r ? " readable" : "",
+                                    s->need_rclose ? " read-closed" : "",
+                                    s->need_w ? " writable" : "",
+                                    s->need_wclose ? " write-closed" : "");
+    }
+}
+
+static void op_wait(struct run *r)
+{
+    /* epoll queues the edge inside the write()/read()/close() that makes
+     * it, for every descriptor kind used here: the first wait that does not
+     * fill the buffer must show it.  kqueue (the emulation) gets a bounded
+     * grace: three more waits of 1 ms. */
+    int grace = backend == XPOLL_BACKEND_EPOLL ? 0 : 3;
+    int rounds = 0;
+
+    for (int iter = 0; iter < 4096; iter++) {
+        int64_t timeout = rounds == 0 ? 0 : NS_PER_MS;
+        int n = xpoll_wait(r->poll, r->events, timeout);
+        CHECKF(n >= 0, "xpoll_wait returned %d", n);
+        CHECKF((size_t)n <= r->capacity, "wait returned %d > capacity %zu", n,
+               r->capacity);
+        CHECKF(xpoll_events_len(r->events) == (size_t)n,
+               "events_len %zu != %d", xpoll_events_len(r->events), n);
+        CHECKF(xpoll_events_get(r->events, (size_t)n) == NULL,
+               "events_get past len is not NULL");
+        int waker_events = 0;
+        for (int i = 0; i < n; i++)
+            check_event(r, xpoll_events_get(r->events, (size_t)i), &waker_events);
+        if ((size_t)n == r->capacity)
+            continue; /* more may be queued: not a round */
+        if (!owes(r))
+            return;
+        if (rounds++ >= grace) {
+            char owed[512];
+            describe_owed(r, owed, sizeof owed);
+            fail("lost edge: after %d wait(s) still owed: %s", rounds, owed);
+        }
+    }
+    fail("waits kept returning full buffers");
+}
+
+/* ---- operations ----------------------------------------------------------- */
+
+static xpoll_token new_token(struct run *r)
+{
+    /* Unique per run and spread over the full width (the first is 0). */
+    return (xpoll_token)(r->gen++ * UINT64_C(0x9e3779b97f4a7c15));
+}
+
+/* The result the contract gives for a call with these interests on `fd`
+ * before the backend's own rules: -EBADF, -EINVAL, -ENOTSUP or 1 (go on). */
+static int precheck(int fd, xpoll_interests interests)
+{
+    if (fd < 0)
+        return -EBADF;
+    if (interests == 0 || (interests & ~0x1fu) != 0)
+        return -EINVAL;
+    if (interests & ~supported)
+        return -ENOTSUP;
+    if (fcntl(fd, F_GETFD) < 0)
+        return -EBADF;
+    return 1;
+}
+
+static xpoll_interests interests_from(uint8_t b)
+{
+    /* Mostly READABLE/WRITABLE, sometimes PRIORITY/AIO/LIO, an unknown bit
+     * or nothing. */
+    static const xpoll_interests common[] = {
+        XPOLL_READABLE, XPOLL_WRITABLE, XPOLL_READABLE | XPOLL_WRITABLE,
+        XPOLL_READABLE, XPOLL_WRITABLE, XPOLL_READABLE | XPOLL_WRITABLE,
+    };
+    if (b < 0xc0)
+        return common[b % 6];
+    return (xpoll_interests)(b & 0x3f);
+}
+
+/* kqueue, FreeBSD rules: EVFILT_WRITE on a pipe write end whose reader is
+ * gone fails with EPIPE and attaches nothing; the backend ignores EPIPE
+ * (old macOS attached anyway, mio #582), so it reports 0.  Nothing can be
+ * owed then. */
+static bool write_knote_may_be_absent(const struct slot *s)
+{
+    return backend == XPOLL_BACKEND_KQUEUE && s->kind == K_PIPE_W &&
+           s->peer_closed;
+}
+
+static void apply_registration(struct run *r, struct slot *s, xpoll_token t,
+                               xpoll_interests in, bool replace)
+{
+    bool want_r = in & XPOLL_READABLE, want_w = in & XPOLL_WRITABLE;
+    (void)r;
+
+    if (backend == XPOLL_BACKEND_EPOLL || replace) {
+        /* epoll: one registration, token and interests replaced.  kqueue
+         * reregister: wanted filters added, the others deleted. */
+        if (!want_r) {
+            memset(&s->r, 0, sizeof s->r);
+            s->need_r = s->need_rclose = false;
+        }
+        if (!want_w) {
+            memset(&s->wr, 0, sizeof s->wr);
+            s->need_w = s->need_wclose = false;
+        }
+        s->prio = backend == XPOLL_BACKEND_EPOLL && !want_r && !want_w &&
+                  (in & XPOLL_PRIORITY);
+        if (s->prio)
+            s->r.token = t; /* the token an error/hang-up event would carry */
+    }
+    /* kqueue register: only the wanted filters are touched (each EV_ADD
+     * creates or updates its knote); the others keep their old token. */
+    if (want_r) {
+        s->r.on = true;
+        s->r.token = t;
+        arm_read(s);
+    }
+    if (want_w) {
+        bool existed = s->wr.on;
+        s->wr.on = true;
+        s->wr.token = t;
+        s->wr.maybe_absent =
+            existed ? s->wr.maybe_absent : write_knote_may_be_absent(s);
+        arm_write(s);
+    }
+}
+
+static void op_register(struct run *r, struct slot *s, int idx, uint8_t p,
+                        bool re)
+{
+    xpoll_interests in = interests_from(p);
+    int fd = s->w >= 0 ? s->w : closed_fd;
+    xpoll_token t = new_token(r);
+    int expect = precheck(fd, in);
+
+    if (expect == 1) {
+        if (backend == XPOLL_BACKEND_EPOLL)
+            expect = re ? (registered(s) ? 0 : -ENOENT)
+                        : (registered(s) ? -EEXIST : 0);
+        else
+            expect = 0; /* kqueue updates / adds (api.md) */
+    }
+    int rc = re ? xpoll_reregister(r->poll, fd, t, in)
+                : xpoll_register(r->poll, fd, t, in);
+    logf_op(r, "%s slot%d fd %d interests %#x token %#lx -> %d",
+            re ? "reregister" : "register", idx, fd, in, (unsigned long)t, rc);
+    CHECKF(rc == expect, "%s(fd %d, interests %#x) returned %d, expected %d",
+           re ? "reregister" : "register", fd, in, rc, expect);
+    if (rc == 0)
+        apply_registration(r, s, t, in, re);
+}
+
+static void op_deregister(struct run *r, struct slot *s, int idx)
+{
+    int fd = s->w >= 0 ? s->w : closed_fd;
+    int expect;
+
+    if (s->w < 0)
+        expect = backend == XPOLL_BACKEND_EPOLL || kq_freebsd ? -EBADF : 0;
+    else if (backend == XPOLL_BACKEND_EPOLL)
+        expect = registered(s) ? 0 : -ENOENT;
+    else
+        expect = 0;
+    int rc = xpoll_deregister(r->poll, fd);
+    logf_op(r, "deregister slot%d fd %d -> %d", idx, fd, rc);
+    CHECKF(rc == expect, "deregister(fd %d) returned %d, expected %d", fd, rc,
+           expect);
+    if (s->w >= 0)
+        forget_registration(s);
+}
+
+/* New data (or a new datagram, or a larger count) for w. */
+static void data_arrived(struct slot *s)
+{
+    if (s->r.on && s->r_armed)
+        s->need_r = true;
+}
+
+static void op_write_peer(struct run *r, struct slot *s, int idx, uint8_t p)
+{
+    static char buf[65536];
+    size_t len = p >= 0xf0 ? sizeof buf : (size_t)p + 1;
+    ssize_t n;
+
+    if (s->w < 0)
+        return;
+    if (s->kind == K_EVENTFD) {
+        uint64_t v = (uint64_t)p + 1;
+        n = write(s->w, &v, sizeof v);
+        logf_op(r, "eventfd slot%d write %llu -> %zd", idx,
+                (unsigned long long)v, n);
+        if (n < 0) {
+            CHECKF(errno == EAGAIN && v > EVENTFD_MAX - s->in,
+                   "eventfd write failed: %s", strerror(errno));
+            return;
+        }
+        CHECK(n == (ssize_t)sizeof v);
+        s->in += v;
+        if (s->in == EVENTFD_MAX) {
+            s->ws = WS_FULL; /* no longer writable: nothing owed */
+            s->need_w = false;
+        }
+        data_arrived(s);
+        return;
+    }
+    if (s->kind == K_PIPE_W || s->peer < 0)
+        return; /* no peer that writes to w */
+    n = write(s->peer, buf, len);
+    logf_op(r, "write peer->slot%d %zu bytes -> %zd", idx, len, n);
+    if (n < 0) {
+        bool must_fail = s->peer_wr_shut || s->w_rd_shut;
+        CHECKF(errno == EAGAIN || errno == EPIPE || errno == ECONNRESET ||
+                   errno == ECONNREFUSED || errno == ENOTCONN,
+               "peer write failed: %s", strerror(errno));
+        CHECKF(errno != EPIPE || must_fail || !s->pristine,
+               "peer write EPIPE on an open pair");
+        return;
+    }
+    CHECKF(!(s->peer_wr_shut || s->w_rd_shut),
+           "peer wrote %zd bytes although the model says its write half or "
+           "w's read half is shut", n);
+    s->in += s->kind == K_DGRAM ? 1 : (uint64_t)n;
+    data_arrived(s);
+}
+
+static void drained_in(struct slot *s)
+{
+    s->in = 0;
+    if (!s->w_rd_shut)
+        s->need_r = false; /* readiness gone: no event is owed any more */
+    s->r_armed = true;
+}
+
+static uint64_t read_all(int fd, bool *eof, bool dgram)
+{
+    static char buf[65536];
+    uint64_t total = 0;
+    *eof = false;
+    for (int i = 0; i < 100000; i++) {
+        ssize_t n = read(fd, buf, sizeof buf);
+        if (n > 0) {
+            total += dgram ? 1 : (uint64_t)n;
+            continue;
+        }
+        if (n == 0) {
+            *eof = true;
+            return total;
+        }
+        CHECKF(errno == EAGAIN || errno == ECONNRESET,
+               "read failed: %s", strerror(errno));
+        return total;
+    }
+    fail("read never reached EAGAIN");
+    return 0;
+}
+
+static void op_read_w(struct run *r, struct slot *s, int idx)
+{
+    if (s->w < 0 || s->kind == K_PIPE_W)
+        return;
+    if (s->kind == K_EVENTFD) {
+        uint64_t v = 0;
+        ssize_t n = read(s->w, &v, sizeof v);
+        logf_op(r, "eventfd slot%d read -> %zd (%llu)", idx, n,
+                (unsigned long long)v);
+        if (n < 0) {
+            CHECKF(errno == EAGAIN && s->in == 0, "eventfd read: %s (count %llu)",
+                   strerror(errno), (unsigned long long)s->in);
+        } else {
+            CHECKF(v == s->in, "eventfd read %llu, model %llu",
+                   (unsigned long long)v, (unsigned long long)s->in);
+        }
+        /* A read resets the count: readable gone, writable back. */
+        drained_in(s);
+        if (s->ws == WS_FULL && s->wr.on && s->w_armed)
+            s->need_w = true;
+        s->ws = WS_WRITABLE;
+        return;
+    }
+    bool eof;
+    uint64_t got = read_all(s->w, &eof, s->kind == K_DGRAM);
+    logf_op(r, "read slot%d -> %llu%s", idx, (unsigned long long)got,
+            eof ? " EOF" : "");
+    if (s->pristine)
+        CHECKF(got == s->in && !eof, "slot %d: read %llu%s, model says %llu",
+               idx, (unsigned long long)got, eof ? " and EOF" : "",
+               (unsigned long long)s->in);
+    if (eof)
+        CHECKF(s->w_rd_shut, "slot %d: EOF although w's read half is open",
+               idx);
+    drained_in(s);
+}
+
+static void op_fill_w(struct run *r, struct slot *s, int idx, uint8_t p)
+{
+    static char buf[65536];
+
+    if (s->w < 0 || s->kind == K_PIPE_R)
+        return;
+    if (s->kind == K_EVENTFD) {
+        /* Up to the maximum count, then a write of 1 must fail. */
+        uint64_t v = EVENTFD_MAX - s->in;
+        if (v > 0) {
+            CHECK(write(s->w, &v, sizeof v) == (ssize_t)sizeof v);
+            s->in = EVENTFD_MAX;
+            data_arrived(s);
+        }
+        uint64_t one = 1;
+        CHECK(write(s->w, &one, sizeof one) < 0 && errno == EAGAIN);
+        logf_op(r, "eventfd slot%d filled", idx);
+        s->ws = WS_FULL;
+        s->need_w = false;
+        s->w_armed = true;
+        return;
+    }
+    size_t chunk = s->kind == K_DGRAM ? 1024 : sizeof buf;
+    bool until_full = (p & 1) == 0;
+    size_t once = (size_t)(p >> 1) * 64 + 1;
+    uint64_t wrote = 0;
+    int err = 0;
+    for (int i = 0; i < 100000; i++) {
+        ssize_t n = write(s->w, buf, until_full ? chunk : once);
+        if (n < 0) {
+            err = errno;
+            break;
+        }
+        wrote += s->kind == K_DGRAM ? 1 : (uint64_t)n;
+        if (!until_full)
+            break;
+    }
+    logf_op(r, "fill slot%d %s -> %llu, %s", idx, until_full ? "to EAGAIN" : "once",
+            (unsigned long long)wrote, err ? strerror(err) : "ok");
+    s->out += wrote;
+    if (wrote > 0) {
+        /* A socket stops polling writable long before a write fails
+         * (AF_UNIX: at a quarter of the send buffer), so a writable edge
+         * still owed may have vanished: owe nothing until EAGAIN. */
+        s->need_w = false;
+        if (s->ws == WS_WRITABLE)
+            s->ws = WS_UNKNOWN;
+    }
+    if (err == 0)
+        return;
+    if (err == EAGAIN) {
+        s->ws = WS_FULL;
+        s->need_w = false; /* writability gone: nothing is owed */
+        s->w_armed = true;
+        return;
+    }
+    if (s->kind == K_DGRAM && err == ECONNREFUSED) {
+        /* Linux: a send to a dead datagram peer disconnects w and purges
+         * its receive queue (unix_dgram_disconnected): the data is lost. */
+        s->in = 0;
+        if (!s->w_rd_shut)
+            s->need_r = false;
+    }
+    bool must_fail = s->w_wr_shut || s->peer_closed || s->peer_rd_shut;
+    /* A datagram socket whose peer is gone: ECONNREFUSED, then
+     * ENOTCONN (Linux disconnects it). */
+    CHECKF(err == EPIPE || err == ECONNRESET || err == ECONNREFUSED ||
+               err == ENOTCONN,
+           "slot %d: write failed: %s", idx, strerror(err));
+    CHECKF(must_fail, "slot %d: write failed with %s on an open pair", idx,
+           strerror(err));
+}
+
+static void op_drain_peer(struct run *r, struct slot *s, int idx)
+{
+    if (s->w < 0)
+        return;
+    if (s->kind == K_EVENTFD) {
+        op_read_w(r, s, idx);
+        return;
+    }
+    if (s->kind == K_PIPE_R || s->peer < 0)
+        return;
+    bool eof;
+    uint64_t got = read_all(s->peer, &eof, s->kind == K_DGRAM);
+    logf_op(r, "drain peer of slot%d -> %llu%s", idx, (unsigned long long)got,
+            eof ? " EOF" : "");
+    if (s->pristine)
+        CHECKF(got == s->out && !eof, "slot %d: peer read %llu%s, model %llu",
+               idx, (unsigned long long)got, eof ? " and EOF" : "",
+               (unsigned long long)s->out);
+    s->out = 0;
+    /* Everything w sent has been consumed: w's send space is all free. */
+    if (s->ws == WS_FULL && s->wr.on && s->w_armed && !s->wr.maybe_absent)
+        s->need_w = true;
+    s->ws = WS_WRITABLE;
+}
+
+/* Linux AF_UNIX: shutdown() of one end shuts the matching half of the
+ * other end too for stream sockets (not for datagram sockets). */
+static void shut_w_halves(struct slot *s, bool rd, bool wr)
+{
+    bool was_rd = s->w_rd_shut, was_both = s->w_rd_shut && s->w_wr_shut;
+    s->w_rd_shut |= rd;
+    s->w_wr_shut |= wr;
+    if (rd && !was_rd) {
+        if (s->r.on)
+            s->need_rclose = true;
+    }
+    if (write_closed_visible(s) && !was_both && s->wr.on && !s->wr.maybe_absent)
+        s->need_wclose = true;
+}
+
+static void op_shutdown(struct run *r, struct slot *s, int idx, uint8_t p)
+{
+    static const int hows[3] = {SHUT_RD, SHUT_WR, SHUT_RDWR};
+    bool on_peer = p & 1;
+    int how = hows[(p >> 1) % 3];
+    bool rd = how != SHUT_WR, wr = how != SHUT_RD;
+    int fd = on_peer ? s->peer : s->w;
+
+    if (s->w < 0 || !is_socket(s) || fd < 0)
+        return;
+    int rc = shutdown(fd, how);
+    logf_op(r, "shutdown slot%d %s how %d -> %d", idx, on_peer ? "peer" : "w",
+            how, rc);
+    CHECKF(rc == 0, "shutdown failed: %s", strerror(errno));
+    s->pristine = false;
+    if (on_peer) {
+        s->peer_rd_shut |= rd;
+        s->peer_wr_shut |= wr;
+        if (s->kind == K_STREAM)
+            shut_w_halves(s, wr, rd);
+    } else {
+        if (s->kind == K_STREAM) {
+            s->peer_rd_shut |= wr;
+            s->peer_wr_shut |= rd;
+        }
+        shut_w_halves(s, rd, wr);
+    }
+}
+
+static void op_close_peer(struct run *r, struct slot *s, int idx)
+{
+    if (s->w < 0 || s->peer < 0)
+        return;
+    logf_op(r, "close peer of slot%d (fd %d)", idx, s->peer);
+    close(s->peer);
+    s->peer = -1;
+    s->peer_closed = true;
+    s->pristine = false;
+    switch (s->kind) {
+    case K_STREAM:
+        shut_w_halves(s, true, true);
+        break;
+    case K_PIPE_R: /* the writer is gone: EOF */
+        shut_w_halves(s, true, false);
+        break;
+    case K_PIPE_W: /* the reader is gone: EPIPE, EPOLLERR / EV_EOF */
+        s->w_wr_shut = true;
+        if (s->wr.on && !s->wr.maybe_absent)
+            s->need_wclose = true;
+        break;
+    default: /* datagram: Linux changes nothing visible on w */
+        break;
+    }
+    s->ws = WS_UNKNOWN;
+    s->out = 0;
+}
+
+static void op_reopen(struct run *r, struct slot *s, int idx, uint8_t p)
+{
+    if (s->w >= 0 && registered(s)) {
+        int rc = xpoll_deregister(r->poll, s->w);
+        CHECKF(rc == 0, "deregister before close returned %d", rc);
+    }
+    logf_op(r, "reopen slot%d (was fd %d) as %s", idx, s->w,
+            kind_names[p % K_COUNT]);
+    close_fds(s);
+    open_slot(s, (enum kind)(p % K_COUNT));
+}
+
+/* The user's bug the contract documents: close without deregistering.
+ * With no dup alive the registration dies with the file on both backends:
+ * its token must never show up again. */
+static void op_close_without_deregister(struct run *r, struct slot *s, int idx)
+{
+    if (s->w < 0)
+        return;
+    logf_op(r, "close slot%d (fd %d) without deregister", idx, s->w);
+    close_fds(s);
+    forget_registration(s);
+}
+
+static void op_waker(struct run *r, uint8_t p)
+{
+    switch (p % 4) {
+    case 0:
+    case 1:
+        if (r->waker != NULL) {
+            int rc = xpoll_waker_wake(r->waker);
+            logf_op(r, "wake -> %d", rc);
+            CHECKF(rc == 0, "wake returned %d", rc);
+            r->wake_owed = true;
+        }
+        break;
+    case 2:
+        if (r->waker != NULL) {
+            logf_op(r, "waker free");
+            xpoll_waker_free(r->waker);
+            r->waker = NULL;
+            r->wake_owed = false;
+        } else {
+            r->waker_token = new_token(r);
+            int rc = xpoll_waker_new(r->poll, r->waker_token, &r->waker);
+            logf_op(r, "waker new token %#lx -> %d",
+                    (unsigned long)r->waker_token, rc);
+            CHECKF(rc == 0 && r->waker != NULL, "waker_new returned %d", rc);
+        }
+        break;
+    default:
+        if (r->waker != NULL) {
+            xpoll_waker *second = (xpoll_waker *)&second;
+            int rc = xpoll_waker_new(r->poll, new_token(r), &second);
+            logf_op(r, "second waker -> %d", rc);
+            CHECKF(rc == -EEXIST && second == NULL,
+                   "second waker returned %d", rc);
+        }
+        break;
+    }
+}
+
+/* Misuse that must be refused without changing anything. */
+static void op_bad(struct run *r, uint8_t p)
+{
+    int rc;
+    switch (p % 8) {
+    case 0:
+        rc = xpoll_register(r->poll, -1 - (int)(p >> 3), 1, XPOLL_READABLE);
+        CHECKF(rc == -EBADF, "register(negative fd) returned %d", rc);
+        break;
+    case 1:
+        rc = xpoll_register(r->poll, closed_fd, 1, XPOLL_READABLE);
+        CHECKF(rc == -EBADF, "register(closed fd) returned %d", rc);
+        break;
+    case 2:
+        rc = xpoll_reregister(r->poll, closed_fd, 1, XPOLL_WRITABLE);
+        CHECKF(rc == -EBADF, "reregister(closed fd) returned %d", rc);
+        break;
+    case 3:
+        rc = xpoll_wait(NULL, r->events, 0);
+        CHECKF(rc == -EINVAL && xpoll_events_len(r->events) == 0,
+               "wait(NULL poll) returned %d", rc);
+        break;
+    case 4:
+        rc = xpoll_wait(r->poll, NULL, 0);
+        CHECKF(rc == -EINVAL, "wait(NULL events) returned %d", rc);
+        break;
+    case 5:
+        /* The poll's own descriptor inside itself: epoll_ctl refuses it
+         * (EINVAL), and so does kqueue (R5). */
+        rc = xpoll_register(r->poll, xpoll_fd(r->poll), 1, XPOLL_READABLE);
+        CHECKF(rc == -EINVAL, "register(the poll's own fd) returned %d", rc);
+        break;
+    case 6:
+        rc = xpoll_register(NULL, 0, 1, XPOLL_READABLE);
+        CHECKF(rc == -EINVAL, "register(NULL poll) returned %d", rc);
+        break;
+    default:
+        CHECKF(xpoll_events_get(r->events, xpoll_events_len(r->events) + p) ==
+                   NULL,
+               "events_get past len is not NULL");
+        break;
+    }
+    logf_op(r, "bad call %d", p % 8);
+}
+
+/* ---- one input ------------------------------------------------------------ */
+
+/* Descriptors a run may use: the lowest free numbers. */
+#define FD_WINDOW 128
+
+static void snapshot_open(unsigned char open[FD_WINDOW])
+{
+    for (int fd = 0; fd < FD_WINDOW; fd++)
+        open[fd] = fcntl(fd, F_GETFD) >= 0;
+}
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+    (void)argc;
+    (void)argv;
+    signal(SIGPIPE, SIG_IGN);
+
+    xpoll *poll;
+    int fds[2];
+    if (xpoll_new(&poll) != 0) {
+        fprintf(stderr, "fuzz_reactor: xpoll_new failed (XPOLL_BACKEND=%s)\n",
+                getenv("XPOLL_BACKEND") ? getenv("XPOLL_BACKEND") : "");
+        exit(2);
+    }
+    backend = xpoll_get_backend(poll);
+    supported = XPOLL_READABLE | XPOLL_WRITABLE;
+    if (xpoll_pipe(fds) != 0)
+        exit(2);
+    static const xpoll_interests extra[] = {XPOLL_PRIORITY, XPOLL_AIO,
+                                            XPOLL_LIO};
+    for (size_t i = 0; i < 3; i++) {
+        int rc = xpoll_register(poll, fds[0], 1, extra[i]);
+        if (rc == 0) {
+            supported |= extra[i];
+            xpoll_deregister(poll, fds[0]);
+        } else if (rc != -ENOTSUP) {
+            fprintf(stderr, "fuzz_reactor: probing %#x: %d\n", extra[i], rc);
+            exit(2);
+        }
+    }
+    close(fds[0]);
+    close(fds[1]);
+    xpoll_free(poll);
+#ifdef XPOLL_FUZZ_KQEMU
+    kq_freebsd = backend == XPOLL_BACKEND_KQUEUE &&
+                 kqemu_personality() == KQEMU_FREEBSD;
+#else
+    kq_freebsd = backend == XPOLL_BACKEND_KQUEUE;
+#endif
+    /* A descriptor number far above anything a run opens, checked closed. */
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        exit(2);
+    closed_fd = rl.rlim_cur > 1024 ? 1000 : (int)rl.rlim_cur - 1;
+    if (fcntl(closed_fd, F_GETFD) >= 0) {
+        fprintf(stderr, "fuzz_reactor: fd %d is open\n", closed_fd);
+        exit(2);
+    }
+    fprintf(stderr, "fuzz_reactor: backend %s, interests %#x%s\n",
+            xpoll_backend_name(backend), supported,
+            backend == XPOLL_BACKEND_KQUEUE
+                ? (kq_freebsd ? " (FreeBSD rules)" : " (macOS rules)")
+                : "");
+    return 0;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    static struct run run;
+    struct run *r = &run;
+    struct input in = {data, size, 0};
+
+    unsigned char before[FD_WINDOW], after[FD_WINDOW];
+
+    if (closed_fd < 0)
+        LLVMFuzzerInitialize(NULL, NULL);
+    snapshot_open(before);
+    memset(r, 0, sizeof *r);
+    current = r;
+
+    uint8_t b0 = next_byte(&in), b1 = next_byte(&in);
+    r->nslots = 1 + (b0 & 7);
+    r->capacity = 1 + (b1 & 15);
+    CHECK(xpoll_new(&r->poll) == 0);
+    CHECK(xpoll_get_backend(r->poll) == backend);
+    CHECK(xpoll_events_new(&r->events, r->capacity) == 0);
+    if (b0 & 0x80) {
+        r->waker_token = new_token(r);
+        CHECK(xpoll_waker_new(r->poll, r->waker_token, &r->waker) == 0);
+    }
+    for (int i = 0; i < r->nslots; i++)
+        open_slot(&r->slots[i], (enum kind)(next_byte(&in) % K_COUNT));
+
+    for (int op = 0; op < MAX_OPS && in.pos < in.size; op++) {
+        uint8_t code = next_byte(&in), which = next_byte(&in),
+                p = next_byte(&in);
+        int idx = which % r->nslots;
+        struct slot *s = &r->slots[idx];
+        switch (code % 16) {
+        case 0:
+        case 1:
+            op_register(r, s, idx, p, false);
+            break;
+        case 2:
+            op_register(r, s, idx, p, true);
+            break;
+        case 3:
+            op_deregister(r, s, idx);
+            break;
+        case 4:
+        case 5:
+            op_write_peer(r, s, idx, p);
+            break;
+        case 6:
+            op_read_w(r, s, idx);
+            break;
+        case 7:
+            op_fill_w(r, s, idx, p);
+            break;
+        case 8:
+            op_drain_peer(r, s, idx);
+            break;
+        case 9:
+            op_shutdown(r, s, idx, p);
+            break;
+        case 10:
+            op_close_peer(r, s, idx);
+            break;
+        case 11:
+            op_reopen(r, s, idx, p);
+            break;
+        case 12:
+            if (p < 0x20)
+                op_close_without_deregister(r, s, idx);
+            else
+                op_bad(r, p);
+            break;
+        case 13:
+            op_waker(r, p);
+            break;
+        default:
+            op_wait(r);
+            break;
+        }
+    }
+    op_wait(r); /* whatever is owed at the end is owed now */
+
+    for (int i = 0; i < r->nslots; i++) {
+        struct slot *s = &r->slots[i];
+        if (s->w >= 0 && registered(s))
+            CHECKF(xpoll_deregister(r->poll, s->w) == 0, "final deregister");
+        close_fds(s);
+    }
+    xpoll_waker_free(r->waker);
+    xpoll_events_free(r->events);
+    xpoll_free(r->poll);
+    current = NULL;
+
+    snapshot_open(after);
+    for (int fd = 0; fd < FD_WINDOW; fd++)
+        CHECKF(after[fd] == before[fd], "descriptor %d %s during the run", fd,
+               after[fd] ? "leaked" : "closed behind our back");
+#ifdef XPOLL_FUZZ_KQEMU
+    struct kqemu_stats st;
+    kqemu_stats(&st);
+    CHECKF(st.kqueues == 0 && st.knotes == 0,
+           "emulation keeps %zu kqueue(s) and %zu knote(s) after the run",
+           st.kqueues, st.knotes);
+#endif
+    return 0;
+}
