@@ -83,3 +83,14 @@ _hard_stress(stress_close)
 if(XPOLL_KQUEUE_EMULATION)
   target_compile_definitions(stress_eintr PRIVATE XPOLL_TEST_KQEMU)
 endif()
+
+# ---------------------------------------------------------------------------
+# The bad-input table (docs/bad-input.md): rows not proven elsewhere.
+# ---------------------------------------------------------------------------
+xpoll_add_test(test_badinput SOURCES ${_hard}/test_badinput.c)
+if(XPOLL_KQUEUE_EMULATION)
+  target_include_directories(test_badinput PRIVATE
+    $<TARGET_PROPERTY:${_kqemu},INTERFACE_INCLUDE_DIRECTORIES>)
+  target_compile_definitions(test_badinput PRIVATE XPOLL_TEST_KQEMU
+    $<TARGET_PROPERTY:${_kqemu},INTERFACE_COMPILE_DEFINITIONS>)
+endif()

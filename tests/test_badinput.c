@@ -1,0 +1,342 @@
+/*
+ * API misuse not covered elsewhere, for docs/bad-input.md: every row of the
+ * table names the test that backs it; the rows already proven by
+ * test_api.c, test_backend.c, test_wait.c, test_waker.c, test_register.c
+ * and test_net.c are not repeated here.
+ *
+ * Where the backends differ the test asserts each backend's documented
+ * (or, marked so, observed) result.
+ */
+#define _GNU_SOURCE
+#include "support.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#ifdef XPOLL_TEST_KQEMU
+#include "kqemu.h"
+#endif
+
+/* kqueue with FreeBSD's rules (EV_DELETE of a closed fd is EBADF) rather
+ * than macOS's (ENOENT, which the backend ignores). */
+static bool kqueue_freebsd_rules(void)
+{
+#ifdef XPOLL_TEST_KQEMU
+    return kqemu_personality() == KQEMU_FREEBSD;
+#else
+    return true;
+#endif
+}
+
+/* A descriptor number that is certainly closed. */
+static int closed_fd(void)
+{
+    int fds[2];
+    assert_int_equal(xpoll_pipe(fds), 0);
+    close(fds[0]);
+    close(fds[1]);
+    return fds[1];
+}
+
+/* ---- xpoll_wait ---------------------------------------------------------- */
+
+static void wait_both_null_is_einval(void **state)
+{
+    (void)state;
+    assert_int_equal(xpoll_wait(NULL, NULL, 0), -EINVAL);
+    assert_int_equal(xpoll_wait(NULL, NULL, -1), -EINVAL); /* never blocks */
+}
+
+/* ---- descriptor numbers -------------------------------------------------- */
+
+static void huge_fd_is_ebadf(void **state)
+{
+    struct fixture *f = *state;
+    const int fds[] = {INT_MAX, 1 << 20, 65536};
+    for (size_t i = 0; i < sizeof fds / sizeof fds[0]; i++) {
+        assert_int_equal(xpoll_register(f->poll, fds[i], 1, XPOLL_READABLE), -EBADF);
+        assert_int_equal(xpoll_reregister(f->poll, fds[i], 1, XPOLL_READABLE),
+                         -EBADF);
+        int rc = xpoll_deregister(f->poll, fds[i]);
+        if (on_kqueue() && !kqueue_freebsd_rules())
+            assert_int_equal(rc, 0); /* macOS: EV_DELETE says ENOENT, ignored */
+        else
+            assert_int_equal(rc, -EBADF);
+    }
+}
+
+static void int_min_fd_is_ebadf(void **state)
+{
+    struct fixture *f = *state;
+    assert_int_equal(xpoll_register(f->poll, INT_MIN, 1, XPOLL_READABLE), -EBADF);
+    assert_int_equal(xpoll_reregister(f->poll, INT_MIN, 1, XPOLL_READABLE), -EBADF);
+    assert_int_equal(xpoll_deregister(f->poll, INT_MIN), -EBADF);
+}
+
+/* Which error wins when several apply: poll, then fd < 0, then interests,
+ * then what the backend supports, then what the kernel says about fd. */
+static void error_precedence(void **state)
+{
+    struct fixture *f = *state;
+    int gone = closed_fd();
+    xpoll_interests unsupported = on_kqueue() ? XPOLL_PRIORITY : XPOLL_AIO;
+    assert_int_equal(xpoll_register(NULL, -1, 1, 0), -EINVAL);
+    assert_int_equal(xpoll_register(f->poll, -1, 1, 0), -EBADF);
+    assert_int_equal(xpoll_register(f->poll, -1, 1, unsupported), -EBADF);
+    assert_int_equal(xpoll_register(f->poll, gone, 1, 0), -EINVAL);
+    assert_int_equal(xpoll_register(f->poll, gone, 1, 0x80), -EINVAL);
+    assert_int_equal(xpoll_register(f->poll, gone, 1, unsupported), -ENOTSUP);
+    assert_int_equal(xpoll_register(f->poll, gone, 1, XPOLL_READABLE), -EBADF);
+    assert_int_equal(xpoll_reregister(f->poll, gone, 1, 0), -EINVAL);
+    assert_int_equal(xpoll_reregister(f->poll, gone, 1, unsupported), -ENOTSUP);
+}
+
+/* ---- descriptors a poll cannot watch ------------------------------------- */
+
+static void poll_inside_itself_is_einval(void **state)
+{
+    struct fixture *f = *state;
+    /* epoll_ctl refuses epfd == fd; kqueue refuses itself (R5). */
+    assert_int_equal(xpoll_register(f->poll, xpoll_fd(f->poll), 1, XPOLL_READABLE),
+                     -EINVAL);
+    expect_no_event(f->poll, f->events, 0);
+}
+
+static void another_poll_nests_and_reads_readable(void **state)
+{
+    struct fixture *f = *state;
+    xpoll *inner;
+    int fds[2];
+    assert_int_equal(xpoll_new(&inner), 0);
+    assert_int_equal(xpoll_pipe(fds), 0);
+    assert_int_equal(xpoll_register(inner, fds[0], 1, XPOLL_READABLE), 0);
+    assert_int_equal(xpoll_register(f->poll, xpoll_fd(inner), 2, XPOLL_READABLE), 0);
+    expect_no_event(f->poll, f->events, 0);
+    assert_int_equal(write(fds[1], "x", 1), 1);
+    struct seen seen = expect_event(f->poll, f->events, 2);
+    assert_true(seen.flags & SEEN_READABLE);
+    assert_int_equal(xpoll_deregister(f->poll, xpoll_fd(inner)), 0);
+    assert_int_equal(xpoll_deregister(inner, fds[0]), 0);
+    close(fds[0]);
+    close(fds[1]);
+    xpoll_free(inner);
+}
+
+/* A descriptor epoll cannot watch (it never blocks): -EPERM.  kqueue's
+ * answer depends on the kernel; the emulation refuses what it does not
+ * emulate with -EINVAL (R39), a real BSD may attach a vnode filter. */
+static void unpollable_fd(struct fixture *f, int fd)
+{
+    int rc = xpoll_register(f->poll, fd, 1, XPOLL_READABLE);
+    if (!on_kqueue()) {
+        assert_int_equal(rc, -EPERM);
+        return;
+    }
+#ifdef XPOLL_TEST_KQEMU
+    assert_int_equal(rc, -EINVAL);
+#else
+    if (rc == 0)
+        assert_int_equal(xpoll_deregister(f->poll, fd), 0);
+    else
+        assert_true(rc < 0);
+#endif
+}
+
+static void directory_fd(void **state)
+{
+    int fd = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    assert_true(fd >= 0);
+    unpollable_fd(*state, fd);
+    close(fd);
+}
+
+static void dev_null(void **state)
+{
+    int fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+    assert_true(fd >= 0);
+    unpollable_fd(*state, fd);
+    close(fd);
+}
+
+/* ---- interests ---------------------------------------------------------- */
+
+/* AIO/LIO register no filter on kqueue, so no kevent() ever looks at the
+ * descriptor: the contract still says a closed fd is -EBADF. */
+static void aio_interest_on_closed_fd_is_ebadf(void **state)
+{
+    struct fixture *f = *state;
+    int gone = closed_fd();
+    if (!on_kqueue()) {
+        assert_int_equal(xpoll_register(f->poll, gone, 1, XPOLL_AIO), -ENOTSUP);
+        return;
+    }
+    assert_int_equal(xpoll_register(f->poll, gone, 1, XPOLL_AIO), -EBADF);
+    assert_int_equal(xpoll_reregister(f->poll, gone, 1, XPOLL_AIO), -EBADF);
+}
+
+static void lio_interest_per_backend(void **state)
+{
+    struct fixture *f = *state;
+    int fds[2];
+    assert_int_equal(xpoll_pipe(fds), 0);
+    int rc = xpoll_register(f->poll, fds[0], 1, XPOLL_LIO);
+    if (on_kqueue() && kqueue_freebsd_rules())
+        assert_int_equal(rc, 0); /* EVFILT_LIO: FreeBSD only */
+    else
+        assert_int_equal(rc, -ENOTSUP); /* epoll, macOS */
+    /* LIO (like AIO) adds no filter: nothing is reported for the pipe. */
+    assert_int_equal(write(fds[1], "x", 1), 1);
+    expect_no_event(f->poll, f->events, 0);
+    close(fds[0]);
+    close(fds[1]);
+}
+
+/* ---- backends ----------------------------------------------------------- */
+
+static void backend_values_far_outside_the_enum(void **state)
+{
+    (void)state;
+    xpoll *poll = (xpoll *)&poll;
+    assert_int_equal(xpoll_new_with_backend(&poll, (xpoll_backend)INT_MAX), -EINVAL);
+    assert_null(poll);
+    poll = (xpoll *)&poll;
+    assert_int_equal(xpoll_new_with_backend(&poll, (xpoll_backend)INT_MIN), -EINVAL);
+    assert_null(poll);
+    assert_null(xpoll_backend_name((xpoll_backend)INT_MAX));
+    assert_null(xpoll_backend_name((xpoll_backend)INT_MIN));
+}
+
+static void backend_env_garbage(void **state)
+{
+    (void)state;
+    char saved[64] = "";
+    const char *v = getenv("XPOLL_BACKEND");
+    bool had = v != NULL;
+    if (had)
+        snprintf(saved, sizeof saved, "%s", v);
+
+    static char huge[10000];
+    memset(huge, 'e', sizeof huge - 1);
+    const char *bad[] = {huge, "epoll\n", "epoll\t", "kqueue,epoll", "\x01",
+                         "\xff\xfe", "epoll=1", "-", "0", "1"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        xpoll *poll = (xpoll *)&poll;
+        assert_int_equal(setenv("XPOLL_BACKEND", bad[i], 1), 0);
+        int rc = xpoll_new(&poll);
+        if (rc != -ENOTSUP)
+            fail_msg("XPOLL_BACKEND #%zu: %d", i, rc);
+        assert_null(poll);
+    }
+    if (had)
+        setenv("XPOLL_BACKEND", saved, 1);
+    else
+        unsetenv("XPOLL_BACKEND");
+}
+
+/* ---- net.h --------------------------------------------------------------- */
+
+static void net_bad_descriptors(void **state)
+{
+    (void)state;
+    int gone = closed_fd();
+    char buf[XPOLL_ADDRSTRLEN];
+    assert_int_equal(xpoll_tcp_nodelay(-1, true), -EBADF);
+    assert_int_equal(xpoll_tcp_nodelay(gone, false), -EBADF);
+    assert_int_equal(xpoll_accept(gone), -EBADF);
+    assert_int_equal(xpoll_socket_error(gone), -EBADF);
+    assert_int_equal(xpoll_peer_addr(gone, buf, sizeof buf), -EBADF);
+    /* The buffer is checked before the descriptor. */
+    assert_int_equal(xpoll_peer_addr(-1, NULL, 0), -EINVAL);
+    assert_int_equal(xpoll_local_addr(gone, NULL, sizeof buf), -EINVAL);
+}
+
+static void net_socketpair_bad_types(void **state)
+{
+    (void)state;
+    const struct {
+        int type, err;
+    } cases[] = {
+        {-1, -EINVAL},
+        {12345, -EINVAL},
+        {0, -ESOCKTNOSUPPORT},
+        {SOCK_RDM, -ESOCKTNOSUPPORT},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        int fds[2] = {7, 7};
+        int rc = xpoll_socketpair(cases[i].type, fds);
+        if (rc != cases[i].err)
+            fail_msg("xpoll_socketpair(%d): %d, expected %d", cases[i].type, rc,
+                     cases[i].err);
+        assert_int_equal(fds[0], -1);
+        assert_int_equal(fds[1], -1);
+    }
+}
+
+/* Not one of the three documented types, yet accepted: Linux turns an
+ * AF_UNIX SOCK_RAW into SOCK_DGRAM, and the helper passes it through. */
+static void net_socketpair_raw_is_a_datagram_pair(void **state)
+{
+    (void)state;
+    int fds[2], type = 0;
+    socklen_t len = sizeof type;
+    assert_int_equal(xpoll_socketpair(SOCK_RAW, fds), 0);
+    assert_int_equal(getsockopt(fds[0], SOL_SOCKET, SO_TYPE, &type, &len), 0);
+    assert_int_equal(type, SOCK_DGRAM);
+    close(fds[0]);
+    close(fds[1]);
+}
+
+static void net_backlog_out_of_range_is_accepted(void **state)
+{
+    (void)state;
+    const int backlogs[] = {-1, 0, INT_MIN, INT_MAX};
+    for (size_t i = 0; i < sizeof backlogs / sizeof backlogs[0]; i++) {
+        char addr[XPOLL_ADDRSTRLEN];
+        int l = xpoll_tcp_listen("127.0.0.1:0", backlogs[i], 0);
+        assert_true(l >= 0); /* <= 0: SOMAXCONN; the kernel caps the rest */
+        assert_true(xpoll_local_addr(l, addr, sizeof addr) > 0);
+        int c = xpoll_tcp_connect(addr);
+        assert_true(c >= 0);
+        int a = -EAGAIN;
+        for (int k = 0; k < 100 && a == -EAGAIN; k++) {
+            a = xpoll_accept(l);
+            if (a == -EAGAIN)
+                sleep_ms(5);
+        }
+        assert_true(a >= 0);
+        close(a);
+        close(c);
+        close(l);
+    }
+}
+
+#define T(name) cmocka_unit_test_setup_teardown(name, fixture_setup, fixture_teardown)
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(wait_both_null_is_einval),
+        T(huge_fd_is_ebadf),
+        T(int_min_fd_is_ebadf),
+        T(error_precedence),
+        T(poll_inside_itself_is_einval),
+        T(another_poll_nests_and_reads_readable),
+        T(directory_fd),
+        T(dev_null),
+        T(aio_interest_on_closed_fd_is_ebadf),
+        T(lio_interest_per_backend),
+        cmocka_unit_test(backend_values_far_outside_the_enum),
+        cmocka_unit_test(backend_env_garbage),
+        cmocka_unit_test(net_bad_descriptors),
+        cmocka_unit_test(net_socketpair_bad_types),
+        cmocka_unit_test(net_socketpair_raw_is_a_datagram_pair),
+        cmocka_unit_test(net_backlog_out_of_range_is_accepted),
+    };
+    return RUN(tests, NULL, NULL);
+}
