@@ -100,3 +100,9 @@ if(XPOLL_KQUEUE_EMULATION)
   target_compile_definitions(test_badinput PRIVATE XPOLL_TEST_KQEMU
     $<TARGET_PROPERTY:${_kqemu},INTERFACE_COMPILE_DEFINITIONS>)
 endif()
+# Interposes malloc: not with sanitizers (their allocator), natively under
+# valgrind (which replaces malloc in the executable too).
+if(NOT CMAKE_C_FLAGS MATCHES "-fsanitize")
+  _hard_stress(stress_alloc)
+  set_target_properties(stress_alloc PROPERTIES CROSSCOMPILING_EMULATOR "")
+endif()
