@@ -740,6 +740,21 @@ static struct server_sock server_sock(const char *srv_addr, int fd)
     return ss;
 }
 
+/* Every queue between the client and the server of one connection. */
+struct queues {
+    long client_in, client_out, server_in, server_out;
+};
+
+static struct queues queues_of(const char *addr, int fd)
+{
+    int in = 0, out = 0;
+    assert_int_equal(ioctl(fd, SIOCINQ, &in), 0);
+    assert_int_equal(ioctl(fd, SIOCOUTQ, &out), 0);
+    struct server_sock ss = server_sock(addr, fd);
+    struct queues q = {in, out, ss.rx, ss.tx};
+    return q;
+}
+
 /*
  * Bring the server to read a client's EOF while it still holds echo output
  * it cannot send - where closing at EOF would lose data.  The client never
@@ -765,14 +780,22 @@ static void pending_at_fin(const char *addr, struct flow *f)
             assert_int_equal(poll(&pf, 1, 5000), 1);
             flow_write(f);
         }
-        sleep_ms(10);
-        int inq = 0, outq = 0;
-        assert_int_equal(ioctl(f->fd, SIOCINQ, &inq), 0);
-        assert_int_equal(ioctl(f->fd, SIOCOUTQ, &outq), 0);
-        struct server_sock ss = server_sock(addr, f->fd);
-        long consumed = (long)f->sent - outq - ss.rx;
-        long written = (long)inq + ss.tx;
-        if (ss.rx == 0 && consumed > written)
+        /* Judge only a settled connection: two looks 20 ms apart that
+         * agree.  A server caught between a read and its write would look
+         * blocked without being so. */
+        struct queues q, prev = {-1, -1, -1, -1};
+        for (;;) {
+            sleep_ms(20);
+            q = queues_of(addr, f->fd);
+            if (memcmp(&q, &prev, sizeof q) == 0)
+                break;
+            prev = q;
+            if (now_ms() > deadline)
+                fail_msg("the connection never settled");
+        }
+        long consumed = (long)f->sent - q.client_out - q.server_in;
+        long written = q.client_in + q.server_out;
+        if (q.server_in == 0 && consumed > written)
             break;
     }
     f->half_close = true;
