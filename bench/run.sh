@@ -41,10 +41,10 @@ if [[ $QUICK == 1 ]]; then
     CG_RT=${CG_RT:-5000}            # ... under callgrind / strace
     MICRO_ARGS=(-q -r 3)
 else
-    REPS=${REPS:-5}
-    DURATION=${DURATION:-4}
-    WARMUP=${WARMUP:-1}
-    COUNT_RT=${COUNT_RT:-200000}
+    REPS=${REPS:-7}
+    DURATION=${DURATION:-2.5}
+    WARMUP=${WARMUP:-0.5}
+    COUNT_RT=${COUNT_RT:-100000}
     CG_RT=${CG_RT:-20000}
     MICRO_ARGS=(-r 7)
 fi
