@@ -16,12 +16,14 @@
  *    EAGAIN, no re-registration and no allocation after accept;
  *  - bounded buffering: a client that does not read its echo is not read
  *    from either, so it costs at most BUF_SIZE bytes of memory;
- *  - half-close, reset, EMFILE on accept, and signals through the waker.
+ *  - half-close, reset, EMFILE on accept, and SIGINT/SIGTERM turned into
+ *    a waker event by a signal thread.
  */
 #define _XOPEN_SOURCE 700
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -319,13 +321,21 @@ int echo_serve(xpoll *poll, int listen_fd, const atomic_bool *stop,
 static atomic_bool stop_requested;
 static xpoll_waker *waker;
 
-/* xpoll_waker_wake() is async-signal-safe; the wait returns either with
- * the waker's event or with -EINTR, and the loop then sees the flag. */
-static void on_signal(int sig)
+/*
+ * SIGINT/SIGTERM are taken by sigwait() in a thread of their own, which
+ * wakes the loop through the waker.  A handler calling xpoll_waker_wake()
+ * would do too - the contract makes the wake async-signal-safe - but a
+ * plain thread is safe whatever the signal interrupts, including a kqueue
+ * emulation that takes a lock inside kevent() (the one xpoll's tests run
+ * on), and the loop thread never sees EINTR.
+ */
+static void *signal_main(void *arg)
 {
-    (void)sig;
+    int sig;
+    sigwait(arg, &sig);
     atomic_store(&stop_requested, true);
     xpoll_waker_wake(waker);
+    return NULL;
 }
 
 /* Thousands of connections need more descriptors than the usual soft limit
@@ -359,6 +369,13 @@ int main(int argc, char **argv)
     /* A write to a client that has gone must fail with EPIPE, not kill us. */
     signal(SIGPIPE, SIG_IGN);
     raise_fd_limit();
+    /* Blocked before any other thread exists, so that only sigwait() in
+     * signal_main() receives them. */
+    sigset_t stop_set;
+    sigemptyset(&stop_set);
+    sigaddset(&stop_set, SIGINT);
+    sigaddset(&stop_set, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &stop_set, NULL);
 
     int listen_fd = xpoll_tcp_listen(addr, 0, 0);
     if (listen_fd < 0)
@@ -371,23 +388,18 @@ int main(int argc, char **argv)
     if ((err = xpoll_waker_new(poll, ECHO_WAKER_TOKEN, &waker)) < 0)
         return die("xpoll_waker_new", err);
 
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
+    pthread_t signal_thread;
+    if ((err = -pthread_create(&signal_thread, NULL, signal_main, &stop_set)) < 0)
+        return die("pthread_create", err);
 
     printf("%s\n", name);
     fflush(stdout);
 
     err = echo_serve(poll, listen_fd, &stop_requested, &accepted);
-    /* No handler may touch the waker once it is freed. */
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGTERM);
-    sigprocmask(SIG_BLOCK, &set, NULL);
+    /* After an error the signal thread still waits: hand it its signal. */
+    if (!atomic_load(&stop_requested))
+        pthread_kill(signal_thread, SIGTERM);
+    pthread_join(signal_thread, NULL);
     xpoll_waker_free(waker);
     xpoll_free(poll);
     close(listen_fd);

@@ -13,7 +13,9 @@
 #define _XOPEN_SOURCE 700
 
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
@@ -28,11 +30,14 @@
 static atomic_bool stop_requested;
 static xpoll_waker *waker;
 
-static void on_signal(int sig)
+/* SIGINT/SIGTERM through sigwait() and the waker, as in tcp_echo_server. */
+static void *signal_main(void *arg)
 {
-    (void)sig;
+    int sig;
+    sigwait(arg, &sig);
     atomic_store(&stop_requested, true);
     xpoll_waker_wake(waker);
+    return NULL;
 }
 
 /* Echo everything queued.  A reply that does not fit the send buffer
@@ -79,6 +84,14 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: %s [ADDR]\n", argv[0]);
         return 2;
     }
+    sigset_t stop_set; /* blocked before any thread exists */
+    sigemptyset(&stop_set);
+    sigaddset(&stop_set, SIGINT);
+    sigaddset(&stop_set, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &stop_set, NULL);
+    pthread_t signal_thread;
+    bool started = false;
+
     int fd = xpoll_udp_bind(addr, 0);
     if (fd < 0) {
         fprintf(stderr, "udp_echo_server: %s: %s\n", addr, strerror(-fd));
@@ -88,15 +101,10 @@ int main(int argc, char **argv)
         (err = xpoll_new(&poll)) < 0 ||
         (err = xpoll_events_new(&events, 64)) < 0 ||
         (err = xpoll_waker_new(poll, WAKER_TOKEN, &waker)) < 0 ||
-        (err = xpoll_register(poll, fd, SOCKET_TOKEN, XPOLL_READABLE)) < 0)
+        (err = xpoll_register(poll, fd, SOCKET_TOKEN, XPOLL_READABLE)) < 0 ||
+        (err = -pthread_create(&signal_thread, NULL, signal_main, &stop_set)) < 0)
         goto out;
-
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
+    started = true;
 
     printf("%s\n", name);
     fflush(stdout);
@@ -118,12 +126,12 @@ int main(int argc, char **argv)
             break;
     }
 
-    sigset_t set; /* no handler may touch the waker once it is freed */
-    sigemptyset(&set);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGTERM);
-    sigprocmask(SIG_BLOCK, &set, NULL);
 out:
+    if (started) {
+        if (!atomic_load(&stop_requested))
+            pthread_kill(signal_thread, SIGTERM); /* stopped by an error */
+        pthread_join(signal_thread, NULL);
+    }
     xpoll_waker_free(waker);
     xpoll_events_free(events);
     xpoll_free(poll);

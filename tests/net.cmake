@@ -9,6 +9,11 @@ endif()
 
 add_executable(test_net ${CMAKE_CURRENT_LIST_DIR}/test_net.c)
 target_link_libraries(test_net PRIVATE xpoll::xpoll_static PkgConfig::CMOCKA)
+if(XPOLL_TEST_WRAPPER)
+  # e.g. valgrind, as for the rest of the suite.
+  set_target_properties(test_net PROPERTIES
+    CROSSCOMPILING_EMULATOR "${XPOLL_TEST_WRAPPER}")
+endif()
 foreach(_backend IN LISTS XPOLL_TEST_BACKENDS)
   add_test(NAME test_net.${_backend} COMMAND test_net)
   set_tests_properties(test_net.${_backend} PROPERTIES

@@ -1004,6 +1004,7 @@ static void test_tcp_echo_sigint(void **state)
         flow_init(&f[i], connect_to(srv.addr), 4 * MiB, false);
         push_until_stuck(&f[i], 100);
     }
+    sleep_ms(200); /* the server is idle in its wait: only a wake ends it */
     server_stop(&srv, SIGINT);
     for (int i = 0; i < N; i++)
         close(f[i].fd);
