@@ -61,10 +61,8 @@ XPOLL_API int xpoll_tcp_listen(const char *addr, int backlog, unsigned flags);
 /**
  * Start a non-blocking TCP connect to `addr`; returns the socket at once.
  * The connect finishes in the background: register it XPOLL_WRITABLE, and
- * when it is writable xpoll_socket_error() tells whether it succeeded.
- * (The event carries the failure too: xpoll_event_is_error().  Under the
- * kqueue emulation on Linux, reporting it consumes SO_ERROR, which then
- * reads 0; a first write or read fails instead.)
+ * when it is writable xpoll_socket_error() tells whether it succeeded
+ * (the event also says xpoll_event_is_error() when it failed).
  * Errors: -EINVAL (bad address), -ENETUNREACH, ... (immediate failures).
  */
 XPOLL_API int xpoll_tcp_connect(const char *addr);
