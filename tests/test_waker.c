@@ -221,6 +221,81 @@ static void wake_from_signal_handler(void **state)
     assert_int_equal(sigaction(SIGUSR2, &old, NULL), 0);
 }
 
+/* A handler may interrupt the thread anywhere, including inside the
+ * library or the kernel interface (an emulated kevent holding its lock, a
+ * close() being interposed): waking from there must not deadlock. */
+struct signaller {
+    pthread_t target, thread;
+    atomic_int stop;
+    int sent;
+};
+
+static void *signal_storm(void *arg)
+{
+    struct signaller *s = arg;
+    while (!atomic_load(&s->stop)) {
+        if (pthread_kill(s->target, SIGUSR2) == 0)
+            s->sent++;
+        struct timespec ts = {0, 20 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    return NULL;
+}
+
+static void *watchdog(void *arg)
+{
+    atomic_int *done = arg;
+    for (int i = 0; i < 200 && !atomic_load(done); i++)
+        sleep_ms(50);
+    if (!atomic_load(done)) {
+        static const char msg[] = "deadlock: wake from a signal handler\n";
+        (void)!write(2, msg, sizeof msg - 1);
+        _exit(1);
+    }
+    return NULL;
+}
+
+static void wake_from_handler_during_registration(void **state)
+{
+    struct waker_fixture *f = *state;
+    struct sigaction sa, old;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = wake_in_handler;
+    sigemptyset(&sa.sa_mask);
+    assert_int_equal(sigaction(SIGUSR2, &sa, &old), 0);
+    signal_waker = f->waker;
+
+    atomic_int done;
+    atomic_init(&done, 0);
+    pthread_t dog;
+    assert_int_equal(pthread_create(&dog, NULL, watchdog, &done), 0);
+    struct signaller s = {.target = pthread_self()};
+    atomic_init(&s.stop, 0);
+    assert_int_equal(pthread_create(&s.thread, NULL, signal_storm, &s), 0);
+
+    int64_t end = now_ns() + 300 * MS;
+    int rounds = 0;
+    while (now_ns() < end) {
+        int fds[2];
+        pair_open(PAIR_PIPE, fds);
+        assert_int_equal(xpoll_register(f->poll, fds[0], 1, XPOLL_READABLE), 0);
+        assert_int_equal(xpoll_reregister(f->poll, fds[0], 2, XPOLL_READABLE), 0);
+        assert_int_equal(xpoll_deregister(f->poll, fds[0]), 0);
+        pair_close(PAIR_PIPE, fds);
+        int n = xpoll_wait(f->poll, f->events, 0);
+        assert_true(n >= 0 || n == -EINTR);
+        rounds++;
+    }
+    atomic_store(&s.stop, 1);
+    assert_int_equal(pthread_join(s.thread, NULL), 0);
+    atomic_store(&done, 1);
+    assert_int_equal(pthread_join(dog, NULL), 0);
+    assert_int_equal(sigaction(SIGUSR2, &old, NULL), 0);
+    assert_true(s.sent > 100);
+    assert_true(rounds > 10);
+    assert_int_equal(handler_rc, 0);
+}
+
 /* ---- no lost wake under contention --------------------------------------- */
 
 enum { PRODUCERS = 4, ITEMS = 20000 };
@@ -291,6 +366,7 @@ int main(void)
         T(waker_new_rejects_null),
         cmocka_unit_test(waker_descriptors_are_cloexec_and_freed),
         T(wake_from_signal_handler),
+        T(wake_from_handler_during_registration),
         T(no_wake_lost_under_contention),
     };
     return RUN(tests, NULL, NULL);

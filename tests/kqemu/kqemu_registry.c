@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -37,8 +38,31 @@ static atomic_int g_legacy_pipe_epipe;
 static atomic_uchar g_hint[KQEMU_HINT_FDS];
 static pthread_once_t g_once = PTHREAD_ONCE_INIT;
 
-void kqemu__lock(void) { pthread_mutex_lock(&g_mu); }
-void kqemu__unlock(void) { pthread_mutex_unlock(&g_mu); }
+/* A real kevent() is a system call, so a signal handler may call it (the
+ * xpoll waker is async-signal-safe).  Here it takes locks: a handler that
+ * interrupted this thread while it held one would wait for itself forever.
+ * So signals stay blocked while a thread holds any emulator lock; they
+ * are delivered when the outermost lock is released. */
+static _Thread_local int t_lock_depth;
+static _Thread_local sigset_t t_saved_mask;
+
+static void mutex_enter(pthread_mutex_t *mu) {
+  if (t_lock_depth++ == 0) {
+    sigset_t all;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &t_saved_mask);
+  }
+  pthread_mutex_lock(mu);
+}
+
+static void mutex_leave(pthread_mutex_t *mu) {
+  pthread_mutex_unlock(mu);
+  if (--t_lock_depth == 0)
+    pthread_sigmask(SIG_SETMASK, &t_saved_mask, NULL);
+}
+
+void kqemu__lock(void) { mutex_enter(&g_mu); }
+void kqemu__unlock(void) { mutex_leave(&g_mu); }
 
 void kqemu__diag(const char *fmt, ...) {
   va_list ap;
@@ -370,13 +394,13 @@ KQEMU_EXPORT int getsockopt(int fd, int level, int optname, void *optval,
 static pthread_mutex_t g_trace_mu = PTHREAD_MUTEX_INITIALIZER;
 
 static void atfork_prepare(void) {
-  pthread_mutex_lock(&g_mu);
-  pthread_mutex_lock(&g_trace_mu);
+  mutex_enter(&g_mu);
+  mutex_enter(&g_trace_mu);
 }
 
 static void atfork_parent(void) {
-  pthread_mutex_unlock(&g_trace_mu);
-  pthread_mutex_unlock(&g_mu);
+  mutex_leave(&g_trace_mu);
+  mutex_leave(&g_mu);
 }
 
 /* R2: the child inherits no queue.  Its copies of the aliases still name
@@ -390,8 +414,8 @@ static void atfork_child(void) {
     kqemu__kq_destroy(kq);
   }
   memset(g_hint, 0, sizeof g_hint);
-  pthread_mutex_unlock(&g_trace_mu);
-  pthread_mutex_unlock(&g_mu);
+  mutex_leave(&g_trace_mu);
+  mutex_leave(&g_mu);
 }
 
 static void init_once(void) {
@@ -406,29 +430,29 @@ static struct kqemu_call g_trace[KQEMU_TRACE_CAPACITY];
 static size_t g_trace_total; /* records since reset */
 
 void kqemu__trace_record(const struct kqemu_call *rec) {
-  pthread_mutex_lock(&g_trace_mu);
+  mutex_enter(&g_trace_mu);
   g_trace[g_trace_total % KQEMU_TRACE_CAPACITY] = *rec;
   g_trace_total++;
-  pthread_mutex_unlock(&g_trace_mu);
+  mutex_leave(&g_trace_mu);
 }
 
 KQEMU_EXPORT void kqemu_trace_reset(void) {
-  pthread_mutex_lock(&g_trace_mu);
+  mutex_enter(&g_trace_mu);
   g_trace_total = 0;
-  pthread_mutex_unlock(&g_trace_mu);
+  mutex_leave(&g_trace_mu);
 }
 
 KQEMU_EXPORT size_t kqemu_trace_count(void) {
-  pthread_mutex_lock(&g_trace_mu);
+  mutex_enter(&g_trace_mu);
   size_t n = g_trace_total < KQEMU_TRACE_CAPACITY ? g_trace_total
                                                   : KQEMU_TRACE_CAPACITY;
-  pthread_mutex_unlock(&g_trace_mu);
+  mutex_leave(&g_trace_mu);
   return n;
 }
 
 KQEMU_EXPORT int kqemu_trace_get(size_t i, struct kqemu_call *out) {
   int r = -1;
-  pthread_mutex_lock(&g_trace_mu);
+  mutex_enter(&g_trace_mu);
   size_t n = g_trace_total < KQEMU_TRACE_CAPACITY ? g_trace_total
                                                   : KQEMU_TRACE_CAPACITY;
   if (i < n && out) {
@@ -436,7 +460,7 @@ KQEMU_EXPORT int kqemu_trace_get(size_t i, struct kqemu_call *out) {
     *out = g_trace[(first + i) % KQEMU_TRACE_CAPACITY];
     r = 0;
   }
-  pthread_mutex_unlock(&g_trace_mu);
+  mutex_leave(&g_trace_mu);
   return r;
 }
 
