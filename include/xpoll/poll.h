@@ -200,8 +200,11 @@ XPOLL_API int xpoll_deregister(xpoll *poll, int fd);
  *
  * A caller-owned buffer xpoll_wait() fills.  One descriptor that is both
  * readable and writable may come back as one event (epoll) or as two
- * events with the same token (kqueue): accept both.  Not thread-safe: use
- * a buffer from one thread at a time.
+ * events with the same token (kqueue): accept both.  So a token can appear
+ * again later in the same batch: if handling an event frees the object
+ * the token points to, defer the free until the whole batch is handled
+ * (or mark the object closed and skip its later events).  Not thread-safe:
+ * use a buffer from one thread at a time.
  * ---------------------------------------------------------------------- */
 
 /**
