@@ -15,7 +15,8 @@
  *    and local addresses format to text that parses back to the same
  *    sockaddr; every buffer size from 0 to the text's length is -ENOSPC
  *    and never written past (ASan, exact-size heap buffers);
- *  - only when the reference says the host is loopback and the port is 0
+ *  - only when the reference says the host is loopback (not its broadcast
+ *    address) and the port is 0
  *    (so nothing outside this machine and no fixed port is ever bound):
  *    xpoll_udp_bind() and xpoll_tcp_listen() succeed, and a datagram to
  *    the bound socket and a connection to the listener are reported by the
@@ -177,7 +178,10 @@ static struct ref ref_parse(const char *text)
     sin->sin_family = AF_INET;
     sin->sin_port = htons(port);
     r.len = sizeof *sin;
-    r.loopback = (ntohl(sin->sin_addr.s_addr) >> 24) == 127;
+    /* 127.0.0.0/8 but its broadcast address, which binds yet cannot be
+     * connected to (EACCES, ENETUNREACH). */
+    uint32_t a = ntohl(sin->sin_addr.s_addr);
+    r.loopback = (a >> 24) == 127 && a != 0x7fffffffu;
     r.valid = true;
     return r;
 }
