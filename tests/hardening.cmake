@@ -86,9 +86,6 @@ endif()
 set_target_properties(stress_fdlimit PROPERTIES CROSSCOMPILING_EMULATOR "")
 _hard_stress(stress_peers)
 _hard_stress(stress_close)
-if(XPOLL_KQUEUE_EMULATION)
-  target_compile_definitions(stress_eintr PRIVATE XPOLL_TEST_KQEMU)
-endif()
 
 # ---------------------------------------------------------------------------
 # The bad-input table (docs/bad-input.md): rows not proven elsewhere.

@@ -44,7 +44,6 @@ static void on_signal(int sig)
 
 struct storm {
     pthread_t thread, target;
-    bool at_itself; /* signal the storm thread instead of the loop's */
     atomic_bool stop;
     long sent;
     int errors;
@@ -54,8 +53,6 @@ static void *storm_main(void *arg)
 {
     struct storm *s = arg;
     struct timespec next;
-    if (s->at_itself)
-        s->target = pthread_self();
     clock_gettime(CLOCK_MONOTONIC, &next);
     while (!atomic_load(&s->stop)) {
         if (pthread_kill(s->target, SIGUSR1) != 0)
@@ -72,7 +69,7 @@ static void *storm_main(void *arg)
     return NULL;
 }
 
-static void storm_start(struct storm *s, bool at_itself)
+static void storm_start(struct storm *s)
 {
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
@@ -82,7 +79,6 @@ static void storm_start(struct storm *s, bool at_itself)
     memset(s, 0, sizeof *s);
     atomic_init(&s->stop, false);
     s->target = pthread_self();
-    s->at_itself = at_itself;
     atomic_store(&caught, 0);
     assert_int_equal(pthread_create(&s->thread, NULL, storm_main, s), 0);
 }
@@ -175,7 +171,7 @@ static void data_survives_signal_storm(void **state)
     }
 
     struct storm storm;
-    storm_start(&storm, false);
+    storm_start(&storm);
     assert_int_equal(pthread_create(&w.thread, NULL, writer_main, &w), 0);
 
     long waits = 0, eintr = 0, other = 0, stalls = 0;
@@ -253,17 +249,10 @@ static void last_wake_is_never_lost(void **state)
     handler_waker = waker;
 
     /* The handler wakes the poll from the thread it interrupts, the loop's
-     * own, which may be inside xpoll_wait.  The kqueue emulation's kevent()
-     * takes a mutex (a real kevent() is a system call), so a handler that
-     * interrupts the loop inside kevent() would deadlock in it: with the
-     * emulation, the handler runs on the signalling thread instead, until
-     * tests/kqemu masks signals around its locked sections. */
-    bool at_itself = false;
-#ifdef XPOLL_TEST_KQEMU
-    at_itself = xpoll_get_backend(poll) == XPOLL_BACKEND_KQUEUE;
-#endif
+     * own, which may be inside xpoll_wait (or inside the kqueue emulation's
+     * kevent(), which blocks signals while it holds its lock). */
     struct storm storm;
-    storm_start(&storm, at_itself);
+    storm_start(&storm);
     long waits = 0, eintr = 0, other = 0, waker_events = 0, seen = 0;
     int64_t storm_end = now_ns() + stress_scaled(1000, 200) * MS;
     while (now_ns() < storm_end) {
@@ -304,10 +293,10 @@ static void last_wake_is_never_lost(void **state)
             }
     }
     handler_waker = NULL;
-    printf("wake storm [%s]: %ld wakes from the handler (on the %s thread), "
-           "%ld waker events, %ld waits, %ld -EINTR\n",
-           xpoll_backend_name(xpoll_get_backend(poll)), final,
-           at_itself ? "signalling" : "loop's", waker_events, waits, eintr);
+    printf("wake storm [%s]: %ld wakes from the handler, %ld waker events, "
+           "%ld waits, %ld -EINTR\n",
+           xpoll_backend_name(xpoll_get_backend(poll)), final, waker_events,
+           waits, eintr);
     assert_int_equal(atomic_load(&handler_wake_errors), 0);
     assert_int_equal(other, 0);
     assert_true(final > 0);
@@ -328,7 +317,7 @@ static void timed_waits_return_zero_or_eintr(void **state)
     assert_int_equal(xpoll_new(&poll), 0);
     assert_int_equal(xpoll_events_new(&events, 4), 0);
     struct storm storm;
-    storm_start(&storm, false);
+    storm_start(&storm);
     int rounds = stress_scaled(400, 50);
     long zero = 0, eintr = 0, other = 0;
     for (int i = 0; i < rounds; i++) {
@@ -361,7 +350,7 @@ static void registration_is_not_disturbed(void **state)
     for (int i = 0; i < FDS; i++)
         assert_int_equal(xpoll_pipe(fds[i]), 0);
     struct storm storm;
-    storm_start(&storm, false);
+    storm_start(&storm);
     int rounds = stress_scaled(300, 30);
     long failures = 0, missing = 0;
     for (int r = 0; r < rounds; r++) {
