@@ -17,13 +17,12 @@
  *  - bounded buffering: a client that does not read its echo is not read
  *    from either, so it costs at most BUF_SIZE bytes of memory;
  *  - half-close, reset, EMFILE on accept, and SIGINT/SIGTERM turned into
- *    a waker event by a signal thread.
+ *    a waker event by a signal handler.
  */
 #define _XOPEN_SOURCE 700
 
 #include <errno.h>
 #include <fcntl.h>
-#include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -321,21 +320,24 @@ int echo_serve(xpoll *poll, int listen_fd, const atomic_bool *stop,
 static atomic_bool stop_requested;
 static xpoll_waker *waker;
 
-/*
- * SIGINT/SIGTERM are taken by sigwait() in a thread of their own, which
- * wakes the loop through the waker.  A handler calling xpoll_waker_wake()
- * would do too - the contract makes the wake async-signal-safe - but a
- * plain thread is safe whatever the signal interrupts, including a kqueue
- * emulation that takes a lock inside kevent() (the one xpoll's tests run
- * on), and the loop thread never sees EINTR.
- */
-static void *signal_main(void *arg)
+/* SIGINT/SIGTERM: the wake is async-signal-safe (one system call, errno
+ * preserved), so the handler hands the stop to the loop directly.  If the
+ * signal lands while the loop waits, xpoll_wait returns -EINTR first. */
+static void on_stop_signal(int sig)
 {
-    int sig;
-    sigwait(arg, &sig);
+    (void)sig;
     atomic_store(&stop_requested, true);
     xpoll_waker_wake(waker);
-    return NULL;
+}
+
+static void catch_stop_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
 }
 
 /* Thousands of connections need more descriptors than the usual soft limit
@@ -369,13 +371,6 @@ int main(int argc, char **argv)
     /* A write to a client that has gone must fail with EPIPE, not kill us. */
     signal(SIGPIPE, SIG_IGN);
     raise_fd_limit();
-    /* Blocked before any other thread exists, so that only sigwait() in
-     * signal_main() receives them. */
-    sigset_t stop_set;
-    sigemptyset(&stop_set);
-    sigaddset(&stop_set, SIGINT);
-    sigaddset(&stop_set, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &stop_set, NULL);
 
     int listen_fd = xpoll_tcp_listen(addr, 0, 0);
     if (listen_fd < 0)
@@ -388,18 +383,14 @@ int main(int argc, char **argv)
     if ((err = xpoll_waker_new(poll, ECHO_WAKER_TOKEN, &waker)) < 0)
         return die("xpoll_waker_new", err);
 
-    pthread_t signal_thread;
-    if ((err = -pthread_create(&signal_thread, NULL, signal_main, &stop_set)) < 0)
-        return die("pthread_create", err);
+    catch_stop_signals(); /* only once the waker exists */
 
     printf("%s\n", name);
     fflush(stdout);
 
     err = echo_serve(poll, listen_fd, &stop_requested, &accepted);
-    /* After an error the signal thread still waits: hand it its signal. */
-    if (!atomic_load(&stop_requested))
-        pthread_kill(signal_thread, SIGTERM);
-    pthread_join(signal_thread, NULL);
+    signal(SIGINT, SIG_DFL); /* no handler may touch the waker once freed */
+    signal(SIGTERM, SIG_DFL);
     xpoll_waker_free(waker);
     xpoll_free(poll);
     close(listen_fd);

@@ -13,7 +13,6 @@
 #define _XOPEN_SOURCE 700
 
 #include <errno.h>
-#include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdatomic.h>
@@ -30,14 +29,13 @@
 static atomic_bool stop_requested;
 static xpoll_waker *waker;
 
-/* SIGINT/SIGTERM through sigwait() and the waker, as in tcp_echo_server. */
-static void *signal_main(void *arg)
+/* SIGINT/SIGTERM wake the loop from the handler, as in tcp_echo_server:
+ * xpoll_waker_wake is async-signal-safe. */
+static void on_stop_signal(int sig)
 {
-    int sig;
-    sigwait(arg, &sig);
+    (void)sig;
     atomic_store(&stop_requested, true);
     xpoll_waker_wake(waker);
-    return NULL;
 }
 
 /* Echo everything queued.  A reply that does not fit the send buffer
@@ -84,14 +82,6 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: %s [ADDR]\n", argv[0]);
         return 2;
     }
-    sigset_t stop_set; /* blocked before any thread exists */
-    sigemptyset(&stop_set);
-    sigaddset(&stop_set, SIGINT);
-    sigaddset(&stop_set, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &stop_set, NULL);
-    pthread_t signal_thread;
-    bool started = false;
-
     int fd = xpoll_udp_bind(addr, 0);
     if (fd < 0) {
         fprintf(stderr, "udp_echo_server: %s: %s\n", addr, strerror(-fd));
@@ -101,10 +91,14 @@ int main(int argc, char **argv)
         (err = xpoll_new(&poll)) < 0 ||
         (err = xpoll_events_new(&events, 64)) < 0 ||
         (err = xpoll_waker_new(poll, WAKER_TOKEN, &waker)) < 0 ||
-        (err = xpoll_register(poll, fd, SOCKET_TOKEN, XPOLL_READABLE)) < 0 ||
-        (err = -pthread_create(&signal_thread, NULL, signal_main, &stop_set)) < 0)
+        (err = xpoll_register(poll, fd, SOCKET_TOKEN, XPOLL_READABLE)) < 0)
         goto out;
-    started = true;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop_signal; /* only once the waker exists */
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
 
     printf("%s\n", name);
     fflush(stdout);
@@ -127,11 +121,8 @@ int main(int argc, char **argv)
     }
 
 out:
-    if (started) {
-        if (!atomic_load(&stop_requested))
-            pthread_kill(signal_thread, SIGTERM); /* stopped by an error */
-        pthread_join(signal_thread, NULL);
-    }
+    signal(SIGINT, SIG_DFL); /* no handler may touch the waker once freed */
+    signal(SIGTERM, SIG_DFL);
     xpoll_waker_free(waker);
     xpoll_events_free(events);
     xpoll_free(poll);
