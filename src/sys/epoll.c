@@ -166,13 +166,9 @@ static int epoll_select(xpoll *poll, xpoll_events *events, int64_t timeout_ns)
                                               memory_order_acquire);
     struct xpoll_event *items = events->items;
     for (int i = 0; i < n; i++) {
-        xpoll_token token = (xpoll_token)native[i].data.u64;
         items[i].readiness = readiness(native[i].events);
-        if (waker != NULL && token == (xpoll_token)waker) {
-            token = waker->token;
-            xpoll__waker_seen(waker);
-        }
-        items[i].token = token;
+        items[i].token = xpoll__event_token((xpoll_token)native[i].data.u64,
+                                            waker);
     }
     events->len = (size_t)n;
     return n;

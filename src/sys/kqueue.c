@@ -236,13 +236,9 @@ static int kq_select(xpoll *poll, xpoll_events *events, int64_t timeout_ns)
                                               memory_order_acquire);
     struct xpoll_event *items = events->items;
     for (int i = 0; i < n; i++) {
-        xpoll_token token = (xpoll_token)(uintptr_t)native[i].udata;
         items[i].readiness = readiness(&native[i]);
-        if (waker != NULL && token == (xpoll_token)waker) {
-            token = waker->token;
-            xpoll__waker_seen(waker);
-        }
-        items[i].token = token;
+        items[i].token = xpoll__event_token(
+            (xpoll_token)(uintptr_t)native[i].udata, waker);
     }
     events->len = (size_t)n;
     return n;

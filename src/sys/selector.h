@@ -126,4 +126,17 @@ size_t xpoll__native_event_size(void);
 /* Called by select() for the waker's event, before returning it. */
 void xpoll__waker_seen(xpoll_waker *waker);
 
+/* The token to report for a kernel event carrying `token`: the waker's
+ * own event (tagged with its address) reports the waker's token, and marks
+ * the wake as seen.  `waker` is poll->waker, loaded once per select(). */
+static inline xpoll_token xpoll__event_token(xpoll_token token,
+                                             xpoll_waker *waker)
+{
+    if (waker != NULL && token == (xpoll_token)waker) {
+        xpoll__waker_seen(waker);
+        return waker->token;
+    }
+    return token;
+}
+
 #endif /* XPOLL_SYS_SELECTOR_H */
