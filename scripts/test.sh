@@ -10,6 +10,7 @@
 #   tsan            ThreadSanitizer, epoll and kqueue
 #   valgrind        memcheck over every test binary, epoll and kqueue
 #   macos           cross-build for x86_64/aarch64 macOS against Apple's headers
+#   fuzz            libFuzzer (clang): each fuzzer 60 s on epoll and on kqueue
 #
 # usage: scripts/test.sh [STAGE...]      (default: all, in the order above)
 # Needs: cmake pkg-config libcmocka-dev gcc g++ clang valgrind
@@ -17,7 +18,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-all_stages=(dev pipe-waker kqueue-freebsd kqueue-darwin asan tsan valgrind macos)
+all_stages=(dev pipe-waker kqueue-freebsd kqueue-darwin asan tsan valgrind macos fuzz)
 stages=("$@")
 [ ${#stages[@]} -gt 0 ] || stages=("${all_stages[@]}")
 
@@ -34,6 +35,9 @@ for stage in "${stages[@]}"; do
     case $stage in
     macos)
         scripts/macos-cross.sh build/macos
+        ;;
+    fuzz)
+        scripts/fuzz.sh 60
         ;;
     *)
         [ -n "${compiler[$stage]:-}" ] || { echo "unknown stage: $stage" >&2; exit 2; }

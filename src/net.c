@@ -611,6 +611,10 @@ int xpoll_socketpair(int type, int fds[2])
     if (fds == NULL)
         return -EINVAL;
     fds[0] = fds[1] = -1;
+    /* Linux quietly turns SOCK_RAW into a datagram pair; net.h promises
+     * the three connection types and nothing else. */
+    if (type != SOCK_STREAM && type != SOCK_DGRAM && type != SOCK_SEQPACKET)
+        return -EINVAL;
     int saved = errno;
     int r = socket_pair(type, fds);
     errno = saved;

@@ -168,7 +168,9 @@ XPOLL_API int xpoll_wait(xpoll *poll, xpoll_events *events, int64_t timeout_ns);
  * Errors: -EINVAL (poll NULL, interests 0 or unknown bits), -EBADF (fd < 0
  * or not open), -ENOTSUP (an interest this backend cannot honour: PRIORITY
  * on kqueue, AIO/LIO on epoll), -EEXIST (epoll: fd already registered;
- * kqueue updates the registration instead), -EPERM (epoll: the fd does not
+ * kqueue instead updates the directions named in `interests` and leaves
+ * any other direction registered with its old token: use reregister to
+ * replace a registration), -EPERM (epoll: the fd does not
  * support polling, e.g. a regular file), -ENOMEM, -ENOSPC (epoll:
  * max_user_watches reached), or another negative errno from the kernel.
  */

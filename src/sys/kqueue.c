@@ -124,15 +124,22 @@ static int kq_changes(struct kevent changes[2], int fd, xpoll_token token,
     return n;
 }
 
+/* AIO/LIO add no filter: the aiocb's sigevent names the kqueue
+ * (SIGEV_KEVENT, see xpoll_fd()) and the token, as in mio.  With no filter
+ * the kernel never looks at the descriptor, so check it here: a closed fd
+ * is -EBADF on every path. */
+static int kq_fd_open(int fd)
+{
+    return fcntl(fd, F_GETFD) < 0 ? -errno : 0;
+}
+
 static int kq_register(xpoll *poll, int fd, xpoll_token token,
                        xpoll_interests interests)
 {
     struct kevent changes[2];
     int n = kq_changes(changes, fd, token, interests, 0);
 
-    /* AIO/LIO add no filter: the aiocb's sigevent names the kqueue
-     * (SIGEV_KEVENT, see xpoll_fd()) and the token (as mio does). */
-    return n == 0 ? 0 : kq_apply(poll, changes, n, KQ_REGISTER);
+    return n == 0 ? kq_fd_open(fd) : kq_apply(poll, changes, n, KQ_REGISTER);
 }
 
 static int kq_reregister(xpoll *poll, int fd, xpoll_token token,
@@ -140,6 +147,14 @@ static int kq_reregister(xpoll *poll, int fd, xpoll_token token,
 {
     struct kevent changes[2];
     int n = kq_changes(changes, fd, token, interests, 1);
+
+    /* Deleting absent filters is ignored (ENOENT), and macOS answers
+     * ENOENT even for a closed fd: without an add, check it here. */
+    if (!(interests & (XPOLL_READABLE | XPOLL_WRITABLE))) {
+        int err = kq_fd_open(fd);
+        if (err < 0)
+            return err;
+    }
     return kq_apply(poll, changes, n, KQ_REREGISTER);
 }
 
