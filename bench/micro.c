@@ -466,22 +466,30 @@ int main(int argc, char **argv)
         double *samples = malloc(sizeof(double) * (size_t)iters);
         struct stat3 xr[3], br[3];
         unsigned long reg_allocs = 0, reg_bytes = 0;
-        for (int si = 0; si < 3; si++) {
-            struct idle_set set;
-            idle_init(&set, sizes[si], sizes[si] == 10000 ? &reg_allocs : NULL,
+        /* All three sets exist at once and the reps go round them, so
+         * drift over the run hits every size alike. */
+        static struct idle_set sets[3];
+        double xsz[3][MAX_REPS], bsz[3][MAX_REPS];
+        for (int si = 0; si < 3; si++)
+            idle_init(&sets[si], sizes[si], sizes[si] == 10000 ? &reg_allocs : NULL,
                       &reg_bytes);
-            idle_run(&set, 1, iters / 10, samples);
-            idle_run(&set, 0, iters / 10, samples);
-            for (int r = 0; r < reps; r++) {
-                xs[r] = idle_run(&set, 1, iters, samples);
-                bs[r] = idle_run(&set, 0, iters, samples);
+        for (int si = 0; si < 3; si++) {
+            idle_run(&sets[si], 1, iters / 10, samples);
+            idle_run(&sets[si], 0, iters / 10, samples);
+        }
+        for (int r = 0; r < reps; r++) {
+            for (int si = 0; si < 3; si++) {
+                xsz[si][r] = idle_run(&sets[si], 1, iters, samples);
+                bsz[si][r] = idle_run(&sets[si], 0, iters, samples);
             }
-            xr[si] = summarize(xs, reps);
-            br[si] = summarize(bs, reps);
+        }
+        for (int si = 0; si < 3; si++) {
+            xr[si] = summarize(xsz[si], reps);
+            br[si] = summarize(bsz[si], reps);
             char name[64];
             snprintf(name, sizeof name, "wait, 10 ready + %d idle", sizes[si]);
             row(name, xr[si], br[si]);
-            idle_free(&set);
+            idle_free(&sets[si]);
         }
         printf("%-36s %9.3f %19s %9.3f\n", "idle scaling: wait(10000)/wait(10)",
                xr[2].med / xr[0].med, "", br[2].med / br[0].med);
