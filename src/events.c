@@ -1,8 +1,9 @@
 /*
- * The caller-owned event buffer and the event accessors.  The backend has
- * already reduced each kernel event to XPOLL__EV_* bits, so an accessor is
- * one bit test.
+ * The caller-owned event buffer.  The event accessors are inline functions
+ * in <xpoll/poll.h>; XPOLL__EMIT_INLINES makes this file compile their
+ * bodies out of line too, so the library exports them.
  */
+#define XPOLL__EMIT_INLINES
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -28,22 +29,22 @@ int xpoll_events_new(xpoll_events **out, size_t capacity)
     if (capacity == 0)
         return -EINVAL;
 
-    /* One allocation: header, translated items, then the kernel's array. */
+    /* One allocation: header, events, then the backend's scratch array
+     * (none on epoll), which starts on an 8-byte boundary. */
     size_t native_size = xpoll__native_event_size();
     size_t per_event = sizeof(struct xpoll_event) + native_size;
-    if (capacity > (SIZE_MAX - sizeof(xpoll_events)) / per_event)
+    if (capacity > (SIZE_MAX - sizeof(xpoll_events) - 8) / per_event)
         return -ENOMEM;
-    size_t item_bytes = capacity * sizeof(struct xpoll_event);
-    size_t total = sizeof(xpoll_events) + capacity * per_event;
+    size_t item_bytes = (capacity * sizeof(struct xpoll_event) + 7) & ~(size_t)7;
+    size_t total = sizeof(xpoll_events) + item_bytes + capacity * native_size;
 
     xpoll_events *events = malloc(total);
     if (events == NULL)
         return -ENOMEM;
-    events->len = 0;
-    events->capacity = capacity;
-    /* items[] ends on an 8-byte boundary (16-byte elements), which suits
-     * every kernel event layout we use. */
-    events->native = (char *)events + sizeof(xpoll_events) + item_bytes;
+    events->xpoll__len = 0;
+    events->xpoll__capacity = capacity;
+    events->xpoll__items = (struct xpoll_event *)(void *)(events + 1);
+    events->xpoll__native = (char *)(events + 1) + item_bytes;
     *out = events;
     return 0;
 }
@@ -55,78 +56,11 @@ void xpoll_events_free(xpoll_events *events)
 
 size_t xpoll_events_capacity(const xpoll_events *events)
 {
-    return events != NULL ? events->capacity : 0;
-}
-
-size_t xpoll_events_len(const xpoll_events *events)
-{
-    return events != NULL ? events->len : 0;
-}
-
-bool xpoll_events_is_empty(const xpoll_events *events)
-{
-    return xpoll_events_len(events) == 0;
+    return events != NULL ? events->xpoll__capacity : 0;
 }
 
 void xpoll_events_clear(xpoll_events *events)
 {
     if (events != NULL)
-        events->len = 0;
-}
-
-const xpoll_event *xpoll_events_get(const xpoll_events *events, size_t index)
-{
-    if (events == NULL || index >= events->len)
-        return NULL;
-    return &events->items[index];
-}
-
-xpoll_token xpoll_event_token(const xpoll_event *event)
-{
-    return event != NULL ? event->token : 0;
-}
-
-static bool has(const xpoll_event *event, uint32_t bit)
-{
-    return event != NULL && (event->readiness & bit) != 0;
-}
-
-bool xpoll_event_is_readable(const xpoll_event *event)
-{
-    return has(event, XPOLL__EV_READABLE);
-}
-
-bool xpoll_event_is_writable(const xpoll_event *event)
-{
-    return has(event, XPOLL__EV_WRITABLE);
-}
-
-bool xpoll_event_is_error(const xpoll_event *event)
-{
-    return has(event, XPOLL__EV_ERROR);
-}
-
-bool xpoll_event_is_read_closed(const xpoll_event *event)
-{
-    return has(event, XPOLL__EV_READ_CLOSED);
-}
-
-bool xpoll_event_is_write_closed(const xpoll_event *event)
-{
-    return has(event, XPOLL__EV_WRITE_CLOSED);
-}
-
-bool xpoll_event_is_priority(const xpoll_event *event)
-{
-    return has(event, XPOLL__EV_PRIORITY);
-}
-
-bool xpoll_event_is_aio(const xpoll_event *event)
-{
-    return has(event, XPOLL__EV_AIO);
-}
-
-bool xpoll_event_is_lio(const xpoll_event *event)
-{
-    return has(event, XPOLL__EV_LIO);
+        events->xpoll__len = 0;
 }

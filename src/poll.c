@@ -170,8 +170,11 @@ int xpoll_wait(xpoll *poll, xpoll_events *events, int64_t timeout_ns)
 {
     if (events == NULL)
         return -EINVAL;
-    events->len = 0;
+    events->xpoll__len = 0;
     if (poll == NULL)
         return -EINVAL;
-    return poll->selector->select(poll, events, timeout_ns);
+    int n = poll->selector->select(poll, events, timeout_ns);
+    if (n > 0)
+        xpoll__waker_settle(poll);
+    return n;
 }

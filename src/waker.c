@@ -32,9 +32,9 @@ int xpoll_waker_new(xpoll *poll, xpoll_token token, xpoll_waker **out)
     if (err < 0)
         goto fail_free;
 
-    /* Publish before arming: once armed, select() may see the event and
-     * must find this waker in poll->waker to recognise it.  The exchange
-     * also settles a race between two xpoll_waker_new() calls. */
+    /* Publish before arming, so a wait that returns the first event finds
+     * the waker to settle; the exchange also settles a race between two
+     * xpoll_waker_new() calls. */
     xpoll_waker *none = NULL;
     if (!atomic_compare_exchange_strong(&poll->waker, &none, waker)) {
         err = -EEXIST;
@@ -65,18 +65,6 @@ int xpoll_waker_wake(xpoll_waker *waker)
     if (err < 0)
         atomic_store(&waker->pending, 0);
     return err;
-}
-
-void xpoll__waker_seen(xpoll_waker *waker)
-{
-    const struct xpoll__waker_ops *ops = waker->poll->selector->waker;
-
-    if (ops->seen != NULL)
-        ops->seen(waker);
-    /* Cleared after the event was harvested: a wake racing with this store
-     * may skip its system call, but its effects were published before the
-     * wake, and the caller handles the event we are about to return. */
-    atomic_store(&waker->pending, 0);
 }
 
 void xpoll_waker_free(xpoll_waker *waker)

@@ -1,6 +1,7 @@
 #!/bin/sh
 # The shared library exports exactly the public API: every function the
-# headers declare with XPOLL_API, and nothing else.  A build carrying the
+# headers declare with XPOLL_API or XPOLL_INLINE (inline in the header,
+# exported out of line too), and nothing else.  A build carrying the
 # test-only kqueue emulation also exports the emulator's entry points and
 # interposers, on purpose.
 # usage: check_exports.sh LIBRARY INCLUDE_DIR [emulation]
@@ -14,7 +15,7 @@ fi
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-grep -rh 'XPOLL_API' "$include" | grep -o 'xpoll_[a-z0-9_]*(' | tr -d '(' \
+grep -rhE '^XPOLL_(API|INLINE) ' "$include" | grep -o 'xpoll_[a-z0-9_]*(' | tr -d '(' \
     | sort -u > "$tmp/declared"
 nm -D --defined-only "$lib" | awk '{print $3}' | sed 's/@.*//' | sort -u \
     | grep -Ev "$extra" > "$tmp/exported" || true

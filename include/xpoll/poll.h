@@ -221,21 +221,8 @@ XPOLL_API void xpoll_events_free(xpoll_events *events);
 /** The capacity given to xpoll_events_new() (0 for NULL). */
 XPOLL_API size_t xpoll_events_capacity(const xpoll_events *events);
 
-/** How many events the last wait stored (0 for NULL). */
-XPOLL_API size_t xpoll_events_len(const xpoll_events *events);
-
-/** xpoll_events_len() == 0. */
-XPOLL_API bool xpoll_events_is_empty(const xpoll_events *events);
-
 /** Forget the stored events (xpoll_wait() does this itself). */
 XPOLL_API void xpoll_events_clear(xpoll_events *events);
-
-/**
- * The event at `index`, or NULL if index >= xpoll_events_len().  The
- * pointer is valid until the next wait or clear on this buffer.
- */
-XPOLL_API const xpoll_event *xpoll_events_get(const xpoll_events *events,
-                                              size_t index);
 
 /*
  * Event accessors.  They follow mio's meaning on each backend; a NULL
@@ -260,16 +247,139 @@ XPOLL_API const xpoll_event *xpoll_events_get(const xpoll_events *events,
  * is_error: an error is pending; read it with getsockopt(SO_ERROR).
  * The closed/error flags are hints: the read or write that follows is the
  * authority.  They are never set when the condition does not hold.
+ *
+ * These and the event-buffer queries below are inline functions, so a
+ * loop over events costs no calls (the shared library also exports every
+ * one of them, for bindings and for builds without optimisation).
  */
-XPOLL_API xpoll_token xpoll_event_token(const xpoll_event *event);
-XPOLL_API bool xpoll_event_is_readable(const xpoll_event *event);
-XPOLL_API bool xpoll_event_is_writable(const xpoll_event *event);
-XPOLL_API bool xpoll_event_is_error(const xpoll_event *event);
-XPOLL_API bool xpoll_event_is_read_closed(const xpoll_event *event);
-XPOLL_API bool xpoll_event_is_write_closed(const xpoll_event *event);
-XPOLL_API bool xpoll_event_is_priority(const xpoll_event *event);
-XPOLL_API bool xpoll_event_is_aio(const xpoll_event *event);
-XPOLL_API bool xpoll_event_is_lio(const xpoll_event *event);
+
+/* ---- Implementation details, published only for inlining ---------------
+ * The layouts behind the inline functions.  Their fields are not API (use
+ * the functions); they change only with the library's SONAME.  An event
+ * has the layout of Linux's struct epoll_event (packed on x86-64, as the
+ * kernel's) and epoll's readiness bits, so epoll fills the caller's buffer
+ * directly; kqueue translates into the same bits plus four of its own. */
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#  define XPOLL__PACKED __attribute__((packed))
+#else
+#  define XPOLL__PACKED
+#endif
+struct xpoll_event {
+    uint32_t xpoll__readiness; /* XPOLL__EV_* */
+    uint64_t xpoll__token;
+} XPOLL__PACKED;
+
+struct xpoll_events {
+    size_t xpoll__len;
+    size_t xpoll__capacity;
+    struct xpoll_event *xpoll__items; /* capacity of them */
+    void *xpoll__native;              /* backend scratch (kqueue's kevents) */
+};
+
+#define XPOLL__EV_IN 0x001u            /* EPOLLIN */
+#define XPOLL__EV_PRI 0x002u           /* EPOLLPRI */
+#define XPOLL__EV_OUT 0x004u           /* EPOLLOUT */
+#define XPOLL__EV_ERR 0x008u           /* EPOLLERR */
+#define XPOLL__EV_HUP 0x010u           /* EPOLLHUP */
+#define XPOLL__EV_RDHUP 0x2000u        /* EPOLLRDHUP */
+#define XPOLL__EV_WRITE_EOF (1u << 24) /* kqueue: EVFILT_WRITE with EV_EOF */
+#define XPOLL__EV_KQ_ERROR (1u << 25)  /* kqueue: EV_ERROR, EV_EOF+fflags */
+#define XPOLL__EV_AIO (1u << 26)       /* kqueue: EVFILT_AIO */
+#define XPOLL__EV_LIO (1u << 27)       /* kqueue: EVFILT_LIO */
+
+/* XPOLL_INLINE: an inline definition that never emits a copy of its own
+ * (C99 `inline` semantics in every language mode, via gnu_inline); the
+ * library compiles these bodies once more, out of line, in src/events.c
+ * (XPOLL__EMIT_INLINES), and exports them. */
+#if defined(XPOLL__EMIT_INLINES)
+#  define XPOLL_INLINE XPOLL_API
+#elif defined(__GNUC__) || defined(__clang__)
+#  define XPOLL_INLINE XPOLL_API extern inline __attribute__((gnu_inline))
+#else
+#  define XPOLL_INLINE static inline
+#endif
+
+/* A NULL event reads as no readiness at all. */
+#define XPOLL__READINESS(event) ((event) != NULL ? (event)->xpoll__readiness : 0u)
+
+/** How many events the last wait stored (0 for NULL). */
+XPOLL_INLINE size_t xpoll_events_len(const xpoll_events *events)
+{
+    return events != NULL ? events->xpoll__len : 0;
+}
+
+/** xpoll_events_len() == 0. */
+XPOLL_INLINE bool xpoll_events_is_empty(const xpoll_events *events)
+{
+    return events == NULL || events->xpoll__len == 0;
+}
+
+/**
+ * The event at `index`, or NULL if index >= xpoll_events_len().  The
+ * pointer is valid until the next wait or clear on this buffer.
+ */
+XPOLL_INLINE const xpoll_event *xpoll_events_get(const xpoll_events *events,
+                                                 size_t index)
+{
+    if (events == NULL || index >= events->xpoll__len)
+        return NULL;
+    return &events->xpoll__items[index];
+}
+
+/** The token the event's descriptor was registered with. */
+XPOLL_INLINE xpoll_token xpoll_event_token(const xpoll_event *event)
+{
+    return event != NULL ? (xpoll_token)event->xpoll__token : 0;
+}
+
+XPOLL_INLINE bool xpoll_event_is_readable(const xpoll_event *event)
+{
+    return (XPOLL__READINESS(event) & (XPOLL__EV_IN | XPOLL__EV_PRI)) != 0;
+}
+
+XPOLL_INLINE bool xpoll_event_is_writable(const xpoll_event *event)
+{
+    return (XPOLL__READINESS(event) & XPOLL__EV_OUT) != 0;
+}
+
+XPOLL_INLINE bool xpoll_event_is_error(const xpoll_event *event)
+{
+    return (XPOLL__READINESS(event) & (XPOLL__EV_ERR | XPOLL__EV_KQ_ERROR)) != 0;
+}
+
+XPOLL_INLINE bool xpoll_event_is_read_closed(const xpoll_event *event)
+{
+    uint32_t r = XPOLL__READINESS(event);
+    return (r & XPOLL__EV_HUP) != 0 ||
+           (r & (XPOLL__EV_IN | XPOLL__EV_RDHUP)) ==
+               (XPOLL__EV_IN | XPOLL__EV_RDHUP);
+}
+
+XPOLL_INLINE bool xpoll_event_is_write_closed(const xpoll_event *event)
+{
+    uint32_t r = XPOLL__READINESS(event);
+    /* Exactly EPOLLERR is what the write end of a pipe reports once its
+     * read end is closed (mio #1350). */
+    return (r & (XPOLL__EV_HUP | XPOLL__EV_WRITE_EOF)) != 0 ||
+           (r & (XPOLL__EV_OUT | XPOLL__EV_ERR)) ==
+               (XPOLL__EV_OUT | XPOLL__EV_ERR) ||
+           r == XPOLL__EV_ERR;
+}
+
+XPOLL_INLINE bool xpoll_event_is_priority(const xpoll_event *event)
+{
+    return (XPOLL__READINESS(event) & XPOLL__EV_PRI) != 0;
+}
+
+XPOLL_INLINE bool xpoll_event_is_aio(const xpoll_event *event)
+{
+    return (XPOLL__READINESS(event) & XPOLL__EV_AIO) != 0;
+}
+
+XPOLL_INLINE bool xpoll_event_is_lio(const xpoll_event *event)
+{
+    return (XPOLL__READINESS(event) & XPOLL__EV_LIO) != 0;
+}
 
 /* ------------------------------------------------------------------------
  * Waker

@@ -2,12 +2,15 @@
  * Linux epoll(7) backend.
  *
  * Every registration is edge-triggered (EPOLLET) and carries the token in
- * epoll_data, so the kernel hands tokens back directly and the backend
- * keeps no per-descriptor memory at all.
+ * epoll_data, so the backend keeps no per-descriptor memory at all.  A
+ * struct xpoll_event has the layout of struct epoll_event and its bits are
+ * epoll's (asserted below), so epoll_wait writes the caller's events
+ * directly: nothing is translated or copied.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <limits.h>
+#include <stddef.h>
 #include <signal.h>
 #include <sys/epoll.h>
 #include <sys/syscall.h>
@@ -15,6 +18,20 @@
 #include <unistd.h>
 
 #include "selector.h"
+
+/* The caller's event buffer is handed to the kernel as is. */
+_Static_assert(sizeof(struct xpoll_event) == sizeof(struct epoll_event),
+               "xpoll_event must have epoll_event's layout");
+_Static_assert(offsetof(struct xpoll_event, xpoll__readiness) ==
+                   offsetof(struct epoll_event, events),
+               "readiness where epoll_event.events is");
+_Static_assert(offsetof(struct xpoll_event, xpoll__token) ==
+                   offsetof(struct epoll_event, data),
+               "token where epoll_event.data is");
+_Static_assert(XPOLL__EV_IN == EPOLLIN && XPOLL__EV_PRI == EPOLLPRI &&
+                   XPOLL__EV_OUT == EPOLLOUT && XPOLL__EV_ERR == EPOLLERR &&
+                   XPOLL__EV_HUP == EPOLLHUP && XPOLL__EV_RDHUP == EPOLLRDHUP,
+               "readiness bits are epoll's");
 
 /* poll->flags: epoll_pwait2 returned ENOSYS once; stop trying. */
 #define EPOLL_NO_PWAIT2 0x1u
@@ -39,29 +56,6 @@ static uint32_t epoll_flags(xpoll_interests interests)
     if (interests & XPOLL_PRIORITY)
         flags |= EPOLLPRI;
     return flags;
-}
-
-/* The one place epoll flags become readiness (mio's epoll table). */
-static uint32_t readiness(uint32_t e)
-{
-    uint32_t r = 0;
-
-    if (e & (EPOLLIN | EPOLLPRI))
-        r |= XPOLL__EV_READABLE;
-    if (e & EPOLLOUT)
-        r |= XPOLL__EV_WRITABLE;
-    if (e & EPOLLERR)
-        r |= XPOLL__EV_ERROR;
-    if ((e & EPOLLHUP) || (e & (EPOLLIN | EPOLLRDHUP)) == (EPOLLIN | EPOLLRDHUP))
-        r |= XPOLL__EV_READ_CLOSED;
-    /* Exactly EPOLLERR is what the write end of a pipe reports once the
-     * read end is closed (mio #1350). */
-    if ((e & EPOLLHUP) || (e & (EPOLLOUT | EPOLLERR)) == (EPOLLOUT | EPOLLERR) ||
-        e == EPOLLERR)
-        r |= XPOLL__EV_WRITE_CLOSED;
-    if (e & EPOLLPRI)
-        r |= XPOLL__EV_PRIORITY;
-    return r;
 }
 
 static int epoll_open(xpoll *poll)
@@ -148,10 +142,10 @@ static int wait_ns(xpoll *poll, struct epoll_event *native, int max,
 
 static int epoll_select(xpoll *poll, xpoll_events *events, int64_t timeout_ns)
 {
-    struct epoll_event *native = events->native;
-    int max = events->capacity > (size_t)EPOLL_MAX_EVENTS
+    struct epoll_event *native = (struct epoll_event *)(void *)events->xpoll__items;
+    int max = events->xpoll__capacity > (size_t)EPOLL_MAX_EVENTS
                   ? EPOLL_MAX_EVENTS
-                  : (int)events->capacity;
+                  : (int)events->xpoll__capacity;
     int n;
 
     /* Whole milliseconds (and 0, and infinite) need no timespec. */
@@ -161,23 +155,14 @@ static int epoll_select(xpoll *poll, xpoll_events *events, int64_t timeout_ns)
         n = wait_ns(poll, native, max, timeout_ns);
     if (n < 0)
         return -errno; /* EINTR included: the caller decides (mio) */
-
-    xpoll_waker *waker = atomic_load_explicit(&poll->waker,
-                                              memory_order_acquire);
-    struct xpoll_event *items = events->items;
-    for (int i = 0; i < n; i++) {
-        items[i].readiness = readiness(native[i].events);
-        items[i].token = xpoll__event_token((xpoll_token)native[i].data.u64,
-                                            waker);
-    }
-    events->len = (size_t)n;
+    events->xpoll__len = (size_t)n;
     return n;
 }
 
 const struct xpoll__selector xpoll__epoll_selector = {
     .backend = XPOLL_BACKEND_EPOLL,
     .interests = XPOLL_READABLE | XPOLL_WRITABLE | XPOLL_PRIORITY,
-    .native_event_size = sizeof(struct epoll_event),
+    .native_event_size = 0, /* epoll writes struct xpoll_event itself */
 #ifdef XPOLL_FORCE_PIPE_WAKER
     .waker = &xpoll__waker_pipe,
 #else

@@ -187,28 +187,29 @@ static void kq_close(xpoll *poll)
     close(poll->fd);
 }
 
-/* The one place kevent fields become readiness (mio's kqueue table). */
+/* The one place kevent fields become readiness (mio's kqueue table), in
+ * the bits the public accessors read (<xpoll/poll.h>). */
 static uint32_t readiness(const struct kevent *ev)
 {
     uint32_t r = 0;
 
     /* EV_EOF with fflags set carries the socket error (R31, R33). */
     if ((ev->flags & EV_ERROR) || ((ev->flags & EV_EOF) && ev->fflags != 0))
-        r |= XPOLL__EV_ERROR;
+        r |= XPOLL__EV_KQ_ERROR;
     switch (ev->filter) {
     case EVFILT_READ:
-        r |= XPOLL__EV_READABLE;
+        r |= XPOLL__EV_IN;
         if (ev->flags & EV_EOF)
-            r |= XPOLL__EV_READ_CLOSED;
+            r |= XPOLL__EV_RDHUP; /* with IN: read-closed */
         break;
     case EVFILT_WRITE:
-        r |= XPOLL__EV_WRITABLE;
+        r |= XPOLL__EV_OUT;
         if (ev->flags & EV_EOF)
-            r |= XPOLL__EV_WRITE_CLOSED;
+            r |= XPOLL__EV_WRITE_EOF;
         break;
 #ifdef EVFILT_USER
     case EVFILT_USER: /* only the waker uses it; it reads as readable */
-        r |= XPOLL__EV_READABLE;
+        r |= XPOLL__EV_IN;
         break;
 #endif
 #ifdef EVFILT_AIO
@@ -229,9 +230,10 @@ static uint32_t readiness(const struct kevent *ev)
 
 static int kq_select(xpoll *poll, xpoll_events *events, int64_t timeout_ns)
 {
-    struct kevent *native = events->native;
-    int max = events->capacity > (size_t)INT_MAX ? INT_MAX
-                                                 : (int)events->capacity;
+    struct kevent *native = events->xpoll__native;
+    int max = events->xpoll__capacity > (size_t)INT_MAX
+                  ? INT_MAX
+                  : (int)events->xpoll__capacity;
     struct timespec ts, *timeout = NULL;
 
     if (timeout_ns >= 0) {
@@ -247,15 +249,12 @@ static int kq_select(xpoll *poll, xpoll_events *events, int64_t timeout_ns)
     if (n < 0)
         return -errno; /* EINTR included: never restarted (R42) */
 
-    xpoll_waker *waker = atomic_load_explicit(&poll->waker,
-                                              memory_order_acquire);
-    struct xpoll_event *items = events->items;
+    struct xpoll_event *items = events->xpoll__items;
     for (int i = 0; i < n; i++) {
-        items[i].readiness = readiness(&native[i]);
-        items[i].token = xpoll__event_token(
-            (xpoll_token)(uintptr_t)native[i].udata, waker);
+        items[i].xpoll__readiness = readiness(&native[i]);
+        items[i].xpoll__token = (uintptr_t)native[i].udata;
     }
-    events->len = (size_t)n;
+    events->xpoll__len = (size_t)n;
     return n;
 }
 
@@ -274,8 +273,7 @@ static int user_open(xpoll_waker *waker)
 static int user_arm(xpoll_waker *waker)
 {
     struct kevent change;
-    kq_change(&change, KQ_WAKER_IDENT, EVFILT_USER, KQ_ADD, 0,
-              (uintptr_t)waker);
+    kq_change(&change, KQ_WAKER_IDENT, EVFILT_USER, KQ_ADD, 0, waker->token);
     return kq_apply(waker->poll, &change, 1, KQ_REGISTER);
 }
 
@@ -285,7 +283,7 @@ static int user_wake(xpoll_waker *waker)
     int saved = errno;
     struct kevent change;
     kq_change(&change, KQ_WAKER_IDENT, EVFILT_USER, EV_ADD | EV_RECEIPT,
-              NOTE_TRIGGER, (uintptr_t)waker);
+              NOTE_TRIGGER, waker->token);
     int err = kq_apply(waker->poll, &change, 1, KQ_REGISTER);
     errno = saved;
     return err;
@@ -304,7 +302,6 @@ static const struct xpoll__waker_ops kq_user_waker = {
     .open = user_open,
     .arm = user_arm,
     .wake = user_wake,
-    .seen = NULL,
     .close = user_close,
 };
 #define KQ_WAKER (&kq_user_waker)

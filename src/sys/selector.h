@@ -20,37 +20,8 @@
 #define XPOLL__ALL_INTERESTS \
     (XPOLL_READABLE | XPOLL_WRITABLE | XPOLL_PRIORITY | XPOLL_AIO | XPOLL_LIO)
 
-/*
- * Readiness bits of a delivered event.  A backend translates its kernel
- * event into these once, in select(); the public accessors then only test
- * a bit.  Each backend's translation is the single place where its
- * per-flag meaning (mio's table, see poll.h) is written down.
- */
-enum {
-    XPOLL__EV_READABLE = 1u << 0,
-    XPOLL__EV_WRITABLE = 1u << 1,
-    XPOLL__EV_ERROR = 1u << 2,
-    XPOLL__EV_READ_CLOSED = 1u << 3,
-    XPOLL__EV_WRITE_CLOSED = 1u << 4,
-    XPOLL__EV_PRIORITY = 1u << 5,
-    XPOLL__EV_AIO = 1u << 6,
-    XPOLL__EV_LIO = 1u << 7,
-};
-
-struct xpoll_event {
-    xpoll_token token;
-    uint32_t readiness; /* XPOLL__EV_* */
-};
-
-struct xpoll_events {
-    size_t len;
-    size_t capacity;
-    /* Room for `capacity` kernel events of the largest compiled-in backend
-     * (see xpoll__native_event_size()): the kernel writes there, select()
-     * translates into items[].  Same allocation as this struct. */
-    void *native;
-    struct xpoll_event items[];
-};
+/* Event and event-buffer layouts, and the XPOLL__EV_* readiness bits,
+ * are in <xpoll/poll.h>, which publishes them for its inline accessors. */
 
 struct xpoll__selector;
 
@@ -58,22 +29,22 @@ struct xpoll {
     const struct xpoll__selector *selector;
     int fd;         /* the epoll / kqueue descriptor */
     unsigned flags; /* backend-private; touched only by the waiting thread */
-    /* Set while a waker exists; read by select() to recognise its event. */
+    /* Set while a waker exists (one per poll). */
     _Atomic(struct xpoll_waker *) waker;
 };
 
 /*
- * Wakers.  Every waker registration carries the waker's own address as its
- * kernel token (epoll data, kevent udata).  select() compares each event's
- * token with poll->waker to report it with waker->token and call
- * xpoll__waker_seen(); user tokens cannot equal the address of a live
- * allocation of ours.
+ * Wakers.  A waker's kernel registration carries the caller's waker token
+ * like any other, so select() never looks for it.  Coalescing (as libuv's
+ * uv_async_send): `pending` goes 0 -> 1 with the first wake, whose system
+ * call produces the event; later wakes see 1 and make none.  Every wait
+ * that returns events ends with xpoll__waker_settle(), which sets it back
+ * to 0, so a wake after that makes a new event.  Clearing after a wait
+ * whose batch did not hold the event only costs a redundant write later.
  */
 struct xpoll_waker {
     xpoll *poll;
     xpoll_token token;
-    /* 1 from the first wake until the poll has delivered the event: later
-     * wakes skip the system call (coalescing, as libuv's uv_async_send). */
     atomic_int pending;
     int fds[2]; /* mechanism-specific descriptors, -1 when unused */
 };
@@ -83,10 +54,8 @@ struct xpoll__waker_ops {
     int (*open)(xpoll_waker *waker);
     /* Register with waker->poll so that wake() produces an event. */
     int (*arm)(xpoll_waker *waker);
-    /* Make the poll report the waker: one system call, async-signal-safe. */
+    /* Make the poll report the waker; async-signal-safe. */
     int (*wake)(xpoll_waker *waker);
-    /* The poll delivered the waker's event (may be NULL). */
-    void (*seen)(xpoll_waker *waker);
     /* Deregister (if armed) and close what open() created. */
     void (*close)(xpoll_waker *waker, int armed);
 };
@@ -98,7 +67,9 @@ extern const struct xpoll__waker_ops xpoll__waker_eventfd;
 struct xpoll__selector {
     xpoll_backend backend;
     xpoll_interests interests;    /* what register accepts */
-    size_t native_event_size;     /* one kernel event, for xpoll_events */
+    /* One kernel event, for xpoll_events' scratch array; 0 when the
+     * kernel writes struct xpoll_event itself (epoll). */
+    size_t native_event_size;
     const struct xpoll__waker_ops *waker;
 
     /* Set poll->fd (close-on-exec).  Returns 0 or a negative errno. */
@@ -111,8 +82,8 @@ struct xpoll__selector {
     int (*reregister_fd)(xpoll *poll, int fd, xpoll_token token,
                          xpoll_interests interests);
     int (*deregister_fd)(xpoll *poll, int fd);
-    /* Wait and fill events->items / events->len; returns the count or a
-     * negative errno.  events->len is already 0. */
+    /* Wait and fill events->xpoll__items / xpoll__len; returns the count
+     * or a negative errno.  xpoll__len is already 0. */
     int (*select)(xpoll *poll, xpoll_events *events, int64_t timeout_ns);
 };
 
@@ -123,20 +94,17 @@ extern const struct xpoll__selector *const xpoll__selectors[];
 /* Largest native_event_size among xpoll__selectors. */
 size_t xpoll__native_event_size(void);
 
-/* Called by select() for the waker's event, before returning it. */
-void xpoll__waker_seen(xpoll_waker *waker);
-
-/* The token to report for a kernel event carrying `token`: the waker's
- * own event (tagged with its address) reports the waker's token, and marks
- * the wake as seen.  `waker` is poll->waker, loaded once per select(). */
-static inline xpoll_token xpoll__event_token(xpoll_token token,
-                                             xpoll_waker *waker)
+/* After a wait that returned events: wakes from now on need a new event.
+ * The exchange (not a plain store) reads the last wake's write, so what
+ * that wake published before it is visible to the caller's handling of
+ * this batch. */
+static inline void xpoll__waker_settle(xpoll *poll)
 {
-    if (waker != NULL && token == (xpoll_token)waker) {
-        xpoll__waker_seen(waker);
-        return waker->token;
-    }
-    return token;
+    xpoll_waker *waker = atomic_load_explicit(&poll->waker,
+                                              memory_order_acquire);
+    if (waker != NULL &&
+        atomic_load_explicit(&waker->pending, memory_order_relaxed) != 0)
+        atomic_exchange(&waker->pending, 0);
 }
 
 #endif /* XPOLL_SYS_SELECTOR_H */

@@ -50,6 +50,5 @@ const struct xpoll__waker_ops xpoll__waker_eventfd = {
     .open = eventfd_open,
     .arm = waker_fd_arm,
     .wake = eventfd_wake,
-    .seen = NULL,
     .close = eventfd_close,
 };

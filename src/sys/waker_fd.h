@@ -1,7 +1,7 @@
 /*
  * Shared by the descriptor-based wakers (eventfd, pipe): fds[0] is
- * registered READABLE with the poll's own selector, tagged with the
- * waker's address (see selector.h).
+ * registered READABLE with the poll's own selector, under the waker's
+ * token.
  */
 #ifndef XPOLL_SYS_WAKER_FD_H
 #define XPOLL_SYS_WAKER_FD_H
@@ -13,8 +13,8 @@
 static inline int waker_fd_arm(xpoll_waker *waker)
 {
     xpoll *poll = waker->poll;
-    return poll->selector->register_fd(poll, waker->fds[0],
-                                       (xpoll_token)waker, XPOLL_READABLE);
+    return poll->selector->register_fd(poll, waker->fds[0], waker->token,
+                                       XPOLL_READABLE);
 }
 
 static inline void waker_fd_close(xpoll_waker *waker, int armed)

@@ -3,12 +3,14 @@
  * forced with XPOLL_FORCE_PIPE_WAKER so it is tested on Linux): the read
  * end is registered, a wake writes one byte to the write end.
  *
- * The pipe is drained when the poll delivers the event.  Linux 5.5 to 5.13
+ * A wake drains the pipe before writing its byte.  Linux 5.5 to 5.13
  * woke epoll only when a pipe went from empty to non-empty (fixed by "pipe:
  * make pipe writes always wake up readers", 5.14), and illumos still does
- * (mio: illumos bug 13436); an empty pipe makes the next byte an edge
- * everywhere.  The coalescing flag means this costs a read only per
- * delivered wake, never in a wait without one.
+ * (mio drains there for illumos bug 13436): a byte written into an empty
+ * pipe is an edge everywhere.  The waking thread pays the read, and only
+ * once per delivered wake (the coalescing flag); the poll never touches
+ * the pipe.  If the drain empties the pipe under an event not yet
+ * harvested, the byte written right after is a new edge.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -47,7 +49,7 @@ static int pipe_open(xpoll_waker *waker)
 
 static void pipe_drain(xpoll_waker *waker)
 {
-    char buf[64];
+    char buf[512];
     ssize_t n;
 
     do {
@@ -55,12 +57,13 @@ static void pipe_drain(xpoll_waker *waker)
     } while (n > 0 || (n < 0 && errno == EINTR));
 }
 
-/* Async-signal-safe: write(2) and read(2) only, errno preserved. */
+/* Async-signal-safe: read(2) and write(2) only, errno preserved. */
 static int pipe_wake(xpoll_waker *waker)
 {
     int saved = errno, err = 0;
     char one = 1;
 
+    pipe_drain(waker);
     while (write(waker->fds[1], &one, 1) < 0) {
         if (errno == EINTR)
             continue;
@@ -68,18 +71,10 @@ static int pipe_wake(xpoll_waker *waker)
             err = -errno;
             break;
         }
-        /* Full pipe: wakes outran the poll; make room and retry. */
-        pipe_drain(waker);
+        pipe_drain(waker); /* filled by concurrent wakes: make room */
     }
     errno = saved;
     return err;
-}
-
-static void pipe_seen(xpoll_waker *waker)
-{
-    int saved = errno;
-    pipe_drain(waker);
-    errno = saved;
 }
 
 static void pipe_close(xpoll_waker *waker, int armed)
@@ -91,6 +86,5 @@ const struct xpoll__waker_ops xpoll__waker_pipe = {
     .open = pipe_open,
     .arm = waker_fd_arm,
     .wake = pipe_wake,
-    .seen = pipe_seen,
     .close = pipe_close,
 };
