@@ -113,6 +113,41 @@ static void conn_close(struct loop *l, struct conn *c)
  *    that sends urgent data only delays its own echo until its next write.
  * Anything other than a stream socket: read until EAGAIN.
  */
+/* Accounts for read() having returned `n` into the `room` free bytes at
+ * the end of the buffer; false if the connection is beyond saving. */
+static inline bool conn_took(struct conn *c, ssize_t n, size_t room)
+{
+    if (n > 0) {
+        c->end += (size_t)n;
+        if ((size_t)n < room && !c->fin_hint)
+            c->may_read = false; /* a short read: drained (see above) */
+    } else if (n == 0) {
+        c->eof = true; /* half-close: flush what is pending, then close */
+        c->may_read = false;
+    } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        c->may_read = false;
+    } else if (errno != EINTR) {
+        return false; /* ECONNRESET: an abrupt close */
+    }
+    return true;
+}
+
+/* Accounts for write() of the pending output having returned `n`: 0 after
+ * progress, 1 when the socket is full, -1 when the peer is gone (EPIPE,
+ * ECONNRESET). */
+static inline int conn_sent(struct conn *c, ssize_t n)
+{
+    if (n > 0) {
+        c->start += (size_t)n;
+        if (c->start == c->end)
+            c->start = c->end = 0;
+        return 0;
+    }
+    if (n == 0 || errno == EAGAIN || errno == EWOULDBLOCK)
+        return 1;
+    return errno == EINTR ? 0 : -1;
+}
+
 static void conn_pump(struct loop *l, struct conn *c)
 {
     bool out_blocked = false;
@@ -120,15 +155,11 @@ static void conn_pump(struct loop *l, struct conn *c)
     for (;;) {
         while (c->start < c->end && !out_blocked) {
             ssize_t n = write(c->fd, c->buf + c->start, c->end - c->start);
-            if (n > 0)
-                c->start += (size_t)n;
-            else if (n == 0 || errno == EAGAIN || errno == EWOULDBLOCK)
-                out_blocked = true;
-            else if (errno != EINTR)
-                goto close; /* EPIPE, ECONNRESET: the peer is gone */
+            int r = conn_sent(c, n);
+            if (r < 0)
+                goto close;
+            out_blocked = r > 0;
         }
-        if (c->start == c->end)
-            c->start = c->end = 0;
 
         /* Bounded buffering: with the buffer full, stop reading and leave
          * may_read set.  The kernel's buffers then fill and TCP flow control
@@ -140,19 +171,8 @@ static void conn_pump(struct loop *l, struct conn *c)
         if (!c->may_read || c->eof || c->end == BUF_SIZE)
             break;
         size_t room = BUF_SIZE - c->end;
-        ssize_t n = read(c->fd, c->buf + c->end, room);
-        if (n > 0) {
-            c->end += (size_t)n;
-            if ((size_t)n < room && !c->fin_hint)
-                c->may_read = false; /* a short read: drained (see above) */
-        } else if (n == 0) {
-            c->eof = true; /* half-close: flush what is pending, then close */
-            c->may_read = false;
-        } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
-            c->may_read = false;
-        } else if (errno != EINTR) {
-            goto close; /* ECONNRESET: an abrupt close */
-        }
+        if (!conn_took(c, read(c->fd, c->buf + c->end, room), room))
+            goto close;
     }
 
     if (c->eof && c->start == c->end)
@@ -180,7 +200,30 @@ static void conn_event(struct loop *l, struct conn *c, const xpoll_event *ev)
     if (xpoll_event_is_readable(ev) || xpoll_event_is_read_closed(ev) ||
         xpoll_event_is_error(ev))
         c->may_read = true; /* a read reports a pending error, too */
+
+    /* The ping-pong fast path: nothing pending, one short read brings the
+     * whole message (and proves the input drained), one write sends it
+     * all.  Then nothing changed - no reregistration, no loop.  Whatever
+     * else happened is accounted for and left to the pump.  (With nothing
+     * pending, WRITABLE is off already: the pump's rule.) */
+    if (c->may_read && c->end == 0 && !c->fin_hint) {
+        ssize_t n = read(c->fd, c->buf, BUF_SIZE);
+        if (n > 0 && n < BUF_SIZE) {
+            c->may_read = false;
+            ssize_t sent = write(c->fd, c->buf, (size_t)n);
+            if (sent == n)
+                return;
+            c->end = (size_t)n;
+            if (conn_sent(c, sent) < 0)
+                goto close;
+        } else if (!conn_took(c, n, BUF_SIZE)) {
+            goto close;
+        }
+    }
     conn_pump(l, c);
+    return;
+close:
+    conn_close(l, c);
 }
 
 static int conn_open(struct loop *l, int fd)

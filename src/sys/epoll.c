@@ -121,8 +121,11 @@ static int timeout_ms(int64_t timeout_ns)
  * rounding.  Called through syscall() so older C libraries build too; a
  * kernel without it (or a seccomp filter that blocks it) answers ENOSYS or
  * EPERM, and the backend falls back to epoll_wait for good. */
-static int wait_ns(xpoll *poll, struct epoll_event *native, int max,
-                   int64_t timeout_ns)
+/* Kept out of line: its seven-argument system call would otherwise make
+ * every wait save and restore registers it does not need. */
+__attribute__((noinline)) static int wait_ns(xpoll *poll,
+                                             struct epoll_event *native,
+                                             int max, int64_t timeout_ns)
 {
 #ifdef SYS_epoll_pwait2
     if (!(poll->flags & EPOLL_NO_PWAIT2)) {
