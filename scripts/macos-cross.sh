@@ -17,6 +17,8 @@ ZIG_VERSION=0.11.0
 
 here=$(cd "$(dirname "$0")/.." && pwd)
 out=${1:-$here/build/macos}
+mkdir -p "$out"
+out=$(cd "$out" && pwd) # CMake needs absolute compiler paths
 cache=${XPOLL_ZIG_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/xpoll/zig-$ZIG_VERSION}
 
 zig=${XPOLL_ZIG:-$cache/node_modules/$ZIG_PACKAGE/zig}
