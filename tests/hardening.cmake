@@ -100,6 +100,6 @@ endif()
 # Interposes malloc: not with sanitizers (their allocator), natively under
 # valgrind (which replaces malloc in the executable too).
 if(NOT CMAKE_C_FLAGS MATCHES "-fsanitize")
-  _hard_stress(stress_alloc)
+  _hard_stress(stress_alloc ${_hard}/heap_inject.c)
   set_target_properties(stress_alloc PROPERTIES CROSSCOMPILING_EMULATOR "")
 endif()

@@ -235,6 +235,17 @@ void expect_no_event(xpoll *poll, xpoll_events *events, int64_t timeout_ns)
     assert_int_equal(n, 0);
 }
 
+void expect_new_waker_works(xpoll *poll, xpoll_events *events,
+                            xpoll_token token)
+{
+    xpoll_waker *waker;
+    assert_int_equal(xpoll_waker_new(poll, token, &waker), 0);
+    assert_int_equal(xpoll_waker_wake(waker), 0);
+    assert_int_equal(xpoll_wait(poll, events, SEC), 1);
+    assert_int_equal(xpoll_event_token(xpoll_events_get(events, 0)), token);
+    xpoll_waker_free(waker);
+}
+
 int64_t now_ns(void)
 {
     struct timespec ts;
@@ -283,12 +294,14 @@ int fds_opened_since(const struct fd_set_snapshot *before, int *out, int max)
 
 int open_fd_count(void)
 {
-    struct fd_set_snapshot snap;
+    DIR *dir = opendir("/proc/self/fd");
+    struct dirent *d;
     int n = 0;
 
-    fd_snapshot(&snap);
-    for (size_t i = 0; i < sizeof snap.open; i++)
-        n += snap.open[i];
+    assert_non_null(dir);
+    while ((d = readdir(dir)) != NULL)
+        n += d->d_name[0] != '.' && atoi(d->d_name) != dirfd(dir);
+    closedir(dir);
     return n;
 }
 

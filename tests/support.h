@@ -80,10 +80,15 @@ struct seen expect_event(xpoll *poll, xpoll_events *events, xpoll_token token);
 /* Asserts that a wait of `timeout_ns` reports nothing for any token. */
 void expect_no_event(xpoll *poll, xpoll_events *events, int64_t timeout_ns);
 
+/* Asserts that `poll` (which has no waker) accepts a new one and that it
+ * wakes the next wait with `token`; frees it again. */
+void expect_new_waker_works(xpoll *poll, xpoll_events *events,
+                            xpoll_token token);
+
 int64_t now_ns(void);
 void sleep_ms(int ms);
 
-/* Count of open descriptors (entries in /proc/self/fd). */
+/* Count of open descriptors (entries in /proc/self/fd), however many. */
 int open_fd_count(void);
 /* Descriptors opened since `before` (a snapshot from fd_snapshot). */
 struct fd_set_snapshot {

@@ -1,6 +1,6 @@
 /*
  * Heap behaviour, observed by interposing malloc/calloc/realloc/free in
- * this executable (glibc's __libc_* do the real work):
+ * this executable (heap_inject.c):
  *  - the steady state allocates nothing: xpoll_wait, accessors, wakes;
  *  - epoll keeps no per-registration heap memory;
  *  - every constructor fails cleanly with -ENOMEM at each allocation it
@@ -9,93 +9,13 @@
  * Not built under sanitizers, which bring their own allocator.
  */
 #define _GNU_SOURCE
+#include "heap_inject.h"
 #include "support.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-extern void *__libc_malloc(size_t);
-extern void *__libc_calloc(size_t, size_t);
-extern void *__libc_realloc(void *, size_t);
-extern void __libc_free(void *);
-
-static struct {
-    bool counting;
-    long calls;       /* allocations requested while counting */
-    long live;        /* allocations not yet freed (while counting) */
-    long fail_at;     /* fail the n-th counted allocation (0 = first), -1 never */
-} heap = {.fail_at = -1};
-
-static bool refuse(void)
-{
-    if (!heap.counting)
-        return false;
-    if (heap.fail_at >= 0 && heap.calls == heap.fail_at) {
-        heap.calls++;
-        return true;
-    }
-    heap.calls++;
-    return false;
-}
-
-void *malloc(size_t size)
-{
-    if (refuse()) {
-        errno = ENOMEM;
-        return NULL;
-    }
-    void *p = __libc_malloc(size);
-    if (p != NULL && heap.counting)
-        heap.live++;
-    return p;
-}
-
-void *calloc(size_t n, size_t size)
-{
-    if (refuse()) {
-        errno = ENOMEM;
-        return NULL;
-    }
-    void *p = __libc_calloc(n, size);
-    if (p != NULL && heap.counting)
-        heap.live++;
-    return p;
-}
-
-void *realloc(void *old, size_t size)
-{
-    if (refuse()) {
-        errno = ENOMEM;
-        return NULL;
-    }
-    void *p = __libc_realloc(old, size);
-    if (p != NULL && old == NULL && heap.counting)
-        heap.live++;
-    return p;
-}
-
-void free(void *p)
-{
-    if (p != NULL && heap.counting)
-        heap.live--;
-    __libc_free(p);
-}
-
-static void count_from_here(long fail_at)
-{
-    heap.calls = 0;
-    heap.live = 0;
-    heap.fail_at = fail_at;
-    heap.counting = true;
-}
-
-static void stop_counting(void)
-{
-    heap.counting = false;
-    heap.fail_at = -1;
-}
 
 /* ---- steady state --------------------------------------------------------- */
 
@@ -118,7 +38,7 @@ static void wait_allocates_nothing(void **state)
                                         XPOLL_READABLE),
                          0);
     }
-    count_from_here(-1);
+    heap_count_from(-1);
     int delivered = 0;
     for (int round = 0; round < 200; round++) {
         assert_int_equal(write(pipes[round % PIPES][1], "x", 1), 1);
@@ -135,8 +55,7 @@ static void wait_allocates_nothing(void **state)
         }
         assert_int_equal(xpoll_wait(poll, events, 0) >= 0, 1);
     }
-    long calls = heap.calls;
-    stop_counting();
+    long calls = heap_stop().calls;
     assert_int_equal(calls, 0);
     assert_true(delivered >= 200);
 
@@ -156,7 +75,7 @@ static void epoll_registration_allocates_nothing(void **state)
     assert_int_equal(xpoll_new(&poll), 0);
     for (int i = 0; i < PIPES; i++)
         pair_open(PAIR_PIPE, pipes[i]);
-    count_from_here(-1);
+    heap_count_from(-1);
     for (int i = 0; i < PIPES; i++) {
         assert_int_equal(xpoll_register(poll, pipes[i][0], (xpoll_token)i,
                                         XPOLL_READABLE),
@@ -167,8 +86,7 @@ static void epoll_registration_allocates_nothing(void **state)
     }
     for (int i = 0; i < PIPES; i++)
         assert_int_equal(xpoll_deregister(poll, pipes[i][0]), 0);
-    long calls = heap.calls;
-    stop_counting();
+    long calls = heap_stop().calls;
     assert_int_equal(calls, 0);
     for (int i = 0; i < PIPES; i++)
         pair_close(PAIR_PIPE, pipes[i]);
@@ -186,18 +104,17 @@ static int fail_each_allocation(int (*make)(void *ctx, void **out),
     for (long k = 0; k < 64; k++) {
         int fds_before = open_fd_count();
         void *obj = &obj;
-        count_from_here(k);
+        heap_count_from(k);
         int rc = make(ctx, &obj);
-        long calls = heap.calls, live = heap.live;
-        stop_counting();
+        struct heap_counts counts = heap_stop();
         if (rc == 0) {
-            assert_true(calls <= k); /* nothing left to fail */
+            assert_true(counts.calls <= k); /* nothing left to fail */
             destroy(obj);
             return (int)k;
         }
         assert_int_equal(rc, -ENOMEM);
         assert_null(obj);
-        assert_int_equal(live, 0);
+        assert_int_equal(counts.live, 0);
         assert_int_equal(open_fd_count(), fds_before);
     }
     fail_msg("constructor still failing after 64 allocation points");
@@ -255,14 +172,9 @@ static void waker_new_fails_cleanly(void **state)
     assert_int_equal(xpoll_new(&poll), 0);
     assert_true(fail_each_allocation(make_waker, destroy_waker, poll) >= 1);
     /* The failed attempts left no waker registered: a real one works. */
-    xpoll_waker *waker;
     xpoll_events *events;
     assert_int_equal(xpoll_events_new(&events, 4), 0);
-    assert_int_equal(xpoll_waker_new(poll, 8, &waker), 0);
-    assert_int_equal(xpoll_waker_wake(waker), 0);
-    assert_int_equal(xpoll_wait(poll, events, SEC), 1);
-    assert_int_equal(xpoll_event_token(xpoll_events_get(events, 0)), 8);
-    xpoll_waker_free(waker);
+    expect_new_waker_works(poll, events, 8);
     xpoll_events_free(events);
     xpoll_free(poll);
 }

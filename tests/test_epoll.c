@@ -12,31 +12,20 @@
  * the line of the first failed check through its exit status.
  */
 #define _GNU_SOURCE
+#include "seccomp.h"
 #include "support.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <linux/audit.h>
-#include <linux/filter.h>
-#include <linux/seccomp.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
-#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#if defined(__x86_64__)
-#define AUDIT_ARCH_HERE AUDIT_ARCH_X86_64
-#elif defined(__aarch64__)
-#define AUDIT_ARCH_HERE AUDIT_ARCH_AARCH64
-#else
-#error "test_epoll.c: add this architecture's AUDIT_ARCH_*"
-#endif
 
 /* In a child: exit with the failing line (mod 250, plus 1, to fit an exit
  * status), so the parent can name it; no I/O, since a seccomp filter may
@@ -86,10 +75,7 @@ static void deny_syscall_enosys(long nr)
         BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOSYS),
         BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
     };
-    struct sock_fprog prog = {.len = sizeof filter / sizeof filter[0],
-                              .filter = filter};
-    CHECK(prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0);
-    CHECK(prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) == 0);
+    CHECK(seccomp_install(filter, sizeof filter / sizeof filter[0]) == 0);
 }
 
 /* seccomp: only the epoll waits (and exit) are allowed; anything else
@@ -106,10 +92,7 @@ static void allow_only_epoll_waits(void)
         BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS),
         BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
     };
-    struct sock_fprog prog = {.len = sizeof filter / sizeof filter[0],
-                              .filter = filter};
-    CHECK(prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0);
-    CHECK(prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) == 0);
+    CHECK(seccomp_install(filter, sizeof filter / sizeof filter[0]) == 0);
 }
 
 /* ---- timeouts without epoll_pwait2 -------------------------------------- */

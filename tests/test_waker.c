@@ -204,15 +204,23 @@ static void wake_in_handler(int sig)
     handler_runs++;
 }
 
-static void wake_from_signal_handler(void **state)
+/* SIGUSR2 now runs wake_in_handler on `waker`; the old action goes to
+ * `old`, for the test to restore. */
+static void wake_on_sigusr2(xpoll_waker *waker, struct sigaction *old)
 {
-    struct waker_fixture *f = *state;
-    struct sigaction sa, old;
+    struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = wake_in_handler;
     sigemptyset(&sa.sa_mask);
-    assert_int_equal(sigaction(SIGUSR2, &sa, &old), 0);
-    signal_waker = f->waker;
+    signal_waker = waker;
+    assert_int_equal(sigaction(SIGUSR2, &sa, old), 0);
+}
+
+static void wake_from_signal_handler(void **state)
+{
+    struct waker_fixture *f = *state;
+    struct sigaction old;
+    wake_on_sigusr2(f->waker, &old);
     handler_rc = 1;
 
     errno = 12345;
@@ -260,12 +268,8 @@ static void *watchdog(void *arg)
 static void wake_from_handler_during_registration(void **state)
 {
     struct waker_fixture *f = *state;
-    struct sigaction sa, old;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = wake_in_handler;
-    sigemptyset(&sa.sa_mask);
-    assert_int_equal(sigaction(SIGUSR2, &sa, &old), 0);
-    signal_waker = f->waker;
+    struct sigaction old;
+    wake_on_sigusr2(f->waker, &old);
 
     atomic_int done;
     atomic_init(&done, 0);

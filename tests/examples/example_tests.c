@@ -298,37 +298,37 @@ static long proc_status_kb(pid_t pid, const char *field)
     return v;
 }
 
-/* utime + stime, in clock ticks. */
-static long proc_cpu_ticks(pid_t pid)
+/* The fields of /proc/PID/stat after the command name (which may hold
+ * spaces), starting at the state letter (field 3); `buf` holds the line. */
+static const char *proc_stat_fields(pid_t pid, char *buf, int size)
 {
-    char path[64], buf[1024];
+    char path[64];
     snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
     FILE *f = fopen(path, "r");
     assert_non_null(f);
-    assert_non_null(fgets(buf, sizeof buf, f));
+    assert_non_null(fgets(buf, size, f));
     fclose(f);
-    /* Fields after the command name, which may hold spaces: state is
-     * field 3, utime 14, stime 15. */
     char *s = strrchr(buf, ')');
     assert_non_null(s);
+    return s + 2;
+}
+
+/* utime + stime (fields 14 and 15), in clock ticks. */
+static long proc_cpu_ticks(pid_t pid)
+{
+    char buf[1024];
     unsigned long utime, stime;
-    assert_int_equal(sscanf(s + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u "
-                                   "%*u %lu %lu", &utime, &stime), 2);
+    assert_int_equal(sscanf(proc_stat_fields(pid, buf, sizeof buf),
+                            "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u "
+                            "%*u %lu %lu", &utime, &stime), 2);
     return (long)(utime + stime);
 }
 
-/* The state letter of /proc/PID/stat: 'Z' for a zombie (it died). */
+/* The state letter: 'Z' for a zombie (it died). */
 static char proc_state(pid_t pid)
 {
-    char path[64], buf[1024];
-    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-    FILE *f = fopen(path, "r");
-    assert_non_null(f);
-    assert_non_null(fgets(buf, sizeof buf, f));
-    fclose(f);
-    char *s = strrchr(buf, ')');
-    assert_non_null(s);
-    return s[2];
+    char buf[1024];
+    return proc_stat_fields(pid, buf, sizeof buf)[0];
 }
 
 static int proc_fd_count(pid_t pid)

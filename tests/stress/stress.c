@@ -1,7 +1,6 @@
 #define _GNU_SOURCE
 #include "stress.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,20 +30,6 @@ long stress_raise_nofile(long want)
             return -1;
     }
     return (long)rl.rlim_cur;
-}
-
-int stress_open_fds(void)
-{
-    DIR *dir = opendir("/proc/self/fd");
-    struct dirent *d;
-    int n = 0;
-    if (dir == NULL)
-        return -1;
-    while ((d = readdir(dir)) != NULL)
-        if (d->d_name[0] != '.' && atoi(d->d_name) != dirfd(dir))
-            n++;
-    closedir(dir);
-    return n;
 }
 
 /* ---- the echo loop ----------------------------------------------------- */

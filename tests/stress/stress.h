@@ -25,9 +25,6 @@ int stress_scaled(int n, int min);
  * returns the soft limit now in force. */
 long stress_raise_nofile(long want);
 
-/* Every open descriptor of this process (no upper bound on the number). */
-int stress_open_fds(void);
-
 /* ---- the echo loop ------------------------------------------------------- */
 
 #define ECHO_LISTENER ((xpoll_token)-1)

@@ -10,11 +10,12 @@
  * carries the failed call's token.  Then the call succeeds and its events
  * arrive with the right token.
  *
- * malloc/calloc/realloc/free are interposed in this executable (glibc's
- * __libc_* do the work), so the test is not built with sanitizers and runs
+ * malloc/calloc/realloc/free are interposed in this executable
+ * (heap_inject.c), so the test is not built with sanitizers and runs
  * natively under the valgrind preset (valgrind replaces malloc itself).
  */
 #define _GNU_SOURCE
+#include "heap_inject.h"
 #include "stress.h"
 
 #include <errno.h>
@@ -23,70 +24,6 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
-
-extern void *__libc_malloc(size_t);
-extern void *__libc_calloc(size_t, size_t);
-extern void *__libc_realloc(void *, size_t);
-extern void __libc_free(void *);
-
-static struct {
-    bool counting;
-    long calls;
-    long fail_at; /* the n-th counted allocation fails (0 = first), -1 never */
-} heap = {.fail_at = -1};
-
-static bool refuse(void)
-{
-    if (!heap.counting)
-        return false;
-    return heap.calls++ == heap.fail_at;
-}
-
-void *malloc(size_t size)
-{
-    if (refuse()) {
-        errno = ENOMEM;
-        return NULL;
-    }
-    return __libc_malloc(size);
-}
-
-void *calloc(size_t n, size_t size)
-{
-    if (refuse()) {
-        errno = ENOMEM;
-        return NULL;
-    }
-    return __libc_calloc(n, size);
-}
-
-void *realloc(void *old, size_t size)
-{
-    if (refuse()) {
-        errno = ENOMEM;
-        return NULL;
-    }
-    return __libc_realloc(old, size);
-}
-
-void free(void *p)
-{
-    __libc_free(p);
-}
-
-static void count_from_here(long fail_at)
-{
-    heap.calls = 0;
-    heap.fail_at = fail_at;
-    heap.counting = true;
-}
-
-static long stop_counting(void)
-{
-    heap.counting = false;
-    heap.fail_at = -1;
-    return heap.calls;
-}
 
 enum { TRY = 0xbad }; /* the token of the call under test */
 
@@ -109,11 +46,11 @@ static int points_of(struct fixture *f, bool re)
     for (long k = 0; k < 64; k++) {
         if (re)
             assert_int_equal(xpoll_register(f->poll, fds[0], 1, XPOLL_READABLE), 0);
-        count_from_here(k);
+        heap_count_from(k);
         int rc = re ? xpoll_reregister(f->poll, fds[0], TRY, XPOLL_WRITABLE)
                     : xpoll_register(f->poll, fds[0], TRY,
                                      XPOLL_READABLE | XPOLL_WRITABLE);
-        long calls = stop_counting();
+        long calls = heap_stop().calls;
         if (rc == 0) {
             assert_true(calls <= k); /* nothing left to fail */
             /* Succeeded: its events carry its token. */

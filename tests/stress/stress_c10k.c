@@ -210,7 +210,7 @@ static void ten_thousand_connections_all_served(void **state)
     int to_child[2], from_child[2];
 
     assert_true(stress_raise_nofile(n + 64) >= n + 32);
-    int fds_before = stress_open_fds();
+    int fds_before = open_fd_count();
     assert_int_equal(xpoll_pipe(to_child), 0);
     assert_int_equal(xpoll_pipe(from_child), 0);
     pid_t pid = fork();
@@ -281,7 +281,7 @@ static void ten_thousand_connections_all_served(void **state)
     close(from_child[0]);
     close(to_child[1]);
     echo_fini(&srv);
-    assert_int_equal(stress_open_fds(), fds_before);
+    assert_int_equal(open_fd_count(), fds_before);
 }
 
 int main(void)

@@ -11,30 +11,19 @@
  * xpoll_accept leaves the connection in the backlog.
  */
 #define _GNU_SOURCE
+#include "seccomp.h"
 #include "stress.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/audit.h>
-#include <linux/filter.h>
-#include <linux/seccomp.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
-
-#if defined(__x86_64__)
-#define AUDIT_ARCH_HERE AUDIT_ARCH_X86_64
-#elif defined(__aarch64__)
-#define AUDIT_ARCH_HERE AUDIT_ARCH_AARCH64
-#else
-#error "stress_fdlimit.c: add this architecture's AUDIT_ARCH_*"
-#endif
 
 /* ---- filling the table ---------------------------------------------------- */
 
@@ -104,7 +93,7 @@ static void poll_new_at_emfile(void **state)
     (void)state;
     int needed = -1;
     for (int leave = 0; leave <= 8 && needed < 0; leave++) {
-        int before = stress_open_fds();
+        int before = open_fd_count();
         struct fill f;
         xpoll *poll = (xpoll *)&poll;
         fill_table(&f, leave);
@@ -130,7 +119,7 @@ static void poll_new_at_emfile(void **state)
             assert_int_equal(rc, -EMFILE);
             assert_null(poll);
         }
-        assert_int_equal(stress_open_fds(), before);
+        assert_int_equal(open_fd_count(), before);
     }
     /* epoll needs one descriptor; the kqueue emulation several. */
     assert_true(needed >= 1);
@@ -145,7 +134,7 @@ static void waker_new_at_emfile(void **state)
     xpoll_events *events;
     assert_int_equal(xpoll_new(&poll), 0);
     assert_int_equal(xpoll_events_new(&events, 4), 0);
-    int before = stress_open_fds();
+    int before = open_fd_count();
     struct fill f;
     xpoll_waker *waker = (xpoll_waker *)&waker;
     fill_table(&f, 0);
@@ -154,7 +143,7 @@ static void waker_new_at_emfile(void **state)
     if (waker_needs_no_descriptor(poll)) {
         /* EVFILT_USER needs no descriptor at all. */
         assert_int_equal(rc, 0);
-        assert_int_equal(stress_open_fds(), before);
+        assert_int_equal(open_fd_count(), before);
         assert_int_equal(xpoll_waker_wake(waker), 0);
         assert_int_equal(xpoll_wait(poll, events, SEC), 1);
         xpoll_waker_free(waker);
@@ -165,14 +154,10 @@ static void waker_new_at_emfile(void **state)
     /* eventfd or pipe: EMFILE, nothing registered, nothing open. */
     assert_int_equal(rc, -EMFILE);
     assert_null(waker);
-    assert_int_equal(stress_open_fds(), before);
+    assert_int_equal(open_fd_count(), before);
     assert_int_equal(xpoll_wait(poll, events, 0), 0);
     /* With descriptors back, the poll gets its waker after all. */
-    assert_int_equal(xpoll_waker_new(poll, 7, &waker), 0);
-    assert_int_equal(xpoll_waker_wake(waker), 0);
-    assert_int_equal(xpoll_wait(poll, events, SEC), 1);
-    assert_int_equal(xpoll_event_token(xpoll_events_get(events, 0)), 7);
-    xpoll_waker_free(waker);
+    expect_new_waker_works(poll, events, 7);
     xpoll_events_free(events);
     xpoll_free(poll);
 }
@@ -193,6 +178,19 @@ static void pending_connection(int *listener, int *client)
         sleep_ms(10);
 }
 
+/* Accepts the pending connection of pending_connection() and checks that
+ * its data is intact; returns the accepted descriptor. */
+static int accept_pending_connection(int listener)
+{
+    int a = xpoll_accept(listener);
+    assert_true(a >= 0);
+    char buf[8] = {0};
+    for (int i = 0; i < 100 && read(a, buf, sizeof buf) < 0; i++)
+        sleep_ms(10);
+    assert_memory_equal(buf, "hello", 5);
+    return a;
+}
+
 static void accept_at_emfile_keeps_the_connection(void **state)
 {
     (void)state;
@@ -205,7 +203,7 @@ static void accept_at_emfile_keeps_the_connection(void **state)
     assert_int_equal(xpoll_register(poll, l, 1, XPOLL_READABLE), 0);
     assert_int_equal(xpoll_wait(poll, events, SEC), 1); /* the edge */
 
-    int before = stress_open_fds();
+    int before = open_fd_count();
     struct fill f;
     fill_table(&f, 0);
     int rc = xpoll_accept(l);
@@ -213,16 +211,11 @@ static void accept_at_emfile_keeps_the_connection(void **state)
     unfill_table(&f);
     assert_int_equal(rc, -EMFILE);
     assert_int_equal(rc_again, -EMFILE);
-    assert_int_equal(stress_open_fds(), before);
+    assert_int_equal(open_fd_count(), before);
 
     /* No new edge comes (edge-triggered): the caller retries when it has
      * descriptors again, and the connection is still there, data and all. */
-    int a = xpoll_accept(l);
-    assert_true(a >= 0);
-    char buf[8] = {0};
-    for (int i = 0; i < 100 && read(a, buf, sizeof buf) < 0; i++)
-        sleep_ms(10);
-    assert_memory_equal(buf, "hello", 5);
+    int a = accept_pending_connection(l);
     assert_int_equal(xpoll_accept(l), -EAGAIN);
     close(a);
     close(c);
@@ -277,7 +270,7 @@ static void poll_keeps_working_with_a_full_table(void **state)
 static void net_helpers_at_emfile(void **state)
 {
     (void)state;
-    int before = stress_open_fds();
+    int before = open_fd_count();
     int pair[2] = {7, 7}, pipefd[2] = {7, 7};
     struct fill f;
     fill_table(&f, 0);
@@ -300,7 +293,7 @@ static void net_helpers_at_emfile(void **state)
     assert_int_equal(pipefd[0], -1);
     assert_int_equal(pipefd[1], -1);
     assert_int_equal(ud, -EMFILE);
-    assert_int_equal(stress_open_fds(), before);
+    assert_int_equal(open_fd_count(), before);
 }
 
 /* ---- ENFILE: injected on one thread ------------------------------------- */
@@ -329,15 +322,8 @@ static void *enfile_thread(void *arg)
         BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
         BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENFILE),
     };
-    struct sock_fprog prog = {
-        .len = (unsigned short)(sizeof filter / sizeof filter[0]),
-        .filter = filter,
-    };
-    /* Filters belong to this thread only (no SECCOMP_FILTER_FLAG_TSYNC). */
-    e->filter_rc = prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0 &&
-                           syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) == 0
-                       ? 0
-                       : -errno;
+    /* The filter belongs to this thread only. */
+    e->filter_rc = seccomp_install(filter, sizeof filter / sizeof filter[0]);
     if (e->filter_rc == 0)
         e->rc = e->call(e->arg);
     return NULL;
@@ -372,11 +358,11 @@ static int call_accept(void *arg)
 static void poll_new_at_enfile(void **state)
 {
     (void)state;
-    int before = stress_open_fds();
+    int before = open_fd_count();
     xpoll *poll = (xpoll *)&poll;
     assert_int_equal(with_enfile(call_poll_new, &poll), -ENFILE);
     assert_null(poll);
-    assert_int_equal(stress_open_fds(), before);
+    assert_int_equal(open_fd_count(), before);
     assert_int_equal(xpoll_new(&poll), 0); /* other threads unaffected */
     xpoll_free(poll);
 }
@@ -389,7 +375,7 @@ static void waker_new_at_enfile(void **state)
     xpoll_waker *waker = (xpoll_waker *)&waker;
     assert_int_equal(xpoll_new(&poll), 0);
     assert_int_equal(xpoll_events_new(&events, 4), 0);
-    int before = stress_open_fds();
+    int before = open_fd_count();
     void *args[2] = {poll, &waker};
     int rc = with_enfile(call_waker_new, args);
     if (waker_needs_no_descriptor(poll)) {
@@ -401,11 +387,8 @@ static void waker_new_at_enfile(void **state)
     }
     assert_int_equal(rc, -ENFILE);
     assert_null(waker);
-    assert_int_equal(stress_open_fds(), before);
-    assert_int_equal(xpoll_waker_new(poll, 7, &waker), 0);
-    assert_int_equal(xpoll_waker_wake(waker), 0);
-    assert_int_equal(xpoll_wait(poll, events, SEC), 1);
-    xpoll_waker_free(waker);
+    assert_int_equal(open_fd_count(), before);
+    expect_new_waker_works(poll, events, 7);
     xpoll_events_free(events);
     xpoll_free(poll);
 }
@@ -415,15 +398,10 @@ static void accept_at_enfile_keeps_the_connection(void **state)
     (void)state;
     int l, c;
     pending_connection(&l, &c);
-    int before = stress_open_fds();
+    int before = open_fd_count();
     assert_int_equal(with_enfile(call_accept, &l), -ENFILE);
-    assert_int_equal(stress_open_fds(), before);
-    int a = xpoll_accept(l);
-    assert_true(a >= 0);
-    char buf[8] = {0};
-    for (int i = 0; i < 100 && read(a, buf, sizeof buf) < 0; i++)
-        sleep_ms(10);
-    assert_memory_equal(buf, "hello", 5);
+    assert_int_equal(open_fd_count(), before);
+    int a = accept_pending_connection(l);
     close(a);
     close(c);
     close(l);

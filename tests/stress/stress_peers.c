@@ -34,7 +34,7 @@ static int peers_setup(void **state)
     struct fixture_peers *f = calloc(1, sizeof *f);
     if (f == NULL)
         return -1;
-    f->fds_before = stress_open_fds();
+    f->fds_before = open_fd_count();
     if (echo_init(&f->srv, 16, f->addr, sizeof f->addr) != 0)
         return -1;
     *state = f;
@@ -160,7 +160,7 @@ static void no_leak(struct fixture_peers *f)
     pump_until_live(f, 0);
     end_checks(f, 0);
     echo_fini(&f->srv);
-    assert_int_equal(stress_open_fds(), f->fds_before);
+    assert_int_equal(open_fd_count(), f->fds_before);
 }
 
 /* ---- the faults ---------------------------------------------------------- */
