@@ -36,6 +36,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -346,10 +347,11 @@ static int proc_fd_count(pid_t pid)
 }
 
 /* Poll until the server holds `want` descriptors (it closed what it
- * should have); fails after 3 s. */
+ * should have); fails only if that takes longer than any server should
+ * (a hang). */
 static void wait_fd_count(pid_t pid, int want)
 {
-    int64_t deadline = now_ms() + 3000;
+    int64_t deadline = now_ms() + (valgrind ? 60000 : 20000);
     int n;
     while ((n = proc_fd_count(pid)) != want) {
         if (proc_state(pid) == 'Z')
@@ -357,6 +359,35 @@ static void wait_fd_count(pid_t pid, int want)
         if (now_ms() > deadline)
             fail_msg("server holds %d descriptors, expected %d", n, want);
         sleep_ms(20);
+    }
+}
+
+/* Poll until the process's main thread sleeps in the system call of an
+ * xpoll wait (epoll_wait, epoll_pwait, epoll_pwait2; the emulated kqueue
+ * waits in the same calls): /proc/PID/syscall starts with the number of
+ * the call a blocked task is in, and says "running" otherwise (proc(5)).
+ * Proves the server reached its wait with nothing left to do. */
+static void wait_blocked_in_wait(pid_t pid)
+{
+    int64_t deadline = now_ms() + (valgrind ? 60000 : 20000);
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/syscall", (int)pid);
+    for (;;) {
+        long nr = -1;
+        FILE *f = fopen(path, "r");
+        assert_non_null(f);
+        if (fscanf(f, "%ld", &nr) != 1)
+            nr = -1; /* "running" */
+        fclose(f);
+        if (nr == SYS_epoll_wait || nr == SYS_epoll_pwait ||
+            nr == SYS_epoll_pwait2)
+            return;
+        if (proc_state(pid) == 'Z')
+            fail_msg("the server died");
+        if (now_ms() > deadline)
+            fail_msg("the server never went idle in its wait (syscall %ld)",
+                     nr);
+        sleep_ms(5);
     }
 }
 
@@ -560,7 +591,9 @@ static void echo_once(const char *addr, size_t len, bool half_close)
 }
 
 /* Send "ping", then: 1 = echoed, 0 = closed by the server (EOF or reset),
- * -1 = nothing within timeout_ms (a stalled server). */
+ * -1 = nothing within timeout_ms (a stalled server: PING_HANG_MS is far
+ * beyond any answer a live server gives, even on a loaded machine). */
+#define PING_HANG_MS 10000
 static int try_ping(int fd, int timeout_ms)
 {
     char buf[8];
@@ -708,20 +741,24 @@ static unsigned local_port(int fd)
 }
 
 /* The server end of the IPv4 loopback connection whose client side is
- * `fd`, as /proc/net/tcp shows it: its receive queue (bytes the server has
- * not read, +1 for an unread FIN), its send queue (written, not yet
- * acknowledged) and its TCP state. */
+ * `fd`, as one line of /proc/net/tcp shows it (net/ipv4/tcp_ipv4.c,
+ * get_tcp4_sock()): its TCP state, rx = rcv_nxt - copied_seq (bytes and a
+ * FIN the server has received but not read) and tx = write_seq - snd_una
+ * (bytes it wrote that the client has not acknowledged).  `found` is false
+ * once the socket is gone. */
 struct server_sock {
-    long rx, tx;
+    bool found;
     unsigned state;
+    long rx, tx;
 };
+#define TCP_STATE_ESTABLISHED 1
 #define TCP_STATE_CLOSE_WAIT 8
 
 static struct server_sock server_sock(const char *srv_addr, int fd)
 {
     unsigned sport = (unsigned)atoi(strrchr(srv_addr, ':') + 1);
     unsigned cport = local_port(fd);
-    struct server_sock ss = {.rx = -1};
+    struct server_sock ss = {.found = false};
     char line[512];
     FILE *f = fopen("/proc/net/tcp", "r");
     assert_non_null(f);
@@ -730,83 +767,134 @@ static struct server_sock server_sock(const char *srv_addr, int fd)
         unsigned long tx, rx;
         if (sscanf(line, " %*d: %*x:%x %*x:%x %x %lx:%lx", &lp, &rp, &st, &tx,
                    &rx) == 5 && lp == sport && rp == cport) {
+            ss.found = true;
+            ss.state = st;
             ss.rx = (long)rx;
             ss.tx = (long)tx;
-            ss.state = st;
         }
     }
     fclose(f);
-    assert_true(ss.rx >= 0);
     return ss;
 }
 
-/* Every queue between the client and the server of one connection. */
-struct queues {
-    long client_in, client_out, server_in, server_out;
-};
-
-static struct queues queues_of(const char *addr, int fd)
+static int sock_ioctl(int fd, unsigned long request)
 {
-    int in = 0, out = 0;
-    assert_int_equal(ioctl(fd, SIOCINQ, &in), 0);
-    assert_int_equal(ioctl(fd, SIOCOUTQ, &out), 0);
-    struct server_sock ss = server_sock(addr, fd);
-    struct queues q = {in, out, ss.rx, ss.tx};
-    return q;
+    int v = 0;
+    assert_int_equal(ioctl(fd, request, &v), 0);
+    return v;
+}
+
+/* Polls, until `deadline`, for the moment the server has read every byte
+ * the client sent (and, with `eof`, the FIN after them).  Both are facts
+ * that cannot be undone while the client sends nothing more:
+ *  - the client's send queue is empty (SIOCOUTQ = write_seq - snd_una is
+ *    0): the server's kernel acknowledged, so received, every byte;
+ *  - then the server's rx is 0: its reads have caught up with all of it.
+ * With `eof`, the state must also be CLOSE_WAIT, which the kernel sets
+ * only after rcv_nxt has counted the FIN (tcp_data_queue() -> tcp_fin()),
+ * so rx 0 means the server's read() has returned 0.  False if the server
+ * closed its socket first. */
+static bool server_read_all(const char *addr, int fd, bool eof,
+                            int64_t deadline)
+{
+    for (;;) {
+        if (sock_ioctl(fd, SIOCOUTQ) == 0) {
+            struct server_sock ss = server_sock(addr, fd);
+            bool open = ss.found && (ss.state == TCP_STATE_ESTABLISHED ||
+                                     (eof && ss.state == TCP_STATE_CLOSE_WAIT));
+            if (!open)
+                return false; /* the server has closed */
+            if (ss.rx == 0 && (!eof || ss.state == TCP_STATE_CLOSE_WAIT))
+                return true;
+        }
+        if (now_ms() > deadline)
+            fail_msg("the server did not read what the client sent");
+        sleep_ms(2);
+    }
 }
 
 /*
- * Bring the server to read a client's EOF while it still holds echo output
- * it cannot send - where closing at EOF would lose data.  The client never
- * reads; it sends 32 KiB at a time and, once things settle, accounts for
- * every byte: what the server has read (sent, minus what waits in the
- * client's send queue and the server's receive queue) against what it has
- * written (the client's receive queue plus the server's send queue).
- * Once the server has read everything but not written it all, its output
- * is blocked with data in its buffer: then FIN.  (Bytes still in the
- * client's send queue do not matter: they arrive before the FIN, and the
- * server has room to read them.)
+ * A lower bound on the echo output the server holds in its own buffer,
+ * taken after every byte the client sent has been read by the server, and
+ * while the client reads nothing.  The server has read `sent` bytes and
+ * written write_seq bytes; so it holds sent - write_seq.  /proc gives
+ * tx = write_seq - snd_una, and snd_una never passes what the client's
+ * kernel has received: recvd + SIOCINQ, read afterwards (both only grow).
+ * Hence held >= sent - tx - (recvd + SIOCINQ), whatever ran in between.
  */
-static void pending_at_fin(const char *addr, struct flow *f)
+static long server_holds_at_least(const char *addr, const struct flow *f)
+{
+    struct server_sock ss = server_sock(addr, f->fd);
+    assert_true(ss.found);
+    long received = (long)f->recvd + sock_ioctl(f->fd, SIOCINQ);
+    return (long)f->sent - ss.tx - received;
+}
+
+/*
+ * One try at bringing the server to read a client's EOF while it holds
+ * echo output it cannot send - where closing at EOF would lose data.  The
+ * client has a tiny receive window (connect_narrow) and never reads, so
+ * the server's output fills its socket and then its own buffer.
+ *
+ * Step by step: send 16 KiB; wait until the server has read all of it;
+ * bound from below what it holds (server_holds_at_least).  The bound
+ * falls short of the truth by at most what the client's kernel received
+ * but did not yet acknowledge, less than its 8 KiB receive buffer; so
+ * while the bound is under 24 KiB the server holds under 32 KiB, the next
+ * 16 KiB fit in its 64 KiB buffer (tcp_echo_server's BUF_SIZE), it reads
+ * them all, and the loop cannot stall.  Then FIN.  Returns true once it
+ * is proven that the server read the EOF holding output: after the EOF
+ * was read, what it holds can only have shrunk, so a positive bound
+ * taken then proves it.  False if that did not happen (the client's
+ * kernel can take a little more of the server's output meanwhile): the
+ * connection is then half-closed and the caller tries again.
+ */
+static bool try_pending_at_fin(const char *addr, struct flow *f,
+                               int64_t deadline)
 {
     flow_init(f, connect_narrow(addr), 0, false);
-    int64_t deadline = now_ms() + 20000;
-    for (;;) {
-        if (now_ms() > deadline)
-            fail_msg("no blocked output after %zu bytes", f->sent);
-        f->len = f->sent + 32 * KiB;
+    do {
+        /* The server's socket buffers are bounded by tcp_wmem and
+         * tcp_rmem (4 MiB and 6 MiB by default). */
+        if (f->sent > 64 * MiB)
+            fail_msg("the server's output never blocked: %zu bytes echoed "
+                     "to a client that reads nothing", f->sent);
+        f->len = f->sent + 16 * KiB;
         while (f->sent < f->len) {
             struct pollfd pf = {.fd = f->fd, .events = POLLOUT};
-            assert_int_equal(poll(&pf, 1, 5000), 1);
+            assert_int_equal(poll(&pf, 1, 30000), 1);
             flow_write(f);
         }
-        /* Judge only a settled connection: two looks 20 ms apart that
-         * agree.  A server caught between a read and its write would look
-         * blocked without being so. */
-        struct queues q, prev = {-1, -1, -1, -1};
-        for (;;) {
-            sleep_ms(20);
-            q = queues_of(addr, f->fd);
-            if (memcmp(&q, &prev, sizeof q) == 0)
-                break;
-            prev = q;
-            if (now_ms() > deadline)
-                fail_msg("the connection never settled");
-        }
-        long consumed = (long)f->sent - q.client_out - q.server_in;
-        long written = q.client_in + q.server_out;
-        if (q.server_in == 0 && consumed > written)
-            break;
-    }
+        if (!server_read_all(addr, f->fd, false, deadline))
+            fail_msg("the server closed a connection that sent no FIN");
+    } while (server_holds_at_least(addr, f) < (long)(24 * KiB));
+
     f->half_close = true;
     flow_write(f); /* all sent: shut the write side */
     assert_true(f->shut);
-    sleep_ms(100);
-    /* The server has read the EOF; holding output, it must not close. */
-    struct server_sock ss = server_sock(addr, f->fd);
-    if (ss.state != TCP_STATE_CLOSE_WAIT)
-        fail_msg("server socket in TCP state %u, not CLOSE_WAIT: it closed "
-                 "with echo output pending", ss.state);
+    if (!server_read_all(addr, f->fd, true, deadline))
+        return false; /* it closed: it had written everything */
+    long held = server_holds_at_least(addr, f);
+    if (held <= 0)
+        return false;
+    print_message("  the server read the EOF holding >= %ld bytes of output "
+                  "(%zu sent)\n", held, f->sent);
+    return true;
+}
+
+/* Leaves `f` connected to a server that has read its EOF while holding
+ * output for it, proven (try_pending_at_fin).  Every failed try is run to
+ * its end, so it still checks the echo and the server's close. */
+static void pending_at_fin(const char *addr, struct flow *f)
+{
+    int64_t deadline = now_ms() + (valgrind ? 120000 : 30000);
+    for (int tries = 1; !try_pending_at_fin(addr, f, deadline); tries++) {
+        flows_run(f, 1, 30000);
+        close(f->fd);
+        if (tries == 5)
+            fail_msg("in %d tries the server never read the EOF while "
+                     "holding output", tries);
+    }
 }
 
 /* The client sends, then shuts its write side: the server must echo every
@@ -821,14 +909,14 @@ static void test_tcp_echo_half_close(void **state)
     echo_once(srv.addr, 1, true);
     echo_once(srv.addr, valgrind ? MiB : 3 * MiB, true);
 
-    /* Data and FIN sent before reading anything: the FIN reaches the
-     * server while it still has output pending for a client that is not
-     * reading, and a short read of the data must not hide the EOF. */
+    /* Data and FIN sent before reading anything, so that data and FIN
+     * tend to reach the server together: a short read of the data must
+     * not hide the EOF behind it.  (Whatever the timing, every byte and
+     * then the EOF must come back.) */
     struct flow f;
     flow_init(&f, connect_to(srv.addr), 200000, true);
     connect_wait(f.fd);
     flow_write(&f);
-    sleep_ms(200);
     flows_run(&f, 1, 20000);
     close(f.fd);
 
@@ -944,7 +1032,7 @@ static void test_tcp_echo_emfile(void **state)
 
     for (int i = 0; i < TRIES; i++) {
         int fd = connect_to(srv.addr);
-        int r = try_ping(fd, 3000);
+        int r = try_ping(fd, PING_HANG_MS);
         if (r < 0)
             fail_msg("connection %d: no echo and no close (stalled)", i);
         if (r == 1) {
@@ -966,7 +1054,7 @@ static void test_tcp_echo_emfile(void **state)
     int64_t t0 = now_ms();
     for (int i = 0; i < MORE; i++) {
         int fd = connect_to(srv.addr);
-        assert_int_equal(try_ping(fd, 3000), 0);
+        assert_int_equal(try_ping(fd, PING_HANG_MS), 0);
         close(fd);
         sleep_ms(50);
     }
@@ -977,14 +1065,17 @@ static void test_tcp_echo_emfile(void **state)
     assert_true(ticks * 1000 / hz < 250);
 
     for (int i = 0; i < nserved; i++)
-        assert_int_equal(try_ping(served[i], 3000), 1);
+        assert_int_equal(try_ping(served[i], PING_HANG_MS), 1);
 
+    /* The pings above were answered after the last rejection, so the
+     * server's descriptors are settled (shed() has its reserve back). */
+    int fds = proc_fd_count(srv.pid);
     for (int i = 0; i < FREED; i++)
         close(served[--nserved]);
-    sleep_ms(200); /* let the server see the EOFs and close its ends */
+    wait_fd_count(srv.pid, fds - FREED); /* it closed its ends */
     for (int i = 0; i < FREED; i++) {
         int fd = connect_to(srv.addr);
-        assert_int_equal(try_ping(fd, 3000), 1);
+        assert_int_equal(try_ping(fd, PING_HANG_MS), 1);
         served[nserved++] = fd;
     }
     for (int i = 0; i < nserved; i++)
@@ -1004,7 +1095,8 @@ static void test_tcp_echo_sigint(void **state)
         flow_init(&f[i], connect_to(srv.addr), 4 * MiB, false);
         push_until_stuck(&f[i], 100);
     }
-    sleep_ms(200); /* the server is idle in its wait: only a wake ends it */
+    /* The server is idle in its wait: only the handler's wake ends it. */
+    wait_blocked_in_wait(srv.pid);
     server_stop(&srv, SIGINT);
     for (int i = 0; i < N; i++)
         close(f[i].fd);
