@@ -443,6 +443,38 @@ static bool write_side_shut(int fd, enum kqemu_obj t) {
   return false;
 }
 
+/*
+ * Is a datagram queued, possibly an empty one?  FIONREAD gives 0 for an
+ * empty datagram, yet both kernels fire READ for it (with data 0):
+ * - FreeBSD, filt_soread (sys/kern/uipc_socket.c): fires when
+ *   sbavail(&so->so_rcv) >= sb_lowat.  udp_append
+ *   (sys/netinet/udp_usrreq.c) queues the sender's address as an mbuf of
+ *   the record (sbappendaddr_locked), and sballoc (sys/kern/uipc_sockbuf.c)
+ *   counts it in sb_ccc and in sb_ctl; data is sbavail - sb_ctl, so 0.
+ * - xnu, filt_soread_common (bsd/kern/uipc_socket.c): fires when
+ *   so_rcv.sb_cc >= lowat, "0-sized packets need to wake up the kqueue";
+ *   data is sb_cc - sb_ctl, so 0.
+ * Linux: recv(MSG_PEEK) returns 0 for a queued empty datagram and EAGAIN
+ * for an empty queue.
+ */
+static bool udp_datagram_queued(struct kqemu_knote *kn, int fd) {
+  char byte;
+  int saved = errno;
+  ssize_t got = recv(fd, &byte, sizeof byte, MSG_PEEK | MSG_DONTWAIT);
+  int err = errno;
+  errno = saved;
+  if (got >= 0)
+    return true;
+  if (err == EAGAIN || err == EWOULDBLOCK || err == EINTR)
+    return false;
+  /* An ICMP error that arrived after epoll looked: Linux's recv() returned
+   * and cleared it (sock_error).  BSD keeps so_error and fires READ for it,
+   * so keep it for the code under test, as so_error() does. */
+  kn->file->so_error = err;
+  stolen_add(kn->file, err);
+  return true;
+}
+
 static bool socket_read(struct kqemu_knote *kn, uint32_t rev,
                         struct readiness *r) {
   int fd = (int)kn->ident;
@@ -465,8 +497,12 @@ static bool socket_read(struct kqemu_knote *kn, uint32_t rev,
   if (r->eof)
     r->fflags = so_error(kn->file, fd, rev); /* R31: 0 on a clean FIN */
   /* R31: a pending error without EOF (UDP ICMP) fires too. */
-  return r->eof || (rev & EPOLLERR) ||
-         ((rev & EPOLLIN) && r->data >= lowat_of(kn, 1));
+  if (r->eof || (rev & EPOLLERR))
+    return true;
+  if (t == KQEMU_OBJ_UDP && r->data == 0 && (rev & EPOLLIN) &&
+      !(kn->sfflags & NOTE_LOWAT))
+    return udp_datagram_queued(kn, fd);
+  return (rev & EPOLLIN) && r->data >= lowat_of(kn, 1);
 }
 
 static bool socket_write(struct kqemu_knote *kn, uint32_t rev,

@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <string.h>
 #include <stdlib.h>
 #include <sys/socket.h>
@@ -257,6 +258,51 @@ static void t39_udp_datagram(void **state) {
   assert_non_null(r);
   assert_true(r->data > 0);
   assert_false(r->flags & EV_EOF);
+  t_close(kq);
+  t_close(u);
+}
+
+/* Blocks (up to 5 s) until poll(2) reports all of `events` on fd: the
+ * tests below prove the kernel state they need before asking kevent(). */
+static void wait_poll(int fd, short events) {
+  struct pollfd p = {.fd = fd, .events = events};
+  double end = t_now_ms() + 5000.0;
+  while ((p.revents & events) != events && t_now_ms() < end)
+    assert_true(poll(&p, 1, 100) >= 0);
+  assert_int_equal(p.revents & events, events);
+}
+
+/* An empty UDP datagram fires READ with data 0 on both kernels: FreeBSD's
+ * filt_soread (sys/kern/uipc_socket.c) counts the queued sender address in
+ * sbavail(), xnu's filt_soread_common (bsd/kern/uipc_socket.c) wakes for
+ * "0-sized packets" on purpose. */
+static void udp_empty_datagram_fires_read(void **state) {
+  (void)state;
+  struct kevent ev[4];
+  int u = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+  assert_true(u >= 0);
+  struct sockaddr_in a;
+  memset(&a, 0, sizeof a);
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  assert_int_equal(bind(u, (struct sockaddr *)&a, sizeof a), 0);
+  socklen_t len = sizeof a;
+  assert_int_equal(getsockname(u, (struct sockaddr *)&a, &len), 0);
+  int kq = t_kqueue();
+  add(kq, u, EVFILT_READ, 0);
+  assert_int_equal(t_poll(kq, ev, 4), 0);
+  assert_int_equal(sendto(u, "", 0, 0, (struct sockaddr *)&a, sizeof a), 0);
+  wait_poll(u, POLLIN); /* the datagram is queued */
+  assert_int_equal(t_poll(kq, ev, 4), 1);
+  assert_int_equal(ev[0].ident, (uintptr_t)u);
+  assert_int_equal(ev[0].filter, EVFILT_READ);
+  assert_int_equal(ev[0].data, 0);
+  assert_false(ev[0].flags & EV_EOF);
+  assert_int_equal(ev[0].fflags, 0);
+  assert_int_equal(t_poll(kq, ev, 4), 1); /* level: still queued */
+  char byte;
+  assert_int_equal(recv(u, &byte, sizeof byte, 0), 0);
+  assert_int_equal(t_poll(kq, ev, 4), 0); /* consumed: quiet again */
   t_close(kq);
   t_close(u);
 }
@@ -531,6 +577,7 @@ int kqt_run_filters(void) {
       cmocka_unit_test(t37_connect_in_progress_write_silent),
       cmocka_unit_test(t38_shutdown_directions),
       cmocka_unit_test(t39_udp_datagram),
+      cmocka_unit_test(udp_empty_datagram_fires_read),
       cmocka_unit_test(t40_eof_is_sticky),
       cmocka_unit_test(t41_pipe_read_then_writer_close),
       cmocka_unit_test(t42_pipe_write_edge),
