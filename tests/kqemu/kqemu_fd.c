@@ -299,6 +299,9 @@ int kqemu__fd_arm(struct kqemu_kq *kq, struct kqemu_knote *kn) {
   struct epoll_event ev = {.events = mask_of(kn), .data.ptr = kn};
   if (kn->kind != KQEMU_KN_POLLED)
     return 0;
+  /* Arming re-evaluates the filter, as BSD's EV_ADD does: nothing seen
+   * before it can hold the next event back (tcp_fin_only). */
+  kn->tcp_seen = false;
   if (kn->in_set) {
     if (epoll_ctl(*set_slot(kq, kn->filter), EPOLL_CTL_MOD, (int)kn->ident,
                   &ev) == 0)
@@ -505,6 +508,50 @@ static bool socket_read(struct kqemu_knote *kn, uint32_t rev,
   return (rev & EPOLLIN) && r->data >= lowat_of(kn, 1);
 }
 
+/* Linux's struct tcp_info beyond the fields glibc's <netinet/tcp.h>
+ * declares (<linux/tcp.h>, Linux 4.1): tcpi_bytes_acked follows. */
+struct tcp_info_acked {
+  struct tcp_info base;
+  uint64_t pacing_rate;
+  uint64_t max_pacing_rate;
+  uint64_t bytes_acked;
+};
+
+/*
+ * Was this wakeup of an edge WRITE knote on TCP the peer's FIN alone?
+ * BSD: the FIN goes through socantrcvmore(), whose sorwakeup() activates
+ * only the receive buffer's knotes (FreeBSD sys/kern/uipc_sockbuf.c
+ * socantrcvmore_locked, xnu bsd/kern/uipc_socket2.c socantrcvmore).  A
+ * WRITE knote is activated by sowwakeup(): acknowledged data leaving the
+ * send buffer (FreeBSD sys/netinet/tcp_input.c tcp_do_segment:
+ * sbcut_locked, then sowwakeup_locked), socantsendmore(), a disconnect.
+ * Linux: tcp_fin() (net/ipv4/tcp_input.c) calls sk_state_change(), whose
+ * default sock_def_wakeup() (net/core/sock.c) wakes every waiter with no
+ * poll key, so epoll queues the EPOLLOUT item of the WRITE set again.  So
+ * the wakeup is dropped when, since this knote's last evaluation, the
+ * connection went to CLOSE_WAIT (the peer's FIN) and nothing else moved:
+ * no byte was acknowledged (tcpi_bytes_acked), no error, our side not shut.
+ */
+static bool tcp_fin_only(struct kqemu_knote *kn, int fd, uint32_t rev,
+                         const struct readiness *r) {
+  struct tcp_info_acked ti;
+  socklen_t len = sizeof ti;
+  memset(&ti, 0, sizeof ti);
+  if (kqemu__raw_getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) != 0 ||
+      len < sizeof ti) {
+    kn->tcp_seen = false; /* a kernel without tcpi_bytes_acked: no filter */
+    return false;
+  }
+  bool fin = ti.base.tcpi_state == TCP_CLOSE_WAIT;
+  bool only = kn->tcp_seen && !kn->tcp_seen_fin && fin &&
+              ti.bytes_acked == kn->tcp_seen_acked && !r->eof &&
+              !(rev & EPOLLERR);
+  kn->tcp_seen = true;
+  kn->tcp_seen_fin = fin;
+  kn->tcp_seen_acked = ti.bytes_acked;
+  return only;
+}
+
 static bool socket_write(struct kqemu_knote *kn, uint32_t rev,
                          struct readiness *r) {
   int fd = (int)kn->ident;
@@ -520,8 +567,13 @@ static bool socket_write(struct kqemu_knote *kn, uint32_t rev,
   if (r->eof)
     r->fflags = so_error(kn->file, fd, rev); /* R33/R34 */
   /* Connection-oriented sockets only get EPOLLOUT once connected (R33). */
-  return r->eof || (rev & EPOLLERR) ||
-         ((rev & EPOLLOUT) && r->data >= lowat_of(kn, 1));
+  bool ready = r->eof || (rev & EPOLLERR) ||
+               ((rev & EPOLLOUT) && r->data >= lowat_of(kn, 1));
+  /* A level knote is reported whenever it is ready, FIN or not. */
+  if (t == KQEMU_OBJ_TCP && (kn->mode & EV_CLEAR) &&
+      tcp_fin_only(kn, fd, rev, r))
+    return false;
+  return ready;
 }
 
 static bool pipe_read(struct kqemu_knote *kn, uint32_t rev,

@@ -99,6 +99,11 @@ struct kqemu_knote {
   bool in_set;       /* registered in its epoll set */
   bool parked;       /* level knote temporarily edge-registered */
   bool eof_seen;     /* sticky EV_EOF on sockets (T40) */
+  /* TCP edge WRITE knotes: what their last evaluation since the last arm
+   * saw, to tell a peer's FIN from a send-side wakeup (kqemu_fd.c). */
+  bool tcp_seen;
+  bool tcp_seen_fin;
+  uint64_t tcp_seen_acked;
   int64_t last_data; /* KQEMU_KN_SYNTH with EV_CLEAR */
   bool synth_reported;
   /* user knotes */

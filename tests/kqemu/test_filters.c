@@ -307,6 +307,103 @@ static void udp_empty_datagram_fires_read(void **state) {
   t_close(u);
 }
 
+/* A peer's FIN reaches BSD's socket layer as socantrcvmore(), whose
+ * sorwakeup() activates only the receive buffer's knotes (FreeBSD
+ * sys/kern/uipc_sockbuf.c socantrcvmore_locked, xnu
+ * bsd/kern/uipc_socket2.c socantrcvmore): an edge WRITE knote that has
+ * reported stays quiet, the READ knote gets EV_EOF. */
+static void tcp_peer_fin_wakes_read_only(void **state) {
+  (void)state;
+  int c, s;
+  struct kevent ev[4];
+  t_tcp_pair(&c, &s);
+  int kq = t_kqueue();
+  add(kq, c, EVFILT_WRITE, EV_CLEAR);
+  add(kq, c, EVFILT_READ, EV_CLEAR);
+  wait_poll(c, POLLOUT);
+  assert_int_equal(t_poll(kq, ev, 4), 1); /* the initial WRITE edge */
+  assert_int_equal(ev[0].filter, EVFILT_WRITE);
+  assert_int_equal(t_poll(kq, ev, 4), 0);
+  assert_int_equal(shutdown(s, SHUT_WR), 0);
+  wait_poll(c, POLLRDHUP); /* the FIN has arrived */
+  int n = t_poll(kq, ev, 4);
+  assert_int_equal(n, 1);
+  assert_int_equal(ev[0].filter, EVFILT_READ);
+  assert_true(ev[0].flags & EV_EOF);
+  assert_int_equal(ev[0].fflags, 0);
+  assert_int_equal(t_poll(kq, ev, 4), 0);
+  /* The WRITE knote is still there and reports again when re-added. */
+  add(kq, c, EVFILT_WRITE, EV_CLEAR);
+  n = t_poll(kq, ev, 4);
+  const struct kevent *w = t_find(ev, n, (uintptr_t)c, EVFILT_WRITE);
+  assert_non_null(w);
+  assert_false(w->flags & EV_EOF);
+  t_close(kq);
+  t_close(c);
+  t_close(s);
+}
+
+/* The FIN may come with the acknowledgement of data the WRITE knote waits
+ * on (the peer reads everything, then shuts down): the acknowledgement is
+ * a send-side wakeup on BSD (sowwakeup from tcp_input), so WRITE fires. */
+static void tcp_fin_with_ack_fires_write(void **state) {
+  (void)state;
+  int c, s;
+  struct kevent ev[4];
+  static char chunk[65536];
+  t_tcp_pair(&c, &s);
+  int kq = t_kqueue();
+  add(kq, c, EVFILT_WRITE, EV_CLEAR);
+  wait_poll(c, POLLOUT);
+  assert_int_equal(t_poll(kq, ev, 4), 1); /* the initial WRITE edge */
+  size_t sent = 0, got = 0;
+  ssize_t k;
+  while ((k = write(c, chunk, sizeof chunk)) > 0)
+    sent += (size_t)k;
+  assert_int_equal(errno, EAGAIN);
+  /* No kevent() on kq until the FIN is in: drain, then shut down. */
+  while (got < sent) {
+    wait_poll(s, POLLIN);
+    while ((k = read(s, chunk, sizeof chunk)) > 0)
+      got += (size_t)k;
+  }
+  assert_int_equal(got, sent);
+  assert_int_equal(shutdown(s, SHUT_WR), 0);
+  wait_poll(c, POLLRDHUP); /* FIN in, so every byte is acknowledged */
+  assert_int_equal(t_poll(kq, ev, 4), 1);
+  assert_int_equal(ev[0].filter, EVFILT_WRITE);
+  assert_false(ev[0].flags & EV_EOF);
+  assert_true(ev[0].data > 0);
+  t_close(kq);
+  t_close(c);
+  t_close(s);
+}
+
+/* Deviation: AF_UNIX stream.  BSD's unp_shutdown() (FreeBSD
+ * sys/kern/uipc_usrreq.c, xnu bsd/kern/uipc_usrreq.c) gives the peer only
+ * socantrcvmore(); Linux's unix_shutdown() wakes every waiter on the peer
+ * (sk_state_change), and without a counter of bytes the peer has read,
+ * nothing tells that wakeup from a send-side one.  So an edge WRITE knote
+ * reports once more.  Pinned here and listed in README.md. */
+static void unix_peer_shutdown_write_deviation(void **state) {
+  (void)state;
+  int s[2];
+  struct kevent ev[4];
+  t_socketpair(s);
+  int kq = t_kqueue();
+  add(kq, s[0], EVFILT_WRITE, EV_CLEAR);
+  assert_int_equal(t_poll(kq, ev, 4), 1); /* the initial WRITE edge */
+  assert_int_equal(t_poll(kq, ev, 4), 0);
+  assert_int_equal(shutdown(s[1], SHUT_WR), 0);
+  assert_int_equal(t_poll(kq, ev, 4), 1);
+  assert_int_equal(ev[0].filter, EVFILT_WRITE);
+  assert_false(ev[0].flags & EV_EOF);
+  assert_int_equal(t_poll(kq, ev, 4), 0);
+  t_close(kq);
+  t_close(s[0]);
+  t_close(s[1]);
+}
+
 /* T40 (2.2): EV_EOF stays on a level READ knote once reported. */
 static void t40_eof_is_sticky(void **state) {
   (void)state;
@@ -578,6 +675,9 @@ int kqt_run_filters(void) {
       cmocka_unit_test(t38_shutdown_directions),
       cmocka_unit_test(t39_udp_datagram),
       cmocka_unit_test(udp_empty_datagram_fires_read),
+      cmocka_unit_test(tcp_peer_fin_wakes_read_only),
+      cmocka_unit_test(tcp_fin_with_ack_fires_write),
+      cmocka_unit_test(unix_peer_shutdown_write_deviation),
       cmocka_unit_test(t40_eof_is_sticky),
       cmocka_unit_test(t41_pipe_read_then_writer_close),
       cmocka_unit_test(t42_pipe_write_edge),
