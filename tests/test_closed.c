@@ -232,6 +232,26 @@ static void pipe_reader_closed(void **state)
     close(fds[1]);
 }
 
+/* Deregistering a descriptor already closed is -EBADF on every backend:
+ * epoll_ctl(2) looks the fd up first (EBADF), FreeBSD's kevent() too; a
+ * macOS EV_DELETE answers ENOENT for the knote the close removed, and the
+ * backend then finds the fd closed.  Pipes and sockets alike. */
+static void deregister_after_close_is_ebadf(void **state)
+{
+    struct fixture *f = *state;
+    const enum pair_kind kinds[] = {PAIR_PIPE, PAIR_UNIX_STREAM, PAIR_TCP};
+    for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
+        /* fds[0] of a pipe is its read end. */
+        xpoll_interests interests = kinds[i] == PAIR_PIPE ? XPOLL_READABLE : RW;
+        int fds[2];
+        pair_open(kinds[i], fds);
+        assert_int_equal(xpoll_register(f->poll, fds[0], TOKEN, interests), 0);
+        close(fds[0]);
+        assert_int_equal(xpoll_deregister(f->poll, fds[0]), -EBADF);
+        close(fds[1]);
+    }
+}
+
 #define T(name) \
     cmocka_unit_test_setup_teardown(name, fixture_setup, fixture_teardown)
 
@@ -250,6 +270,7 @@ int main(void)
         T(pipe_writer_closed),
         T(pipe_writer_closed_empty),
         T(pipe_reader_closed),
+        T(deregister_after_close_is_ebadf),
     };
     return RUN(tests, NULL, NULL);
 }

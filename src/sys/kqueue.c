@@ -158,11 +158,30 @@ static int kq_reregister(xpoll *poll, int fd, xpoll_token token,
     return kq_apply(poll, changes, n, KQ_REREGISTER);
 }
 
+/* Did any change of the last kq_apply() take effect?  Only a receipt with
+ * data 0 says so (after EINTR there may be no receipts at all). */
+static int kq_any_applied(const struct kevent *changes, int n)
+{
+    for (int i = 0; i < n; i++)
+        if ((changes[i].flags & EV_ERROR) && changes[i].data == 0)
+            return 1;
+    return 0;
+}
+
 static int kq_deregister(xpoll *poll, int fd)
 {
     struct kevent changes[2];
     int n = kq_changes(changes, fd, 0, 0, 1);
-    return kq_apply(poll, changes, n, KQ_DEREGISTER);
+    int err = kq_apply(poll, changes, n, KQ_DEREGISTER);
+
+    /* EV_DELETE of a closed fd: FreeBSD looks the fd up first (EBADF),
+     * macOS only looks for the knote (ENOENT, ignored above; xnu
+     * bsd/kern/kern_event.c kevent_register calls fp_lookup only to
+     * attach).  So when nothing was deleted, check the fd here; a
+     * deregistration that removed a filter costs one kevent() as before. */
+    if (err == 0 && !kq_any_applied(changes, n))
+        return kq_fd_open(fd);
+    return err;
 }
 
 static int kq_open(xpoll *poll)
