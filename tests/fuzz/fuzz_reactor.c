@@ -71,8 +71,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static xpoll_backend backend;
 static xpoll_interests supported;  /* what register accepts here */
-static bool kq_freebsd;            /* kqueue with FreeBSD rules (EV_DELETE of a
-                                      closed fd is EBADF, R22) */
+static bool kq_freebsd;            /* kqueue with FreeBSD's rules rather
+                                      than macOS's */
 static int closed_fd = -1;         /* a number known to be closed */
 
 /* ---- the model ------------------------------------------------------------ */
@@ -564,7 +564,7 @@ static void op_deregister(struct run *r, struct slot *s, int idx)
     int expect;
 
     if (s->w < 0)
-        expect = backend == XPOLL_BACKEND_EPOLL || kq_freebsd ? -EBADF : 0;
+        expect = -EBADF; /* a closed fd, on every backend */
     else if (backend == XPOLL_BACKEND_EPOLL)
         expect = registered(s) ? 0 : -ENOENT;
     else
