@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "xpoll.h"
+#include "sys/env.h"
 #include "sys/selector.h"
 
 #define XPOLL__STR(x) #x
@@ -74,11 +75,12 @@ int xpoll_new_with_backend(xpoll **out, xpoll_backend backend)
 }
 
 /* XPOLL_BACKEND names a backend; unknown or not compiled in is -ENOTSUP,
- * never a silent fallback (api.md), so a test run that asked for kqueue
- * cannot quietly run on epoll. */
+ * never a silent fallback, so a test run that asked for kqueue cannot
+ * quietly run on epoll.  A privileged (set-user-ID, set-group-ID) program
+ * ignores it: its caller must not choose the backend. */
 static int backend_from_env(xpoll_backend *backend)
 {
-    const char *name = getenv("XPOLL_BACKEND");
+    const char *name = xpoll__secure_getenv("XPOLL_BACKEND");
 
     *backend = XPOLL_BACKEND_DEFAULT;
     if (name == NULL || name[0] == '\0')

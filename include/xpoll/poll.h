@@ -74,7 +74,10 @@ typedef uint8_t xpoll_interests;
  * If the environment variable XPOLL_BACKEND is set and non-empty, it must
  * name a backend compiled into this build and usable here ("epoll",
  * "kqueue", "poll", "io_uring"); that backend is used.  An unknown or
- * unavailable name is an error, never a silent fallback.
+ * unavailable name is an error, never a silent fallback.  A set-user-ID or
+ * set-group-ID program ignores the variable (secure_getenv(3) where the C
+ * library has it, else issetugid(2)), so whoever runs it cannot choose its
+ * backend.
  *
  * The selector's descriptors are close-on-exec.  A poll must not be used in
  * a child after fork() except to free it.
