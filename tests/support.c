@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -258,6 +259,69 @@ void sleep_ms(int ms)
     struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * MS};
     while (nanosleep(&ts, &ts) < 0 && errno == EINTR) {
     }
+}
+
+static bool is_wait_syscall(long nr)
+{
+    return nr == SYS_epoll_wait || nr == SYS_epoll_pwait ||
+           nr == SYS_epoll_pwait2;
+}
+
+int wait_until_blocked_in_wait(pid_t tid, int64_t timeout_ns)
+{
+    char path[64], buf[256];
+    int64_t deadline = now_ns() + timeout_ns;
+
+    snprintf(path, sizeof path, "/proc/self/task/%ld/syscall", (long)tid);
+    for (;;) {
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+            return -errno;
+        ssize_t n = read(fd, buf, sizeof buf - 1);
+        int err = errno;
+        close(fd);
+        if (n < 0)
+            return -err;
+        buf[n] = '\0';
+        /* "running", "-1 SP PC" (asleep outside a system call) or
+         * "NR ARG1 ... ARG6 SP PC" (asleep in system call NR). */
+        char *end;
+        long nr = strtol(buf, &end, 10);
+        if (end != buf && is_wait_syscall(nr))
+            return 0;
+        if (now_ns() >= deadline)
+            return -ETIMEDOUT;
+        struct timespec ts = {0, 200 * 1000};
+        nanosleep(&ts, NULL);
+    }
+}
+
+static void *blocked_action_main(void *arg)
+{
+    struct blocked_action *b = arg;
+    b->proof = wait_until_blocked_in_wait(b->waiter, HANG_NS);
+    b->act(b->arg);
+    return NULL;
+}
+
+void blocked_action_start(struct blocked_action *b, void (*act)(void *arg),
+                          void *arg)
+{
+    b->act = act;
+    b->arg = arg;
+    b->waiter = gettid();
+    b->proof = 1;
+    assert_int_equal(pthread_create(&b->thread, NULL, blocked_action_main, b),
+                     0);
+}
+
+int blocked_action_finish(struct blocked_action *b)
+{
+    assert_int_equal(pthread_join(b->thread, NULL), 0);
+    if (b->proof != 0)
+        print_error("the waiting thread was not seen blocked in the wait: %s\n",
+                    strerror(-b->proof));
+    return b->proof;
 }
 
 void fd_snapshot(struct fd_set_snapshot *snap)

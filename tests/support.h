@@ -16,7 +16,9 @@
 #include <stdint.h>
 
 #include <cmocka.h>
+#include <pthread.h>
 #include <stdbool.h>
+#include <sys/types.h>
 
 #include "xpoll.h"
 
@@ -87,6 +89,39 @@ void expect_new_waker_works(xpoll *poll, xpoll_events *events,
 
 int64_t now_ns(void);
 void sleep_ms(int ms);
+
+/* A deadline that only catches a hang: a test waits this long for a
+ * condition that a working library reaches in milliseconds, so load on the
+ * machine (valgrind, a busy shared VM) never decides a result. */
+#define HANG_NS (30 * SEC)
+
+/* Polls /proc/self/task/<tid>/syscall until thread `tid` of this process is
+ * asleep in a system call that xpoll_wait blocks in on Linux: epoll_wait,
+ * epoll_pwait or epoll_pwait2 (the kqueue emulation waits in the same
+ * calls).  The file names the call only while the thread is off the CPU in
+ * it (kernel task_current_syscall(), proc(5)), and epoll sleeps only after
+ * it found nothing ready, on a wait queue that any later readiness wakes
+ * (fs/eventpoll.c ep_poll()): so 0 proves the wait was blocked and will see
+ * what happens next.  Returns 0, -ETIMEDOUT once `timeout_ns` passed, or
+ * -errno if the file cannot be read.  Asserts nothing, so any thread may
+ * call it. */
+int wait_until_blocked_in_wait(pid_t tid, int64_t timeout_ns);
+
+/* Runs act(arg) on a new thread once the calling thread is blocked in
+ * xpoll_wait (proven by wait_until_blocked_in_wait, within HANG_NS; act
+ * runs then in any case, so that the wait cannot hang).  Usage: start,
+ * call xpoll_wait, finish.  finish joins the thread and returns 0 if the
+ * waiter was proven blocked before act ran, else the proof's error. */
+struct blocked_action {
+    void (*act)(void *arg);
+    void *arg;
+    pid_t waiter;
+    int proof;
+    pthread_t thread;
+};
+void blocked_action_start(struct blocked_action *b, void (*act)(void *arg),
+                          void *arg);
+int blocked_action_finish(struct blocked_action *b);
 
 /* Count of open descriptors (entries in /proc/self/fd), however many. */
 int open_fd_count(void);
