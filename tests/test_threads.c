@@ -1,6 +1,9 @@
 /*
  * Registration is thread-safe and takes effect in a wait that is already
- * blocked in another thread (mio's register_during_poll).
+ * blocked in another thread (mio's register_during_poll).  Each such test
+ * acts only once the waiting thread is proven asleep in the wait
+ * (blocked_action in support.c), so a registration that reached the
+ * kernel before the wait started cannot make it pass.
  */
 #define _GNU_SOURCE
 #include "support.h"
@@ -9,7 +12,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-enum { LATE = 0x1a7e };
+enum { LATE = 0x1a7e, FINISH = 0xf1 };
 
 enum op { REGISTER, REREGISTER, DEREGISTER_THEN_WRITE };
 
@@ -17,16 +20,14 @@ struct registrar {
     xpoll *poll;
     enum op op;
     int fds[2];
+    int finish[2]; /* DEREGISTER_THEN_WRITE: written last, ends the wait */
     xpoll_interests interests;
-    int delay_ms;
     int rc;
-    pthread_t thread;
 };
 
-static void *act_later(void *arg)
+static void act(void *arg)
 {
     struct registrar *r = arg;
-    sleep_ms(r->delay_ms);
     switch (r->op) {
     case REGISTER:
         r->rc = xpoll_register(r->poll, r->fds[0], LATE, r->interests);
@@ -38,22 +39,22 @@ static void *act_later(void *arg)
         r->rc = xpoll_deregister(r->poll, r->fds[0]);
         if (r->rc == 0 && write(r->fds[1], "x", 1) != 1)
             r->rc = -1;
+        if (r->rc == 0 && write(r->finish[1], "x", 1) != 1)
+            r->rc = -1;
         break;
     }
-    return NULL;
 }
 
-/* Starts `r` on a thread, waits up to 5 s (or `timeout_ns`) and returns
- * the wait's result and elapsed time. */
-static int wait_while(struct fixture *f, struct registrar *r,
-                      int64_t timeout_ns, int64_t *elapsed)
+/* Waits (HANG_NS at most: the wait must end because of what `r` does)
+ * while another thread performs `r` once this thread is blocked in the
+ * wait; returns the wait's result. */
+static int wait_while(struct fixture *f, struct registrar *r)
 {
+    struct blocked_action b;
     r->poll = f->poll;
-    assert_int_equal(pthread_create(&r->thread, NULL, act_later, r), 0);
-    int64_t start = now_ns();
-    int n = xpoll_wait(f->poll, f->events, timeout_ns);
-    *elapsed = now_ns() - start;
-    assert_int_equal(pthread_join(r->thread, NULL), 0);
+    blocked_action_start(&b, act, r);
+    int n = xpoll_wait(f->poll, f->events, HANG_NS);
+    assert_int_equal(blocked_action_finish(&b), 0);
     assert_int_equal(r->rc, 0);
     return n;
 }
@@ -62,16 +63,12 @@ static void register_during_wait(void **state)
 {
     struct fixture *f = *state;
     /* A connected datagram socket is writable at once. */
-    struct registrar r = {.op = REGISTER,
-                          .interests = XPOLL_WRITABLE,
-                          .delay_ms = 200};
-    int64_t elapsed;
+    struct registrar r = {.op = REGISTER, .interests = XPOLL_WRITABLE};
     pair_open(PAIR_UDP, r.fds);
-    assert_int_equal(wait_while(f, &r, 5 * SEC, &elapsed), 1);
+    assert_int_equal(wait_while(f, &r), 1);
     const xpoll_event *ev = xpoll_events_get(f->events, 0);
     assert_int_equal(xpoll_event_token(ev), LATE);
     assert_true(xpoll_event_is_writable(ev));
-    assert_true(elapsed >= 150 * MS && elapsed < 4 * SEC);
     pair_close(PAIR_UDP, r.fds);
 }
 
@@ -79,33 +76,38 @@ static void reregister_during_wait(void **state)
 {
     struct fixture *f = *state;
     struct registrar r = {.op = REREGISTER,
-                          .interests = XPOLL_READABLE | XPOLL_WRITABLE,
-                          .delay_ms = 100};
-    int64_t elapsed;
+                          .interests = XPOLL_READABLE | XPOLL_WRITABLE};
     pair_open(PAIR_UNIX_STREAM, r.fds);
     /* Registered for reading only (nothing to read); another thread adds
      * WRITABLE, which holds at once. */
     assert_int_equal(xpoll_register(f->poll, r.fds[0], 1, XPOLL_READABLE), 0);
     expect_no_event(f->poll, f->events, 0);
-    assert_int_equal(wait_while(f, &r, 5 * SEC, &elapsed), 1);
+    assert_int_equal(wait_while(f, &r), 1);
     const xpoll_event *ev = xpoll_events_get(f->events, 0);
     assert_int_equal(xpoll_event_token(ev), LATE);
     assert_true(xpoll_event_is_writable(ev));
-    assert_true(elapsed < 4 * SEC);
     pair_close(PAIR_UNIX_STREAM, r.fds);
 }
 
+/* Another thread deregisters a pipe, writes to it, then writes to a second
+ * registered pipe.  The writes happen in that order, each making its pipe
+ * ready at once, so a deregistration that did not reach the blocked wait
+ * would put the first pipe's token in the events; only the second's may
+ * come. */
 static void deregister_during_wait(void **state)
 {
     struct fixture *f = *state;
-    struct registrar r = {.op = DEREGISTER_THEN_WRITE, .delay_ms = 50};
-    int64_t elapsed;
+    struct registrar r = {.op = DEREGISTER_THEN_WRITE};
     pair_open(PAIR_PIPE, r.fds);
+    pair_open(PAIR_PIPE, r.finish);
     assert_int_equal(xpoll_register(f->poll, r.fds[0], 1, XPOLL_READABLE), 0);
-    /* The write after the deregistration must not end the wait. */
-    assert_int_equal(wait_while(f, &r, 300 * MS, &elapsed), 0);
-    assert_true(elapsed >= 290 * MS);
+    assert_int_equal(
+        xpoll_register(f->poll, r.finish[0], FINISH, XPOLL_READABLE), 0);
+    assert_int_equal(wait_while(f, &r), 1);
+    assert_int_equal(xpoll_event_token(xpoll_events_get(f->events, 0)), FINISH);
+    assert_int_equal(xpoll_deregister(f->poll, r.finish[0]), 0);
     pair_close(PAIR_PIPE, r.fds);
+    pair_close(PAIR_PIPE, r.finish);
 }
 
 enum { THREADS = 4, PER_THREAD = 64 };
@@ -153,7 +155,7 @@ static void concurrent_registrations_all_report(void **state)
 
     int total = 0;
     while (total < THREADS * PER_THREAD) {
-        int n = xpoll_wait(poll, events, 5 * SEC);
+        int n = xpoll_wait(poll, events, HANG_NS);
         assert_true(n > 0);
         for (int i = 0; i < n; i++) {
             xpoll_token t = xpoll_event_token(xpoll_events_get(events, (size_t)i));
