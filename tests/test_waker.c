@@ -44,10 +44,10 @@ static int waker_teardown(void **state)
     return 0;
 }
 
-/* Exactly one event, the waker's, readable and nothing else. */
-static void expect_waker_event(struct waker_fixture *f, int64_t timeout_ns)
+/* A wait that returned `n` got exactly one event, the waker's, readable
+ * and nothing else. */
+static void check_waker_event(struct waker_fixture *f, int n)
 {
-    int n = xpoll_wait(f->poll, f->events, timeout_ns);
     assert_int_equal(n, 1);
     const xpoll_event *ev = xpoll_events_get(f->events, 0);
     assert_int_equal(xpoll_event_token(ev), WAKER);
@@ -57,19 +57,24 @@ static void expect_waker_event(struct waker_fixture *f, int64_t timeout_ns)
     assert_false(xpoll_event_is_read_closed(ev));
 }
 
+static void expect_waker_event(struct waker_fixture *f, int64_t timeout_ns)
+{
+    check_waker_event(f, xpoll_wait(f->poll, f->events, timeout_ns));
+}
+
 static void no_wake_no_event(void **state)
 {
     struct waker_fixture *f = *state;
     expect_no_event(f->poll, f->events, 20 * MS);
 }
 
+/* The wake is pending before the wait starts: even a wait that may not
+ * block (timeout 0) reports it. */
 static void wake_before_wait(void **state)
 {
     struct waker_fixture *f = *state;
     assert_int_equal(xpoll_waker_wake(f->waker), 0);
-    int64_t start = now_ns();
-    expect_waker_event(f, 10 * SEC);
-    assert_true(now_ns() - start < SEC);
+    expect_waker_event(f, 0);
 }
 
 static void wakes_coalesce(void **state)
@@ -107,33 +112,33 @@ static void waker_beside_other_events(void **state)
     pair_close(PAIR_PIPE, fds);
 }
 
-struct waking_thread {
+struct waking {
     xpoll_waker *waker;
-    int delay_ms;
     int rc;
-    pthread_t thread;
 };
 
-static void *wake_later(void *arg)
+static void wake(void *arg)
 {
-    struct waking_thread *t = arg;
-    sleep_ms(t->delay_ms);
-    t->rc = xpoll_waker_wake(t->waker);
-    return NULL;
+    struct waking *w = arg;
+    w->rc = xpoll_waker_wake(w->waker);
 }
 
+/* Another thread wakes the poll once this thread is proven asleep in an
+ * unbounded wait (a wake that is pending before the wait would prove
+ * nothing); the wait must return with the waker's event.  If waking a
+ * blocked wait did not work, the wait would never return: HANG_NS, not -1,
+ * turns that into a failure. */
 static void wake_from_thread_while_blocked(void **state)
 {
     struct waker_fixture *f = *state;
-    struct waking_thread t = {.waker = f->waker, .delay_ms = 100};
-    assert_int_equal(pthread_create(&t.thread, NULL, wake_later, &t), 0);
-    int64_t start = now_ns();
-    expect_waker_event(f, -1);
-    int64_t elapsed = now_ns() - start;
-    assert_int_equal(pthread_join(t.thread, NULL), 0);
-    assert_int_equal(t.rc, 0);
-    assert_true(elapsed >= 90 * MS);
-    assert_true(elapsed < 5 * SEC);
+    struct waking w = {.waker = f->waker, .rc = 1};
+    struct blocked_action b;
+    blocked_action_start(&b, wake, &w);
+    int n = xpoll_wait(f->poll, f->events, HANG_NS);
+    assert_int_equal(blocked_action_finish(&b), 0);
+    assert_int_equal(w.rc, 0);
+    check_waker_event(f, n);
+    expect_no_event(f->poll, f->events, 0);
 }
 
 static void second_waker_is_eexist(void **state)
@@ -255,7 +260,8 @@ static void *signal_storm(void *arg)
 static void *watchdog(void *arg)
 {
     atomic_int *done = arg;
-    for (int i = 0; i < 400 && !atomic_load(done); i++)
+    int64_t deadline = now_ns() + HANG_NS;
+    while (!atomic_load(done) && now_ns() < deadline)
         sleep_ms(50);
     if (!atomic_load(done)) {
         static const char msg[] = "deadlock: wake from a signal handler\n";
@@ -279,12 +285,13 @@ static void wake_from_handler_during_registration(void **state)
     atomic_init(&s.stop, 0);
     assert_int_equal(pthread_create(&s.thread, NULL, signal_storm, &s), 0);
 
-    /* At least 300 ms and 200 handled signals (slow under valgrind). */
+    /* At least 200 handled signals over at least 20 rounds of
+     * registration (and 300 ms): how long that takes depends on the
+     * machine, so only the watchdog bounds it, to catch a deadlock. */
     handler_runs = 0;
     int64_t start = now_ns();
     int rounds = 0;
-    while ((now_ns() - start < 300 * MS || handler_runs < 200) &&
-           now_ns() - start < 8 * SEC) {
+    while (now_ns() - start < 300 * MS || handler_runs < 200 || rounds < 20) {
         int fds[2];
         pair_open(PAIR_PIPE, fds);
         assert_int_equal(xpoll_register(f->poll, fds[0], 1, XPOLL_READABLE), 0);
@@ -300,8 +307,6 @@ static void wake_from_handler_during_registration(void **state)
     atomic_store(&done, 1);
     assert_int_equal(pthread_join(dog, NULL), 0);
     assert_int_equal(sigaction(SIGUSR2, &old, NULL), 0);
-    assert_true(handler_runs >= 200);
-    assert_true(rounds > 10);
     assert_int_equal(handler_rc, 0);
 }
 
@@ -341,7 +346,9 @@ static void no_wake_lost_under_contention(void **state)
 
     int consumed = 0, wakeups = 0;
     while (consumed < PRODUCERS * ITEMS) {
-        int n = xpoll_wait(f->poll, f->events, 5 * SEC);
+        /* Every item published after the last load comes with a wake,
+         * so the wait ends at once unless a wake was lost. */
+        int n = xpoll_wait(f->poll, f->events, HANG_NS);
         if (n == 0)
             fail_msg("lost wake: %d of %d items seen", consumed,
                      PRODUCERS * ITEMS);
@@ -352,7 +359,7 @@ static void no_wake_lost_under_contention(void **state)
     for (int i = 0; i < PRODUCERS; i++)
         assert_int_equal(pthread_join(c.threads[i], NULL), 0);
     assert_int_equal(c.failures, 0);
-    /* Coalescing: far fewer events than wakes. */
+    /* Never more events than wakes. */
     assert_true(wakeups <= PRODUCERS * ITEMS);
     /* Quiet afterwards, unless the last wakes raced with the last event. */
     int n = xpoll_wait(f->poll, f->events, 0);
