@@ -11,6 +11,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 /* ---- capacity ------------------------------------------------------------ */
@@ -102,13 +103,33 @@ static void capacity_one_round_robin(void **state)
 
 /* ---- timeouts ------------------------------------------------------------ */
 
-static void zero_timeout_returns_at_once(void **state)
+/* Voluntary context switches of the calling thread: the kernel counts one
+ * each time the thread sleeps (getrusage(2), RUSAGE_THREAD). */
+static long sleeps_so_far(void)
+{
+    struct rusage ru;
+    assert_int_equal(getrusage(RUSAGE_THREAD, &ru), 0);
+    return ru.ru_nvcsw;
+}
+
+/* A wait with timeout 0 on an idle poll returns 0 without the thread ever
+ * going to sleep: neither epoll_wait (fs/eventpoll.c ep_poll()) nor kevent
+ * (FreeBSD sys/kern/kern_event.c kqueue_scan()) sleeps on a zero timeout,
+ * whereas any positive timeout on an idle poll always does.  Something else may put the
+ * thread to sleep now and then (a page fault, a sanitizer's lock), so a
+ * wait that slept is retried: a zero timeout passed on as anything else
+ * sleeps every time. */
+static void zero_timeout_returns_without_sleeping(void **state)
 {
     struct fixture *f = *state;
-    int64_t start = now_ns();
-    for (int i = 0; i < 100; i++)
+    assert_int_equal(xpoll_wait(f->poll, f->events, 0), 0); /* warm up */
+    long slept = -1;
+    for (int i = 0; i < 100 && slept != 0; i++) {
+        long before = sleeps_so_far();
         assert_int_equal(xpoll_wait(f->poll, f->events, 0), 0);
-    assert_true(now_ns() - start < 500 * MS);
+        slept = sleeps_so_far() - before;
+    }
+    assert_int_equal(slept, 0);
 }
 
 static void zero_timeout_still_reports_ready(void **state)
@@ -134,41 +155,36 @@ static void positive_timeout_never_returns_early(void **state)
     }
 }
 
-/* Helper threads record results; the main thread asserts them, since
- * cmocka's failures must happen on the test's own thread. */
+/* Waits with `timeout_ns` while another thread makes a pipe readable once
+ * this thread is proven blocked in the wait: the wait must have blocked
+ * (not returned at once: a wrapped or rejected timeout) and must report
+ * the pipe (not time out).  A wait that returned early would leave the
+ * other thread looking for a blocked wait until HANG_NS, then fail. */
 struct delayed_write {
     int fd;
-    int delay_ms;
     ssize_t written;
-    pthread_t thread;
 };
 
-static void *write_later(void *arg)
+static void write_byte(void *arg)
 {
     struct delayed_write *dw = arg;
-    sleep_ms(dw->delay_ms);
     dw->written = write(dw->fd, "x", 1);
-    return NULL;
 }
 
-/* Waits with `timeout_ns` while a thread makes a pipe readable after
- * 100 ms: the wait must block until then and report the pipe, not return
- * early (a wrapped or rejected timeout) and not time out. */
 static void blocks_until_ready(struct fixture *f, int64_t timeout_ns)
 {
     int fds[2];
     pair_open(PAIR_PIPE, fds);
     assert_int_equal(xpoll_register(f->poll, fds[0], 42, XPOLL_READABLE), 0);
-    struct delayed_write dw = {.fd = fds[1], .delay_ms = 100};
-    assert_int_equal(pthread_create(&dw.thread, NULL, write_later, &dw), 0);
-    int64_t start = now_ns();
+    struct delayed_write dw = {.fd = fds[1], .written = -2};
+    struct blocked_action b;
+    blocked_action_start(&b, write_byte, &dw);
     int n = xpoll_wait(f->poll, f->events, timeout_ns);
-    int64_t elapsed = now_ns() - start;
-    assert_int_equal(pthread_join(dw.thread, NULL), 0);
+    assert_int_equal(blocked_action_finish(&b), 0);
     assert_int_equal(dw.written, 1);
     assert_int_equal(n, 1);
     assert_int_equal(xpoll_event_token(xpoll_events_get(f->events, 0)), 42);
-    assert_true(elapsed >= 90 * MS);
+    assert_int_equal(xpoll_deregister(f->poll, fds[0]), 0);
     pair_close(PAIR_PIPE, fds);
 }
 
@@ -208,18 +224,18 @@ static void on_signal(int sig)
 }
 
 struct killer {
-    pthread_t target, thread;
+    pthread_t target;
     int rc;
 };
 
-static void *signal_later(void *arg)
+static void send_signal(void *arg)
 {
     struct killer *k = arg;
-    sleep_ms(50);
     k->rc = pthread_kill(k->target, SIGUSR1);
-    return NULL;
 }
 
+/* The signal is sent once this thread is proven blocked in the wait, so it
+ * lands inside the wait, not before it. */
 static void interrupted_wait(struct fixture *f, int sa_flags)
 {
     struct sigaction sa, old;
@@ -229,10 +245,11 @@ static void interrupted_wait(struct fixture *f, int sa_flags)
     sigemptyset(&sa.sa_mask);
     assert_int_equal(sigaction(SIGUSR1, &sa, &old), 0);
 
-    struct killer k = {.target = pthread_self()};
-    assert_int_equal(pthread_create(&k.thread, NULL, signal_later, &k), 0);
-    int n = xpoll_wait(f->poll, f->events, 10 * SEC);
-    assert_int_equal(pthread_join(k.thread, NULL), 0);
+    struct killer k = {.target = pthread_self(), .rc = -1};
+    struct blocked_action b;
+    blocked_action_start(&b, send_signal, &k);
+    int n = xpoll_wait(f->poll, f->events, HANG_NS);
+    assert_int_equal(blocked_action_finish(&b), 0);
     assert_int_equal(k.rc, 0);
     assert_int_equal(sigaction(SIGUSR1, &old, NULL), 0);
     /* Returned, not retried: the caller decides what a signal means. */
@@ -261,7 +278,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(small_capacity_loses_nothing),
         cmocka_unit_test(capacity_one_round_robin),
-        T(zero_timeout_returns_at_once),
+        T(zero_timeout_returns_without_sleeping),
         T(zero_timeout_still_reports_ready),
         T(positive_timeout_never_returns_early),
         T(negative_timeout_blocks),
