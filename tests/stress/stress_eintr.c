@@ -177,7 +177,7 @@ static void data_survives_signal_storm(void **state)
     long waits = 0, eintr = 0, other = 0, stalls = 0;
     int first_other = 0, open_pairs = PAIRS;
     unsigned char buf[65536];
-    int64_t deadline = now_ns() + 25 * SEC;
+    int64_t deadline = now_ns() + HANG_NS;
     while (open_pairs > 0 && now_ns() < deadline) {
         int n = xpoll_wait(poll, events, SEC);
         waits++;
@@ -213,13 +213,17 @@ static void data_survives_signal_storm(void **state)
     }
     /* With the data flowing the loop may seldom block (under valgrind it
      * barely does): an idle wait inside the storm must still end in
-     * -EINTR, not sleep through it. */
-    for (int i = 0; i < 3 && open_pairs == 0; i++) {
-        int n = xpoll_wait(poll, events, 5 * SEC);
+     * -EINTR, not sleep through it.  The storm keeps signalling, so a
+     * signal that lands just before a wait only delays this. */
+    bool idle_eintr = false;
+    deadline = now_ns() + HANG_NS;
+    while (!idle_eintr && open_pairs == 0 && now_ns() < deadline) {
+        int n = xpoll_wait(poll, events, HANG_NS);
         waits++;
         if (n == -EINTR) {
             eintr++;
-            break;
+            idle_eintr = true;
+            continue;
         }
         if (n != 0 && other++ == 0)
             first_other = n;
@@ -241,7 +245,7 @@ static void data_survives_signal_storm(void **state)
         close(rd[p]);
     }
     assert_true(atomic_load(&caught) > 0);
-    assert_true(eintr > 0); /* the storm did land in waits */
+    assert_true(idle_eintr); /* the storm did land in a wait */
     xpoll_events_free(events);
     xpoll_free(poll);
 }
@@ -266,9 +270,15 @@ static void last_wake_is_never_lost(void **state)
      * kevent(), which blocks signals while it holds its lock). */
     struct storm storm;
     storm_start(&storm);
+    /* The storm lasts a while and until the handler has woken the poll
+     * `min_wakes` times, however long that takes on this machine (the
+     * deadline only catches a storm that never gets going). */
     long waits = 0, eintr = 0, other = 0, waker_events = 0, seen = 0;
+    long min_wakes = stress_scaled(1000, 100);
     int64_t storm_end = now_ns() + stress_scaled(1000, 200) * MS;
-    while (now_ns() < storm_end) {
+    int64_t deadline = now_ns() + HANG_NS;
+    while ((now_ns() < storm_end || atomic_load(&handler_wakes) < min_wakes) &&
+           now_ns() < deadline) {
         int n = xpoll_wait(poll, events, -1);
         waits++;
         if (n == -EINTR) {
@@ -290,7 +300,7 @@ static void last_wake_is_never_lost(void **state)
     long final = atomic_load(&handler_wakes);
     /* Every wake after the loop last saw the event must produce one more:
      * the count the loop knows must reach the final count. */
-    int64_t deadline = now_ns() + 2 * SEC;
+    deadline = now_ns() + HANG_NS;
     while (seen < final && now_ns() < deadline) {
         int n = xpoll_wait(poll, events, 100 * MS);
         if (n == -EINTR)
@@ -312,7 +322,7 @@ static void last_wake_is_never_lost(void **state)
            waits, eintr);
     assert_int_equal(atomic_load(&handler_wake_errors), 0);
     assert_int_equal(other, 0);
-    assert_true(final > 0);
+    assert_true(final >= min_wakes);
     assert_true(waker_events > 0);
     assert_int_equal(seen, final);
     xpoll_waker_free(waker);
@@ -331,9 +341,12 @@ static void timed_waits_return_zero_or_eintr(void **state)
     assert_int_equal(xpoll_events_new(&events, 4), 0);
     struct storm storm;
     storm_start(&storm);
-    int rounds = stress_scaled(400, 50);
+    /* `rounds` waits, and more until one was interrupted: whether a signal
+     * lands inside so short a wait depends on scheduling, not on xpoll. */
+    int rounds = stress_scaled(400, 50), i;
     long zero = 0, eintr = 0, other = 0;
-    for (int i = 0; i < rounds; i++) {
+    int64_t deadline = now_ns() + HANG_NS;
+    for (i = 0; (i < rounds || eintr == 0) && now_ns() < deadline; i++) {
         /* 1 ms, 1.5 ms (epoll_pwait2 or rounded up), 2 ms */
         int n = xpoll_wait(poll, events, (int64_t)(2 + i % 3) * MS / 2);
         if (n == 0)
@@ -345,7 +358,7 @@ static void timed_waits_return_zero_or_eintr(void **state)
     }
     storm_stop(&storm);
     assert_int_equal(other, 0);
-    assert_int_equal(zero + eintr, rounds);
+    assert_int_equal(zero + eintr, i);
     assert_true(eintr > 0);
     xpoll_events_free(events);
     xpoll_free(poll);
