@@ -34,10 +34,10 @@ _Static_assert(XPOLL__EV_IN == EPOLLIN && XPOLL__EV_PRI == EPOLLPRI &&
                "readiness bits are epoll's");
 
 /* poll->flags: epoll_pwait2 returned ENOSYS once; stop trying. */
-#define EPOLL_NO_PWAIT2 0x1u
+#define XPOLL__EPOLL_NO_PWAIT2 0x1u
 
 /* epoll_wait() rejects maxevents above this (fs/eventpoll.c EP_MAX_EVENTS). */
-#define EPOLL_MAX_EVENTS ((int)(INT_MAX / sizeof(struct epoll_event)))
+#define XPOLL__EPOLL_MAX_EVENTS ((int)(INT_MAX / sizeof(struct epoll_event)))
 
 #define NS_PER_MS 1000000LL
 #define NS_PER_S 1000000000LL
@@ -45,7 +45,7 @@ _Static_assert(XPOLL__EV_IN == EPOLLIN && XPOLL__EV_PRI == EPOLLPRI &&
 /* The one place the interest -> epoll flag mapping lives.  EPOLLRDHUP comes
  * with READABLE so a peer's FIN is visible as read-closed (mio #939);
  * EPOLLERR and EPOLLHUP are always reported by the kernel. */
-static uint32_t epoll_flags(xpoll_interests interests)
+static uint32_t xpoll__epoll_flags(xpoll_interests interests)
 {
     uint32_t flags = EPOLLET;
 
@@ -58,7 +58,7 @@ static uint32_t epoll_flags(xpoll_interests interests)
     return flags;
 }
 
-static int epoll_open(xpoll *poll)
+static int xpoll__epoll_open(xpoll *poll)
 {
     /* EPOLL_CLOEXEC atomically: an fcntl() afterwards races with fork+exec
      * in another thread (mio #1590). */
@@ -69,37 +69,37 @@ static int epoll_open(xpoll *poll)
     return 0;
 }
 
-static void epoll_close(xpoll *poll)
+static void xpoll__epoll_close(xpoll *poll)
 {
     close(poll->fd);
 }
 
-static int epoll_ctl_token(xpoll *poll, int op, int fd, xpoll_token token,
-                           xpoll_interests interests)
+static int xpoll__epoll_ctl_token(xpoll *poll, int op, int fd,
+                                  xpoll_token token, xpoll_interests interests)
 {
     struct epoll_event ev = {
-        .events = epoll_flags(interests),
+        .events = xpoll__epoll_flags(interests),
         .data.u64 = (uint64_t)token,
     };
     return epoll_ctl(poll->fd, op, fd, &ev) < 0 ? -errno : 0;
 }
 
-static int epoll_register(xpoll *poll, int fd, xpoll_token token,
-                          xpoll_interests interests)
+static int xpoll__epoll_register(xpoll *poll, int fd, xpoll_token token,
+                                 xpoll_interests interests)
 {
-    return epoll_ctl_token(poll, EPOLL_CTL_ADD, fd, token, interests);
+    return xpoll__epoll_ctl_token(poll, EPOLL_CTL_ADD, fd, token, interests);
 }
 
 /* EPOLL_CTL_MOD also re-evaluates readiness, so an interest that already
  * holds is reported again, and events queued for a dropped interest are
  * not delivered (mio's reregister tests). */
-static int epoll_reregister(xpoll *poll, int fd, xpoll_token token,
-                            xpoll_interests interests)
+static int xpoll__epoll_reregister(xpoll *poll, int fd, xpoll_token token,
+                                   xpoll_interests interests)
 {
-    return epoll_ctl_token(poll, EPOLL_CTL_MOD, fd, token, interests);
+    return xpoll__epoll_ctl_token(poll, EPOLL_CTL_MOD, fd, token, interests);
 }
 
-static int epoll_deregister(xpoll *poll, int fd)
+static int xpoll__epoll_deregister(xpoll *poll, int fd)
 {
     /* Kernels before 2.6.9 required a non-NULL event even for DEL. */
     struct epoll_event unused = {0};
@@ -109,7 +109,7 @@ static int epoll_deregister(xpoll *poll, int fd)
 /* Milliseconds for epoll_wait(): rounded up, so 1 ns waits 1 ms instead of
  * spinning (mio #1615), and clamped to INT_MAX, so INT64_MAX does not wrap
  * negative and block forever (mio #1948). */
-static int timeout_ms(int64_t timeout_ns)
+static int xpoll__epoll_timeout_ms(int64_t timeout_ns)
 {
     if (timeout_ns < 0)
         return -1;
@@ -123,12 +123,12 @@ static int timeout_ms(int64_t timeout_ns)
  * EPERM, and the backend falls back to epoll_wait for good. */
 /* Kept out of line: its seven-argument system call would otherwise make
  * every wait save and restore registers it does not need. */
-__attribute__((noinline)) static int wait_ns(xpoll *poll,
-                                             struct epoll_event *native,
-                                             int max, int64_t timeout_ns)
+__attribute__((noinline)) static int
+xpoll__epoll_wait_ns(xpoll *poll, struct epoll_event *native, int max,
+                     int64_t timeout_ns)
 {
 #ifdef SYS_epoll_pwait2
-    if (!(poll->flags & EPOLL_NO_PWAIT2)) {
+    if (!(poll->flags & XPOLL__EPOLL_NO_PWAIT2)) {
         struct timespec ts = {
             .tv_sec = (time_t)(timeout_ns / NS_PER_S),
             .tv_nsec = (long)(timeout_ns % NS_PER_S),
@@ -137,25 +137,28 @@ __attribute__((noinline)) static int wait_ns(xpoll *poll,
                          NULL, (size_t)(_NSIG / 8));
         if (n >= 0 || (errno != ENOSYS && errno != EPERM))
             return (int)n;
-        poll->flags |= EPOLL_NO_PWAIT2;
+        poll->flags |= XPOLL__EPOLL_NO_PWAIT2;
     }
 #endif
-    return epoll_wait(poll->fd, native, max, timeout_ms(timeout_ns));
+    return epoll_wait(poll->fd, native, max,
+                      xpoll__epoll_timeout_ms(timeout_ns));
 }
 
-static int epoll_select(xpoll *poll, xpoll_events *events, int64_t timeout_ns)
+static int xpoll__epoll_select(xpoll *poll, xpoll_events *events,
+                               int64_t timeout_ns)
 {
     struct epoll_event *native = (struct epoll_event *)(void *)events->xpoll__items;
-    int max = events->xpoll__capacity > (size_t)EPOLL_MAX_EVENTS
-                  ? EPOLL_MAX_EVENTS
+    int max = events->xpoll__capacity > (size_t)XPOLL__EPOLL_MAX_EVENTS
+                  ? XPOLL__EPOLL_MAX_EVENTS
                   : (int)events->xpoll__capacity;
     int n;
 
     /* Whole milliseconds (and 0, and infinite) need no timespec. */
     if (timeout_ns <= 0 || timeout_ns % NS_PER_MS == 0)
-        n = epoll_wait(poll->fd, native, max, timeout_ms(timeout_ns));
+        n = epoll_wait(poll->fd, native, max,
+                       xpoll__epoll_timeout_ms(timeout_ns));
     else
-        n = wait_ns(poll, native, max, timeout_ns);
+        n = xpoll__epoll_wait_ns(poll, native, max, timeout_ns);
     if (n < 0)
         return -errno; /* EINTR included: the caller decides (mio) */
     events->xpoll__len = (size_t)n;
@@ -171,10 +174,10 @@ const struct xpoll__selector xpoll__epoll_selector = {
 #else
     .waker = &xpoll__waker_eventfd,
 #endif
-    .open = epoll_open,
-    .close = epoll_close,
-    .register_fd = epoll_register,
-    .reregister_fd = epoll_reregister,
-    .deregister_fd = epoll_deregister,
-    .select = epoll_select,
+    .open = xpoll__epoll_open,
+    .close = xpoll__epoll_close,
+    .register_fd = xpoll__epoll_register,
+    .reregister_fd = xpoll__epoll_reregister,
+    .deregister_fd = xpoll__epoll_deregister,
+    .select = xpoll__epoll_select,
 };

@@ -34,66 +34,74 @@
 /* NetBSD widened filter and flags to 32 bits and, before NetBSD 10, typed
  * udata as intptr_t (mio #621, #1923; libevent #909). */
 #if defined(__NetBSD__)
-typedef uint32_t kq_filter_t;
-typedef uint32_t kq_flags_t;
+typedef uint32_t xpoll__kqueue_filter;
+typedef uint32_t xpoll__kqueue_flags;
 #if __NetBSD_Version__ < 1000000000
-typedef intptr_t kq_udata_t;
+typedef intptr_t xpoll__kqueue_udata;
 #else
-typedef void *kq_udata_t;
+typedef void *xpoll__kqueue_udata;
 #endif
 #else
-typedef short kq_filter_t;
-typedef unsigned short kq_flags_t;
-typedef void *kq_udata_t;
+typedef short xpoll__kqueue_filter;
+typedef unsigned short xpoll__kqueue_flags;
+typedef void *xpoll__kqueue_udata;
 #endif
 
 /* macOS answers EINVAL above this many seconds (itimerfix). */
-#define KQ_MAX_TIMEOUT_SEC 100000000
+#define XPOLL__KQUEUE_MAX_TIMEOUT_SEC 100000000
 #define US_PER_S 1000000LL
 
 /* The waker's EVFILT_USER ident: one waker per poll, so one ident. */
-#define KQ_WAKER_IDENT 0
+#define XPOLL__KQUEUE_WAKER_IDENT 0
 
 /* Adds use EV_CLEAR for edge triggering; every change asks for a
  * receipt so errors come back per change and no event is drained. */
-#define KQ_ADD (EV_ADD | EV_CLEAR | EV_RECEIPT)
-#define KQ_DELETE (EV_DELETE | EV_RECEIPT)
+#define XPOLL__KQUEUE_ADD (EV_ADD | EV_CLEAR | EV_RECEIPT)
+#define XPOLL__KQUEUE_DELETE (EV_DELETE | EV_RECEIPT)
 
-enum kq_op { KQ_REGISTER, KQ_REREGISTER, KQ_DEREGISTER };
+enum xpoll__kqueue_op {
+    XPOLL__KQUEUE_REGISTER,
+    XPOLL__KQUEUE_REREGISTER,
+    XPOLL__KQUEUE_DEREGISTER,
+};
 
 /* The one list of per-change errnos that mean "already in the wanted
  * state" for each operation. */
-static int ignored_errno(enum kq_op op, int err)
+static int xpoll__kqueue_ignored_errno(enum xpoll__kqueue_op op, int err)
 {
     switch (err) {
     case EPIPE:
         /* macOS 10.10/10.11 refused a pipe end whose peer was closed, yet
          * reported its events (mio #582, #584). */
-        return op != KQ_DEREGISTER;
+        return op != XPOLL__KQUEUE_DEREGISTER;
     case ENOENT:
         /* EV_DELETE of a filter that was never added: reregister and
          * deregister do not track which filters exist. */
-        return op != KQ_REGISTER;
+        return op != XPOLL__KQUEUE_REGISTER;
     default:
         return 0;
     }
 }
 
-static void kq_change(struct kevent *kev, uintptr_t ident, kq_filter_t filter,
-                      kq_flags_t flags, unsigned fflags, uintptr_t udata)
+static void xpoll__kqueue_change(struct kevent *kev, uintptr_t ident,
+                                 xpoll__kqueue_filter filter,
+                                 xpoll__kqueue_flags flags, unsigned fflags,
+                                 uintptr_t udata)
 {
-    EV_SET(kev, ident, filter, flags, fflags, 0, (kq_udata_t)udata);
+    EV_SET(kev, ident, filter, flags, fflags, 0, (xpoll__kqueue_udata)udata);
 }
 
 /* Applies `n` changes in one kevent() call; the receipts overwrite the
  * same array.  Returns 0 or the first error not ignored for `op`. */
-static int kq_apply(xpoll *poll, struct kevent *changes, int n, enum kq_op op)
+static int xpoll__kqueue_apply(xpoll *poll, struct kevent *changes, int n,
+                               enum xpoll__kqueue_op op)
 {
     if (kevent(poll->fd, changes, n, changes, n, NULL) < 0)
         return errno == EINTR ? 0 : -errno;
     for (int i = 0; i < n; i++) {
         int err = (int)changes[i].data;
-        if ((changes[i].flags & EV_ERROR) && err != 0 && !ignored_errno(op, err))
+        if ((changes[i].flags & EV_ERROR) && err != 0 &&
+            !xpoll__kqueue_ignored_errno(op, err))
             return -err;
     }
     return 0;
@@ -101,12 +109,13 @@ static int kq_apply(xpoll *poll, struct kevent *changes, int n, enum kq_op op)
 
 /* One change per direction: `wanted` directions are added, the others
  * deleted when `delete_others`.  WRITE goes first, as in mio. */
-static int kq_changes(struct kevent changes[2], int fd, xpoll_token token,
-                      xpoll_interests wanted, int delete_others)
+static int xpoll__kqueue_changes(struct kevent changes[2], int fd,
+                                 xpoll_token token, xpoll_interests wanted,
+                                 int delete_others)
 {
     static const struct {
         xpoll_interests interest;
-        kq_filter_t filter;
+        xpoll__kqueue_filter filter;
     } directions[] = {
         {XPOLL_WRITABLE, EVFILT_WRITE},
         {XPOLL_READABLE, EVFILT_READ},
@@ -115,11 +124,13 @@ static int kq_changes(struct kevent changes[2], int fd, xpoll_token token,
 
     for (size_t i = 0; i < sizeof directions / sizeof directions[0]; i++) {
         if (wanted & directions[i].interest)
-            kq_change(&changes[n++], (uintptr_t)fd, directions[i].filter,
-                      KQ_ADD, 0, token);
+            xpoll__kqueue_change(&changes[n++], (uintptr_t)fd,
+                                 directions[i].filter, XPOLL__KQUEUE_ADD, 0,
+                                 token);
         else if (delete_others)
-            kq_change(&changes[n++], (uintptr_t)fd, directions[i].filter,
-                      KQ_DELETE, 0, token);
+            xpoll__kqueue_change(&changes[n++], (uintptr_t)fd,
+                                 directions[i].filter, XPOLL__KQUEUE_DELETE,
+                                 0, token);
     }
     return n;
 }
@@ -128,39 +139,42 @@ static int kq_changes(struct kevent changes[2], int fd, xpoll_token token,
  * (SIGEV_KEVENT, see xpoll_fd()) and the token, as in mio.  With no filter
  * the kernel never looks at the descriptor, so check it here: a closed fd
  * is -EBADF on every path. */
-static int kq_fd_open(int fd)
+static int xpoll__kqueue_fd_open(int fd)
 {
     return fcntl(fd, F_GETFD) < 0 ? -errno : 0;
 }
 
-static int kq_register(xpoll *poll, int fd, xpoll_token token,
-                       xpoll_interests interests)
+static int xpoll__kqueue_register(xpoll *poll, int fd, xpoll_token token,
+                                  xpoll_interests interests)
 {
     struct kevent changes[2];
-    int n = kq_changes(changes, fd, token, interests, 0);
+    int n = xpoll__kqueue_changes(changes, fd, token, interests, 0);
 
-    return n == 0 ? kq_fd_open(fd) : kq_apply(poll, changes, n, KQ_REGISTER);
+    return n == 0 ? xpoll__kqueue_fd_open(fd)
+                  : xpoll__kqueue_apply(poll, changes, n,
+                                        XPOLL__KQUEUE_REGISTER);
 }
 
-static int kq_reregister(xpoll *poll, int fd, xpoll_token token,
-                         xpoll_interests interests)
+static int xpoll__kqueue_reregister(xpoll *poll, int fd, xpoll_token token,
+                                    xpoll_interests interests)
 {
     struct kevent changes[2];
-    int n = kq_changes(changes, fd, token, interests, 1);
+    int n = xpoll__kqueue_changes(changes, fd, token, interests, 1);
 
     /* Deleting absent filters is ignored (ENOENT), and macOS answers
      * ENOENT even for a closed fd: without an add, check it here. */
     if (!(interests & (XPOLL_READABLE | XPOLL_WRITABLE))) {
-        int err = kq_fd_open(fd);
+        int err = xpoll__kqueue_fd_open(fd);
         if (err < 0)
             return err;
     }
-    return kq_apply(poll, changes, n, KQ_REREGISTER);
+    return xpoll__kqueue_apply(poll, changes, n, XPOLL__KQUEUE_REREGISTER);
 }
 
-/* Did any change of the last kq_apply() take effect?  Only a receipt with
- * data 0 says so (after EINTR there may be no receipts at all). */
-static int kq_any_applied(const struct kevent *changes, int n)
+/* Did any change of the last xpoll__kqueue_apply() take effect?  Only a
+ * receipt with data 0 says so (after EINTR there may be no receipts at
+ * all). */
+static int xpoll__kqueue_any_applied(const struct kevent *changes, int n)
 {
     for (int i = 0; i < n; i++)
         if ((changes[i].flags & EV_ERROR) && changes[i].data == 0)
@@ -168,23 +182,23 @@ static int kq_any_applied(const struct kevent *changes, int n)
     return 0;
 }
 
-static int kq_deregister(xpoll *poll, int fd)
+static int xpoll__kqueue_deregister(xpoll *poll, int fd)
 {
     struct kevent changes[2];
-    int n = kq_changes(changes, fd, 0, 0, 1);
-    int err = kq_apply(poll, changes, n, KQ_DEREGISTER);
+    int n = xpoll__kqueue_changes(changes, fd, 0, 0, 1);
+    int err = xpoll__kqueue_apply(poll, changes, n, XPOLL__KQUEUE_DEREGISTER);
 
     /* EV_DELETE of a closed fd: FreeBSD looks the fd up first (EBADF),
      * macOS only looks for the knote (ENOENT, ignored above; xnu
      * bsd/kern/kern_event.c kevent_register calls fp_lookup only to
      * attach).  So when nothing was deleted, check the fd here; a
      * deregistration that removed a filter costs one kevent() as before. */
-    if (err == 0 && !kq_any_applied(changes, n))
-        return kq_fd_open(fd);
+    if (err == 0 && !xpoll__kqueue_any_applied(changes, n))
+        return xpoll__kqueue_fd_open(fd);
     return err;
 }
 
-static int kq_open(xpoll *poll)
+static int xpoll__kqueue_open(xpoll *poll)
 {
     int fd = kqueue();
     if (fd < 0)
@@ -201,14 +215,14 @@ static int kq_open(xpoll *poll)
     return 0;
 }
 
-static void kq_close(xpoll *poll)
+static void xpoll__kqueue_close(xpoll *poll)
 {
     close(poll->fd);
 }
 
 /* The one place kevent fields become readiness (mio's kqueue table), in
  * the bits the public accessors read (<xpoll/poll.h>). */
-static uint32_t readiness(const struct kevent *ev)
+static uint32_t xpoll__kqueue_readiness(const struct kevent *ev)
 {
     uint32_t r = 0;
 
@@ -247,7 +261,8 @@ static uint32_t readiness(const struct kevent *ev)
     return r;
 }
 
-static int kq_select(xpoll *poll, xpoll_events *events, int64_t timeout_ns)
+static int xpoll__kqueue_select(xpoll *poll, xpoll_events *events,
+                                int64_t timeout_ns)
 {
     struct kevent *native = events->xpoll__native;
     int max = events->xpoll__capacity > (size_t)INT_MAX
@@ -260,8 +275,12 @@ static int kq_select(xpoll *poll, xpoll_events *events, int64_t timeout_ns)
          * into a timeval, so 999 ns would become a zero-length poll. */
         int64_t us = timeout_ns / 1000 + (timeout_ns % 1000 != 0);
         int64_t sec = us / US_PER_S;
-        ts.tv_sec = sec > KQ_MAX_TIMEOUT_SEC ? KQ_MAX_TIMEOUT_SEC : (time_t)sec;
-        ts.tv_nsec = sec > KQ_MAX_TIMEOUT_SEC ? 0 : (long)(us % US_PER_S) * 1000;
+        ts.tv_sec = sec > XPOLL__KQUEUE_MAX_TIMEOUT_SEC
+                        ? XPOLL__KQUEUE_MAX_TIMEOUT_SEC
+                        : (time_t)sec;
+        ts.tv_nsec = sec > XPOLL__KQUEUE_MAX_TIMEOUT_SEC
+                         ? 0
+                         : (long)(us % US_PER_S) * 1000;
         timeout = &ts;
     }
     int n = kevent(poll->fd, NULL, 0, native, max, timeout);
@@ -270,7 +289,7 @@ static int kq_select(xpoll *poll, xpoll_events *events, int64_t timeout_ns)
 
     struct xpoll_event *items = events->xpoll__items;
     for (int i = 0; i < n; i++) {
-        items[i].xpoll__readiness = readiness(&native[i]);
+        items[i].xpoll__readiness = xpoll__kqueue_readiness(&native[i]);
         items[i].xpoll__token = (uintptr_t)native[i].udata;
     }
     events->xpoll__len = (size_t)n;
@@ -283,50 +302,54 @@ static int kq_select(xpoll *poll, xpoll_events *events, int64_t timeout_ns)
  * trigger it (triggering an absent knote is ENOENT), with EV_CLEAR so each
  * delivery resets it.
  */
-static int user_open(xpoll_waker *waker)
+static int xpoll__kqueue_user_open(xpoll_waker *waker)
 {
     (void)waker;
     return 0;
 }
 
-static int user_arm(xpoll_waker *waker)
+static int xpoll__kqueue_user_arm(xpoll_waker *waker)
 {
     struct kevent change;
-    kq_change(&change, KQ_WAKER_IDENT, EVFILT_USER, KQ_ADD, 0, waker->token);
-    return kq_apply(waker->poll, &change, 1, KQ_REGISTER);
+    xpoll__kqueue_change(&change, XPOLL__KQUEUE_WAKER_IDENT, EVFILT_USER,
+                         XPOLL__KQUEUE_ADD, 0, waker->token);
+    return xpoll__kqueue_apply(waker->poll, &change, 1, XPOLL__KQUEUE_REGISTER);
 }
 
 /* Async-signal-safe: one kevent() system call, errno preserved. */
-static int user_wake(xpoll_waker *waker)
+static int xpoll__kqueue_user_wake(xpoll_waker *waker)
 {
     int saved = errno;
     struct kevent change;
-    kq_change(&change, KQ_WAKER_IDENT, EVFILT_USER, EV_ADD | EV_RECEIPT,
-              NOTE_TRIGGER, waker->token);
-    int err = kq_apply(waker->poll, &change, 1, KQ_REGISTER);
+    xpoll__kqueue_change(&change, XPOLL__KQUEUE_WAKER_IDENT, EVFILT_USER,
+                         EV_ADD | EV_RECEIPT, NOTE_TRIGGER, waker->token);
+    int err = xpoll__kqueue_apply(waker->poll, &change, 1,
+                                  XPOLL__KQUEUE_REGISTER);
     errno = saved;
     return err;
 }
 
-static void user_close(xpoll_waker *waker, int armed)
+static void xpoll__kqueue_user_close(xpoll_waker *waker, int armed)
 {
     if (armed) {
         struct kevent change;
-        kq_change(&change, KQ_WAKER_IDENT, EVFILT_USER, KQ_DELETE, 0, 0);
-        kq_apply(waker->poll, &change, 1, KQ_DEREGISTER);
+        xpoll__kqueue_change(&change, XPOLL__KQUEUE_WAKER_IDENT, EVFILT_USER,
+                             XPOLL__KQUEUE_DELETE, 0, 0);
+        xpoll__kqueue_apply(waker->poll, &change, 1,
+                            XPOLL__KQUEUE_DEREGISTER);
     }
 }
 
-static const struct xpoll__waker_ops kq_user_waker = {
-    .open = user_open,
-    .arm = user_arm,
-    .wake = user_wake,
-    .close = user_close,
+static const struct xpoll__waker_ops xpoll__kqueue_user_waker = {
+    .open = xpoll__kqueue_user_open,
+    .arm = xpoll__kqueue_user_arm,
+    .wake = xpoll__kqueue_user_wake,
+    .close = xpoll__kqueue_user_close,
 };
-#define KQ_WAKER (&kq_user_waker)
+#define XPOLL__KQUEUE_WAKER (&xpoll__kqueue_user_waker)
 #else
 /* OpenBSD before 7.x, NetBSD before 10 and DragonFly lack EVFILT_USER. */
-#define KQ_WAKER (&xpoll__waker_pipe)
+#define XPOLL__KQUEUE_WAKER (&xpoll__waker_pipe)
 #endif
 
 const struct xpoll__selector xpoll__kqueue_selector = {
@@ -340,11 +363,11 @@ const struct xpoll__selector xpoll__kqueue_selector = {
 #endif
     ,
     .native_event_size = sizeof(struct kevent),
-    .waker = KQ_WAKER,
-    .open = kq_open,
-    .close = kq_close,
-    .register_fd = kq_register,
-    .reregister_fd = kq_reregister,
-    .deregister_fd = kq_deregister,
-    .select = kq_select,
+    .waker = XPOLL__KQUEUE_WAKER,
+    .open = xpoll__kqueue_open,
+    .close = xpoll__kqueue_close,
+    .register_fd = xpoll__kqueue_register,
+    .reregister_fd = xpoll__kqueue_reregister,
+    .deregister_fd = xpoll__kqueue_deregister,
+    .select = xpoll__kqueue_select,
 };

@@ -16,7 +16,12 @@
 
 #include "xpoll/poll.h"
 
-/* Internal names are xpoll__*: hidden by -fvisibility=hidden. */
+/* Internal names are xpoll__*: hidden by -fvisibility=hidden.  A backend's
+ * file-scope names carry that prefix too, with the backend's name
+ * (xpoll__epoll_*, xpoll__kqueue_*, xpoll__waker_pipe_*): the short
+ * prefixes belong to system headers (<sys/epoll.h> declares epoll_*,
+ * <sys/eventfd.h> eventfd_read and eventfd_write), and wepoll exports
+ * epoll_close. */
 #define XPOLL__ALL_INTERESTS \
     (XPOLL_READABLE | XPOLL_WRITABLE | XPOLL_PRIORITY | XPOLL_AIO | XPOLL_LIO)
 

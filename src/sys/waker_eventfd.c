@@ -11,7 +11,7 @@
 
 #include "waker_fd.h"
 
-static int eventfd_open(xpoll_waker *waker)
+static int xpoll__waker_eventfd_open(xpoll_waker *waker)
 {
     int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (fd < 0)
@@ -21,7 +21,7 @@ static int eventfd_open(xpoll_waker *waker)
 }
 
 /* Async-signal-safe: write(2) and read(2) only, errno preserved. */
-static int eventfd_wake(xpoll_waker *waker)
+static int xpoll__waker_eventfd_wake(xpoll_waker *waker)
 {
     int saved = errno, err = 0;
     uint64_t one = 1, drain;
@@ -41,14 +41,14 @@ static int eventfd_wake(xpoll_waker *waker)
     return err;
 }
 
-static void eventfd_close(xpoll_waker *waker, int armed)
+static void xpoll__waker_eventfd_close(xpoll_waker *waker, int armed)
 {
-    waker_fd_close(waker, armed);
+    xpoll__waker_fd_close(waker, armed);
 }
 
 const struct xpoll__waker_ops xpoll__waker_eventfd = {
-    .open = eventfd_open,
-    .arm = waker_fd_arm,
-    .wake = eventfd_wake,
-    .close = eventfd_close,
+    .open = xpoll__waker_eventfd_open,
+    .arm = xpoll__waker_fd_arm,
+    .wake = xpoll__waker_eventfd_wake,
+    .close = xpoll__waker_eventfd_close,
 };

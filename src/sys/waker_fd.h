@@ -10,14 +10,14 @@
 
 #include "selector.h"
 
-static inline int waker_fd_arm(xpoll_waker *waker)
+static inline int xpoll__waker_fd_arm(xpoll_waker *waker)
 {
     xpoll *poll = waker->poll;
     return poll->selector->register_fd(poll, waker->fds[0], waker->token,
                                        XPOLL_READABLE);
 }
 
-static inline void waker_fd_close(xpoll_waker *waker, int armed)
+static inline void xpoll__waker_fd_close(xpoll_waker *waker, int armed)
 {
     if (armed)
         waker->poll->selector->deregister_fd(waker->poll, waker->fds[0]);

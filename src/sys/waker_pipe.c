@@ -20,7 +20,7 @@
 #include "waker_fd.h"
 
 #ifdef XPOLL_HAVE_PIPE2
-static int pipe_open(xpoll_waker *waker)
+static int xpoll__waker_pipe_open(xpoll_waker *waker)
 {
     return pipe2(waker->fds, O_NONBLOCK | O_CLOEXEC) < 0 ? -errno : 0;
 }
@@ -36,7 +36,7 @@ static int set_nonblock_cloexec(int fd)
 
 /* macOS has no pipe2(): a fork+exec in another thread between pipe() and
  * FD_CLOEXEC can inherit the descriptors; nothing better exists there. */
-static int pipe_open(xpoll_waker *waker)
+static int xpoll__waker_pipe_open(xpoll_waker *waker)
 {
     if (pipe(waker->fds) < 0)
         return -errno;
@@ -47,7 +47,7 @@ static int pipe_open(xpoll_waker *waker)
 }
 #endif
 
-static void pipe_drain(xpoll_waker *waker)
+static void xpoll__waker_pipe_drain(xpoll_waker *waker)
 {
     char buf[512];
     ssize_t n;
@@ -58,12 +58,12 @@ static void pipe_drain(xpoll_waker *waker)
 }
 
 /* Async-signal-safe: read(2) and write(2) only, errno preserved. */
-static int pipe_wake(xpoll_waker *waker)
+static int xpoll__waker_pipe_wake(xpoll_waker *waker)
 {
     int saved = errno, err = 0;
     char one = 1;
 
-    pipe_drain(waker);
+    xpoll__waker_pipe_drain(waker);
     while (write(waker->fds[1], &one, 1) < 0) {
         if (errno == EINTR)
             continue;
@@ -71,20 +71,21 @@ static int pipe_wake(xpoll_waker *waker)
             err = -errno;
             break;
         }
-        pipe_drain(waker); /* filled by concurrent wakes: make room */
+        /* Filled by concurrent wakes: make room. */
+        xpoll__waker_pipe_drain(waker);
     }
     errno = saved;
     return err;
 }
 
-static void pipe_close(xpoll_waker *waker, int armed)
+static void xpoll__waker_pipe_close(xpoll_waker *waker, int armed)
 {
-    waker_fd_close(waker, armed);
+    xpoll__waker_fd_close(waker, armed);
 }
 
 const struct xpoll__waker_ops xpoll__waker_pipe = {
-    .open = pipe_open,
-    .arm = waker_fd_arm,
-    .wake = pipe_wake,
-    .close = pipe_close,
+    .open = xpoll__waker_pipe_open,
+    .arm = xpoll__waker_fd_arm,
+    .wake = xpoll__waker_pipe_wake,
+    .close = xpoll__waker_pipe_close,
 };
