@@ -7,18 +7,22 @@
  * one call in one kevent() whose receipts come back in the same array.
  * The token travels in udata, so no per-descriptor memory is kept.
  *
- * Rules honoured here, from kevent(2) and the kernels (see
- * shared/design/kqueue-emulation.md for the sources):
- *  - EV_ERROR is tested as a bit: a macOS receipt keeps the change's own
- *    flags plus EV_ERROR (R11, R12; oven-sh/bun #37791).
+ * Rules honoured here (docs/kqueue.md gives each with its source and the
+ * FreeBSD/macOS difference):
+ *  - EV_ERROR is tested as a bit: FreeBSD's kqueue_kevent sets flags to
+ *    exactly EV_ERROR, xnu's kevent_register ORs it into the change's own
+ *    flags (sys/kern/kern_event.c, bsd/kern/kern_event.c; oven-sh/bun
+ *    #37791).
  *  - EINTR from a kevent() that carries changes means they were applied
  *    (FreeBSD kevent(2), ERRORS).
  *  - The timeout's tv_sec is clamped to 100,000,000 s: macOS rejects more
- *    with EINVAL (R41; swift-nio #1642), FreeBSD treats it as forever.
- *    Sub-microsecond parts round up to a whole microsecond (R41).
+ *    with EINVAL (swift-nio #1642, bitcoin #12375), FreeBSD's kqueue_scan
+ *    treats anything above INT32_MAX as forever.  Sub-microsecond parts
+ *    round up to a whole microsecond.
  *  - The waker's trigger is a separate change without EV_CLEAR: FreeBSD
- *    ignores NOTE_TRIGGER on the initial EV_ADD and cancels a trigger
- *    whose change carries EV_CLEAR (R38).
+ *    ignores NOTE_TRIGGER on the initial EV_ADD (kqueue_register clears
+ *    the change's fflags before filt_userattach reads them) and cancels a
+ *    trigger whose change carries EV_CLEAR (filt_usertouch).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -205,7 +209,8 @@ static int xpoll__kqueue_open(xpoll *poll)
         return -errno;
     /* kqueue() has no close-on-exec flag on macOS (nor before FreeBSD
      * 14's kqueuex): a fork+exec racing with this call can inherit the
-     * descriptor, though a kqueue is useless in the child (R1, R2). */
+     * descriptor, though a kqueue is useless in the child ("The queue is
+     * not inherited by a child created with fork(2)", kqueue(2)). */
     if (fcntl(fd, F_SETFD, FD_CLOEXEC) < 0) {
         int err = -errno;
         close(fd); /* mio leaked it here once (41e68807) */
@@ -226,7 +231,8 @@ static uint32_t xpoll__kqueue_readiness(const struct kevent *ev)
 {
     uint32_t r = 0;
 
-    /* EV_EOF with fflags set carries the socket error (R31, R33). */
+    /* With EV_EOF, fflags carries the socket error, 0 for a clean FIN
+     * (kevent(2), Sockets; FreeBSD uipc_socket.c filt_soread). */
     if ((ev->flags & EV_ERROR) || ((ev->flags & EV_EOF) && ev->fflags != 0))
         r |= XPOLL__EV_KQ_ERROR;
     switch (ev->filter) {
@@ -285,7 +291,8 @@ static int xpoll__kqueue_select(xpoll *poll, xpoll_events *events,
     }
     int n = kevent(poll->fd, NULL, 0, native, max, timeout);
     if (n < 0)
-        return -errno; /* EINTR included: never restarted (R42) */
+        return -errno; /* EINTR included: never restarted (FreeBSD
+                        * kqueue_scan: "don't restart after signals") */
 
     struct xpoll_event *items = events->xpoll__items;
     for (int i = 0; i < n; i++) {
@@ -299,7 +306,8 @@ static int xpoll__kqueue_select(xpoll *poll, xpoll_events *events,
 #if defined(EVFILT_USER) && !defined(XPOLL_FORCE_PIPE_WAKER)
 /*
  * EVFILT_USER waker: no descriptor at all.  It is added before anyone can
- * trigger it (triggering an absent knote is ENOENT), with EV_CLEAR so each
+ * trigger it (a trigger that found no knote would create one, and FreeBSD
+ * drops NOTE_TRIGGER on the creating change), with EV_CLEAR so each
  * delivery resets it.
  */
 static int xpoll__kqueue_user_open(xpoll_waker *waker)
