@@ -1,4 +1,4 @@
-# Hardening (issue 6): fuzzing, fault and load tests, the bad-input table.
+# Hardening: fuzzing, fault and load tests, the bad-input table.
 # Included at the end of tests/CMakeLists.txt:
 #   include(${CMAKE_CURRENT_SOURCE_DIR}/hardening.cmake)
 # Paths are relative to this file.  Every test runs once per backend through

@@ -1,4 +1,4 @@
-# Socket-helper and example tests (issue 4).  Included at the end of
+# Socket-helper and example tests.  Included at the end of
 # tests/CMakeLists.txt:
 #   include(${CMAKE_CURRENT_SOURCE_DIR}/net.cmake)
 # Paths are relative to this file, so it works from any including scope.

@@ -414,7 +414,8 @@ int run_group(const char *name, const struct CMUnitTest *tests, size_t count,
               CMFixtureFunction setup, CMFixtureFunction teardown)
 {
     /* Tests write to sockets and pipes whose peer is gone and expect
-     * EPIPE, not death (mio-semantics §2.13). */
+     * EPIPE, not death: such a write also raises SIGPIPE (write(2),
+     * EPIPE). */
     signal(SIGPIPE, SIG_IGN);
 
     const char *backend = getenv("XPOLL_BACKEND");

@@ -1,5 +1,5 @@
 /*
- * Every public function and every documented error of api.md: argument
+ * Every public function and every error <xpoll/poll.h> documents: argument
  * checks, the object lifecycle, and the registration cases where the
  * backends are allowed to differ (asserted per backend).
  */
@@ -418,7 +418,8 @@ static void register_regular_file(void **state)
         assert_int_equal(err, 0);
         assert_int_equal(xpoll_deregister(f->poll, fd), 0);
     } else {
-        /* epoll refuses files that cannot block (peers §3.10). */
+        /* epoll refuses files that cannot block (epoll_ctl(2), EPERM: "fd
+         * refers to, for example, a regular file or a directory"). */
         assert_int_equal(err, -EPERM);
     }
     close(fd);

@@ -99,7 +99,8 @@ static void error_precedence(void **state)
 static void poll_inside_itself_is_einval(void **state)
 {
     struct fixture *f = *state;
-    /* epoll_ctl refuses epfd == fd; kqueue refuses itself (R5). */
+    /* epoll_ctl refuses fd == epfd (epoll_ctl(2), EINVAL); kqueue refuses
+     * itself (FreeBSD kern_event.c kqueue_register: EINVAL). */
     assert_int_equal(xpoll_register(f->poll, xpoll_fd(f->poll), 1, XPOLL_READABLE),
                      -EINVAL);
     expect_no_event(f->poll, f->events, 0);

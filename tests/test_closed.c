@@ -1,7 +1,8 @@
 /*
  * read-closed, write-closed and error: FIN, RST, shutdown(), a refused
  * connect and closed pipe ends.  Where epoll and kqueue differ the test
- * asserts each backend's documented meaning (mio-semantics §2.4).
+ * asserts each backend's documented meaning (the accessor table in
+ * <xpoll/poll.h>, which follows mio's).
  */
 #define _GNU_SOURCE
 #include "support.h"
@@ -136,7 +137,8 @@ static void tcp_local_shutdown_wr(void **state)
     assert_int_equal(shutdown(fds[0], SHUT_WR), 0);
     struct seen seen = register_and_wait(f, fds[0], XPOLL_WRITABLE);
     /* kqueue reports EV_EOF on the write filter; Linux sets no poll bit
-     * for a local SHUT_WR, so epoll cannot (mio-semantics §2.4). */
+     * for a local SHUT_WR (net/ipv4/tcp.c tcp_poll has no bit for a send
+     * side shut alone), so epoll cannot. */
     if (on_kqueue())
         assert_true(seen.flags & SEEN_WRITE_CLOSED);
     else

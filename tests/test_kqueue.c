@@ -1,6 +1,6 @@
 /*
  * kqueue-backend behaviours, proven against the emulation's call trace and
- * fault injection (kqueue-emulation.md §4, L1-L14).  Runs on the kqueue
+ * fault injection: the kevent rules of docs/kqueue.md.  Runs on the kqueue
  * backend only, under both personalities (one build each).
  */
 #define _GNU_SOURCE
@@ -54,7 +54,7 @@ static void assert_change(const struct kevent *kev, int fd, short filter,
     assert_int_equal(kev->flags, flags);
 }
 
-/* ---- L1: one kevent() per registration ----------------------------------- */
+/* ---- one kevent() per registration -------------------------------------- */
 
 static void register_both_is_one_call_with_two_changes(void **state)
 {
@@ -100,7 +100,7 @@ static void register_one_direction_is_one_change(void **state)
     pair_close(PAIR_PIPE, fds);
 }
 
-/* ---- L2: receipts are parsed with a bit test ----------------------------- */
+/* ---- receipts are parsed with a bit test -------------------------------- */
 
 static void darwin_style_receipt_is_success(void **state)
 {
@@ -145,7 +145,7 @@ static void first_unignored_error_wins(void **state)
     pair_close(PAIR_UNIX_STREAM, fds);
 }
 
-/* ---- L3: EPIPE on register is ignored ------------------------------------ */
+/* ---- EPIPE on register is ignored --------------------------------------- */
 
 static void injected_epipe_on_register_is_ignored(void **state)
 {
@@ -166,7 +166,8 @@ static void pipe_with_closed_reader_registers(void **state)
     int fds[2];
     pair_open(PAIR_PIPE, fds);
     close(fds[0]);
-    /* FreeBSD answers EPIPE in-band (R35), ignored; macOS attaches. */
+    /* FreeBSD answers EPIPE in-band (sys/kern/sys_pipe.c pipe_kqfilter),
+     * ignored; macOS attaches and reports EV_EOF. */
     assert_int_equal(xpoll_register(f->poll, fds[1], 3, XPOLL_WRITABLE), 0);
     assert_int_equal(write(fds[1], "x", 1), -1);
     assert_int_equal(errno, EPIPE);
@@ -190,7 +191,7 @@ static void legacy_macos_pipe_epipe_is_ignored(void **state)
     close(fds[1]);
 }
 
-/* ---- L4: reregister adds and deletes in one call ------------------------- */
+/* ---- reregister adds and deletes in one call ---------------------------- */
 
 static void reregister_read_to_write_is_one_call(void **state)
 {
@@ -241,7 +242,7 @@ static void reregister_ignores_epipe(void **state)
     pair_close(PAIR_PIPE, fds);
 }
 
-/* ---- L5: deregister deletes both filters in one call --------------------- */
+/* ---- deregister deletes both filters in one call ------------------------ */
 
 static void deregister_is_one_call_ignoring_enoent(void **state)
 {
@@ -281,7 +282,7 @@ static void deregister_after_close_is_ebadf(void **state)
     close(fds[1]);
 }
 
-/* ---- L6: a kqueue descriptor as a source --------------------------------- */
+/* ---- a kqueue descriptor as a source ------------------------------------ */
 
 static void kqueue_fd_registers_readable_only(void **state)
 {
@@ -297,7 +298,8 @@ static void kqueue_fd_registers_readable_only(void **state)
     struct seen seen = expect_event(f->poll, f->events, 5);
     assert_true(seen.flags & SEEN_READABLE);
     assert_int_equal(xpoll_deregister(f->poll, kq2), 0);
-    /* EVFILT_WRITE on a kqueue is EINVAL (kqueue_kqfilter, R5). */
+    /* EVFILT_WRITE on a kqueue is EINVAL (FreeBSD kern_event.c
+     * kqueue_kqfilter). */
     int err = xpoll_register(f->poll, kq2, 5, XPOLL_READABLE | XPOLL_WRITABLE);
     if (darwin())
         assert_true(err == 0 || err == -EINVAL);
@@ -308,7 +310,7 @@ static void kqueue_fd_registers_readable_only(void **state)
     xpoll_free(inner);
 }
 
-/* ---- L7: the EVFILT_USER waker -------------------------------------------- */
+/* ---- the EVFILT_USER waker ---------------------------------------------- */
 
 static void waker_setup_and_trigger_changes(void **state)
 {
@@ -328,7 +330,8 @@ static void waker_setup_and_trigger_changes(void **state)
     assert_int_equal(wake.nchanges, 1);
     assert_int_equal(wake.changes[0].filter, EVFILT_USER);
     assert_true(wake.changes[0].fflags & NOTE_TRIGGER);
-    /* EV_CLEAR in the trigger cancels it on FreeBSD (R38). */
+    /* EV_CLEAR in the trigger cancels it on FreeBSD (kern_event.c
+     * filt_usertouch). */
     assert_false(wake.changes[0].flags & EV_CLEAR);
     assert_int_equal(wake.changes[0].flags, EV_ADD | EV_RECEIPT);
 
@@ -368,7 +371,7 @@ static void waker_free_deletes_the_user_event(void **state)
     assert_int_equal(after.knotes, before.knotes);
 }
 
-/* ---- L8: timeouts ---------------------------------------------------------- */
+/* ---- timeouts ----------------------------------------------------------- */
 
 /* The timeout the last collecting kevent() call passed. */
 static struct kqemu_call last_wait(void)
@@ -459,7 +462,7 @@ static void negative_timeout_passes_null(void **state)
     assert_int_equal(call.has_timeout, 0);
 }
 
-/* ---- L9: EINTR while applying changes means they were applied ----------- */
+/* ---- EINTR while applying changes means they were applied --------------- */
 
 static void eintr_during_register_is_success(void **state)
 {
@@ -494,7 +497,7 @@ static void eintr_during_reregister_and_deregister(void **state)
     pair_close(PAIR_UNIX_STREAM, fds);
 }
 
-/* ---- AIO / LIO ------------------------------------------------------------- */
+/* ---- AIO / LIO ---------------------------------------------------------- */
 
 static void aio_interest_adds_no_filter(void **state)
 {
@@ -511,7 +514,7 @@ static void aio_interest_adds_no_filter(void **state)
     pair_close(PAIR_PIPE, fds);
 }
 
-/* ---- L14: close/reuse hygiene ---------------------------------------------- */
+/* ---- close/reuse hygiene ------------------------------------------------ */
 
 static void reused_fd_number_carries_new_token(void **state)
 {

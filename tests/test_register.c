@@ -74,7 +74,9 @@ static void reregister_same_interest_rearms(void **state)
     put(PAIR_PIPE, fds);
     assert_int_equal(expect_event(f->poll, f->events, OLD).events, 1);
     expect_no_event(f->poll, f->events, 0);
-    /* Data is still unread: a re-arm reports it again (R18, EPOLL_CTL_MOD). */
+    /* Data is still unread: a re-arm reports it again (epoll:
+     * EPOLL_CTL_MOD re-polls the file; kqueue: EV_ADD on an existing knote
+     * re-runs its filter, FreeBSD kern_event.c kqueue_register). */
     assert_int_equal(xpoll_reregister(f->poll, fds[0], OLD, XPOLL_READABLE), 0);
     assert_int_equal(expect_event(f->poll, f->events, OLD).events, 1);
     pair_close(PAIR_PIPE, fds);
@@ -170,10 +172,13 @@ static void fd_number_reuse_after_deregister(void **state)
     pair_close(PAIR_PIPE, b);
 }
 
-/* The documented epoll pitfall (peers §3.1): closing a registered fd whose
- * open file lives on through a dup does not remove the registration, so
- * events keep coming with the old token.  kqueue drops knotes when the
- * descriptor number is closed (R44).  Pins today's behaviour. */
+/* The documented epoll pitfall (epoll(7), Q&A "Will closing a file
+ * descriptor cause it to be removed from all epoll interest lists?"):
+ * closing a registered fd whose open file lives on through a dup does not
+ * remove the registration, so events keep coming with the old token.
+ * kqueue drops knotes when the descriptor number is closed (kevent(2):
+ * "Calling close() on a file descriptor will remove any kevents that
+ * reference the descriptor").  Pins today's behaviour. */
 static void close_without_deregister_with_dup(void **state)
 {
     struct fixture *f = *state;

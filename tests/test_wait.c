@@ -266,7 +266,8 @@ static void signal_interrupts_wait(void **state)
 
 static void signal_interrupts_wait_despite_sa_restart(void **state)
 {
-    /* epoll_wait and kevent are never restarted (signal(7), R42). */
+    /* epoll_wait and kevent are never restarted (signal(7); FreeBSD
+     * kqueue_scan turns ERESTART into EINTR). */
     interrupted_wait(*state, SA_RESTART);
 }
 

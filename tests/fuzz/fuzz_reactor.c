@@ -21,12 +21,13 @@
  *    cannot hold;
  *  - no lost edge: every edge the model says must be reported is reported
  *    by the wait (epoll: by the first wait that returns less than a full
- *    buffer; kqueue: within three more 1 ms waits, the bound the brief
- *    grants the emulation);
+ *    buffer; kqueue: within three more waits of 1 ms each, a bounded
+ *    slack for the user-space emulation in tests/kqemu that runs the
+ *    kqueue backend on Linux, whose event timing is approximate);
  *  - the waker: one event per burst of wakes, none without a wake.
  *
  * Edge-triggering allows spurious events but not lost ones, so the model
- * is conservative: an edge is "owed" only where api.md / poll.h promise
+ * is conservative: an edge is "owed" only where <xpoll/poll.h> promises
  * one, i.e. after the reader drained to EAGAIN (or the writer filled to
  * EAGAIN), at a registration or reregistration while the readiness holds,
  * and when a half of the connection is shut.
@@ -85,7 +86,10 @@ enum wstate { WS_WRITABLE, WS_FULL, WS_UNKNOWN };
 
 struct dir {
     bool on;           /* this direction is registered */
-    bool maybe_absent; /* kqueue said 0 but may not have attached (R35) */
+    /* kqueue said 0 but may not have attached: FreeBSD's pipe_kqfilter
+     * refuses EVFILT_WRITE with EPIPE once the reader is gone, and the
+     * backend ignores that EPIPE (docs/kqueue.md, section 2). */
+    bool maybe_absent;
     xpoll_token token;
 };
 
@@ -546,7 +550,7 @@ static void op_register(struct run *r, struct slot *s, int idx, uint8_t p,
             expect = re ? (registered(s) ? 0 : -ENOENT)
                         : (registered(s) ? -EEXIST : 0);
         else
-            expect = 0; /* kqueue updates / adds (api.md) */
+            expect = 0; /* kqueue updates / adds (<xpoll/poll.h>) */
     }
     int rc = re ? xpoll_reregister(r->poll, fd, t, in)
                 : xpoll_register(r->poll, fd, t, in);
@@ -959,7 +963,7 @@ static void op_bad(struct run *r, uint8_t p)
         break;
     case 5:
         /* The poll's own descriptor inside itself: epoll_ctl refuses it
-         * (EINVAL), and so does kqueue (R5). */
+         * (EINVAL), and so does kqueue (FreeBSD kqueue_register). */
         rc = xpoll_register(r->poll, xpoll_fd(r->poll), 1, XPOLL_READABLE);
         CHECKF(rc == -EINVAL, "register(the poll's own fd) returned %d", rc);
         break;

@@ -1,6 +1,7 @@
 /*
- * macOS's struct kevent and kqueue constants, as the emulator's Darwin
- * personality must reproduce them (kqueue-emulation.md R6, R7).
+ * macOS's struct kevent and kqueue constants, as Apple's <sys/event.h>
+ * defines them and the emulator's Darwin personality must reproduce them
+ * (docs/kqueue.md, section 7).
  *
  * Compiled twice: by scripts/macos-cross.sh against Apple's real
  * <sys/event.h> (zig cc -target *-macos), and by the test build against

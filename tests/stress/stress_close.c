@@ -104,7 +104,9 @@ static void dup_keeps_old_registration_beside_the_new(void **state)
     assert_int_equal(write(a[1], "o", 1), 1);
     int n = tokens_of_wait(f->poll, f->events, 50 * MS, t, 16);
     if (kq) {
-        assert_int_equal(n, 0); /* knotes went with the number (R44) */
+        /* knotes went with the number (kevent(2): close() removes any
+         * kevents that reference the descriptor) */
+        assert_int_equal(n, 0);
     } else {
         /* epoll tracks the open file: the old token still comes. */
         assert_int_equal(n, 1);
