@@ -2,9 +2,9 @@
 # Cross-check the kqueue emulator's <sys/event.h> (tests/kqemu/include)
 # against the Rust libc crate sources that Debian ships in
 # librust-libc-dev: every EVFILT_*, EV_* and NOTE_* constant the header
-# defines, per personality, and the layout of struct kevent (spec
-# shared/design/kqueue-emulation.md, T62 and section 5: the crate is the
-# only Debian source for FreeBSD/macOS values).
+# defines, per personality, and the layout of struct kevent.  Debian ships
+# no FreeBSD kernel headers and no macOS SDK, so the crate is the only
+# Debian source for FreeBSD and macOS values (docs/kqueue.md, section 7).
 #
 # Usage: scripts/check-kqemu-constants.sh     (CC defaults to cc)
 # Exit status: 0 all match, 1 a mismatch or a missing constant, 2 the
@@ -36,14 +36,15 @@ mac_consts=("$crate/src/unix/bsd/apple/mod.rs")
 mac_struct="$crate/src/unix/bsd/apple/mod.rs"
 
 # Constants the header must carry although the crate does not; the value
-# comes from the real system header as transcribed in spec R7.  Anything
-# else missing from the crate is an error.
+# comes from the real system header named here (Apple's as bundled with
+# zig 0.11, lib/libc/include/any-macos.*-any/sys/event.h).  Anything else
+# missing from the crate is an error.
 declare -A header_only=(
-  [freebsd:EV_FORCEONESHOT]="FreeBSD sys/event.h (R7)"
-  [freebsd:EV_KEEPUDATA]="FreeBSD 13+ sys/event.h (R7)"
-  [darwin:EV_UDATA_SPECIFIC]="Apple sys/event.h (R7, AH)"
-  [darwin:EV_VANISHED]="Apple sys/event.h (R7, AH)"
-  [darwin:EVFILT_EXCEPT]="Apple sys/event.h (R7, AH)"
+  [freebsd:EV_FORCEONESHOT]="FreeBSD sys/sys/event.h"
+  [freebsd:EV_KEEPUDATA]="FreeBSD 13+ sys/sys/event.h"
+  [darwin:EV_UDATA_SPECIFIC]="Apple sys/event.h"
+  [darwin:EV_VANISHED]="Apple sys/event.h"
+  [darwin:EVFILT_EXCEPT]="Apple sys/event.h"
 )
 
 fail=0
