@@ -1,17 +1,17 @@
 /*
- * Non-blocking socket helpers (include/xpoll/net.h).
+ * Non-blocking socket helpers (include/xpoll/net.h).  The descriptors come
+ * from src/sys/fd.c, which gives them their flags on every platform.
  *
  * Every public function saves errno on entry and restores it on return: the
  * result (a descriptor, a length or a negative errno) is the only channel,
  * and a caller's errno is never disturbed.  Every error path closes what the
  * function opened.
  */
-#define _GNU_SOURCE /* accept4(), pipe2(), SOCK_NONBLOCK on glibc */
+#define _GNU_SOURCE /* strnlen(), if_nametoindex() under -std=c11 on glibc */
 #include "xpoll/net.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <net/if.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -22,67 +22,15 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-/* SOCK_NONBLOCK|SOCK_CLOEXEC set both flags atomically in socket(),
- * socketpair() and accept4(): a descriptor created with a separate fcntl()
- * can leak into a child that another thread fork+execs in between (mio
- * #1590).  macOS lacks them; there fcntl() is the only way. */
-#if defined(SOCK_NONBLOCK) && defined(SOCK_CLOEXEC)
-#  define ATOMIC_SOCK_FLAGS (SOCK_NONBLOCK | SOCK_CLOEXEC)
-#endif
+#include "sys/fd.h"
 
-/* -errno of a failed call, after closing fd (which may itself be -1).
- * close() can overwrite errno, so read it first. */
+/* -errno of a failed call, after closing fd.  close() can overwrite errno,
+ * so read it first. */
 static int fail_close(int fd)
 {
     int err = errno;
-    if (fd >= 0)
-        close(fd);
+    close(fd);
     return -err;
-}
-
-/* Give fd the flags every helper promises: non-blocking, close-on-exec and,
- * where the platform has it, no SIGPIPE on writes to a closed peer (Apple:
- * there is no MSG_NOSIGNAL for write(), so the socket option is the only
- * per-socket protection).  is_socket: SO_NOSIGPIPE does not apply to pipes. */
-static int set_fd_flags(int fd, int fcntl_needed, int is_socket)
-{
-    if (fcntl_needed) {
-        int fl = fcntl(fd, F_GETFL);
-        if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
-            return -errno;
-        int fd_fl = fcntl(fd, F_GETFD);
-        if (fd_fl < 0 || fcntl(fd, F_SETFD, fd_fl | FD_CLOEXEC) < 0)
-            return -errno;
-    }
-#ifdef SO_NOSIGPIPE
-    if (is_socket) {
-        int one = 1;
-        if (setsockopt(fd, SOL_SOCKET, SO_NOSIGPIPE, &one, sizeof one) < 0)
-            return -errno;
-    }
-#else
-    (void)is_socket;
-#endif
-    return 0;
-}
-
-static int new_socket(int domain, int type)
-{
-#ifdef ATOMIC_SOCK_FLAGS
-    int fd = socket(domain, type | ATOMIC_SOCK_FLAGS, 0);
-    int fcntl_needed = 0;
-#else
-    int fd = socket(domain, type, 0);
-    int fcntl_needed = 1;
-#endif
-    if (fd < 0)
-        return -errno;
-    int err = set_fd_flags(fd, fcntl_needed, 1);
-    if (err < 0) {
-        close(fd);
-        return err;
-    }
-    return fd;
 }
 
 /* ------------------------------------------------------------------------
@@ -209,7 +157,8 @@ static int parse_unix(const char *path, struct sockaddr_un *sun,
     size_t n = strlen(path);
 
     if (path[0] == '@') {
-#ifdef __linux__
+        if (!XPOLL__HAVE_ABSTRACT_UNIX)
+            return -ENOTSUP;
         /* Abstract namespace: sun_path starts with a NUL, and the name is
          * exactly the bytes the length covers (no terminating NUL). */
         if (n == 1)
@@ -219,9 +168,6 @@ static int parse_unix(const char *path, struct sockaddr_un *sun,
         memcpy(sun->sun_path + 1, path + 1, n - 1);
         *len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n);
         return 0;
-#else
-        return -ENOTSUP; /* abstract sockets are Linux-only */
-#endif
     }
     /* Keep room for the NUL: some kernels (BSD) require it, and
      * getsockname() could not return the path unambiguously otherwise. */
@@ -331,11 +277,9 @@ static int bound_socket(const struct sockaddr *sa, socklen_t salen, int type,
 {
     if (flags & ~XPOLL_NET_REUSEPORT)
         return -EINVAL;
-#ifndef SO_REUSEPORT
-    if (flags & XPOLL_NET_REUSEPORT)
+    if ((flags & XPOLL_NET_REUSEPORT) && !xpoll__have_so_reuseport())
         return -ENOTSUP;
-#endif
-    int fd = new_socket(sa->sa_family, type);
+    int fd = xpoll__socket(sa->sa_family, type);
     if (fd < 0)
         return fd;
     int err = 0;
@@ -344,10 +288,8 @@ static int bound_socket(const struct sockaddr *sa, socklen_t salen, int type,
      * there it would let two sockets silently share one port. */
     if (reuseaddr)
         err = set_int_opt(fd, SOL_SOCKET, SO_REUSEADDR, 1);
-#ifdef SO_REUSEPORT
     if (err == 0 && (flags & XPOLL_NET_REUSEPORT))
-        err = set_int_opt(fd, SOL_SOCKET, SO_REUSEPORT, 1);
-#endif
+        err = xpoll__set_reuseport(fd);
     if (err == 0 && bind(fd, sa, salen) < 0)
         err = -errno;
     if (err == 0 && type == SOCK_STREAM &&
@@ -364,7 +306,7 @@ static int bound_socket(const struct sockaddr *sa, socklen_t salen, int type,
 static int connecting_socket(const struct sockaddr *sa, socklen_t salen,
                              int type)
 {
-    int fd = new_socket(sa->sa_family, type);
+    int fd = xpoll__socket(sa->sa_family, type);
     if (fd < 0)
         return fd;
     /* EINPROGRESS: the handshake goes on in the background; writability
@@ -430,24 +372,8 @@ static int accept_retryable(int err)
 static int accept_one(int listen_fd)
 {
     int fd;
-#ifdef XPOLL_HAVE_ACCEPT4
-    while ((fd = accept4(listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) < 0)
-        if (!accept_retryable(errno))
-            return -errno;
-    int fcntl_needed = 0;
-#else
-    /* accept() does not inherit O_NONBLOCK from the listener on Linux, and
-     * POSIX leaves it unspecified: set both flags on every platform. */
-    while ((fd = accept(listen_fd, NULL, NULL)) < 0)
-        if (!accept_retryable(errno))
-            return -errno;
-    int fcntl_needed = 1;
-#endif
-    int err = set_fd_flags(fd, fcntl_needed, 1);
-    if (err < 0) {
-        close(fd);
-        return err;
-    }
+    while ((fd = xpoll__accept(listen_fd)) < 0 && accept_retryable(-fd))
+        ;
     return fd;
 }
 
@@ -503,7 +429,7 @@ static int udp_connect(const char *addr)
     if (err < 0)
         return err;
     /* A UDP connect() only sets the default peer; it never blocks. */
-    int fd = new_socket(ss.ss_family, SOCK_DGRAM);
+    int fd = xpoll__socket(ss.ss_family, SOCK_DGRAM);
     if (fd < 0)
         return fd;
     if (connect(fd, (struct sockaddr *)&ss, len) < 0)
@@ -565,7 +491,7 @@ static int unix_dgram_bind(const char *path)
         if (err < 0)
             return err;
     }
-    int fd = new_socket(AF_UNIX, SOCK_DGRAM);
+    int fd = xpoll__socket(AF_UNIX, SOCK_DGRAM);
     if (fd < 0 || path == NULL)
         return fd;
     if (bind(fd, (struct sockaddr *)&sun, len) < 0)
@@ -581,31 +507,6 @@ int xpoll_unix_dgram_bind(const char *path)
     return r;
 }
 
-static int socket_pair(int type, int fds[2])
-{
-    int pair[2];
-#ifdef ATOMIC_SOCK_FLAGS
-    if (socketpair(AF_UNIX, type | ATOMIC_SOCK_FLAGS, 0, pair) < 0)
-        return -errno;
-    int fcntl_needed = 0;
-#else
-    if (socketpair(AF_UNIX, type, 0, pair) < 0)
-        return -errno;
-    int fcntl_needed = 1;
-#endif
-    int err = set_fd_flags(pair[0], fcntl_needed, 1);
-    if (err == 0)
-        err = set_fd_flags(pair[1], fcntl_needed, 1);
-    if (err < 0) {
-        close(pair[0]);
-        close(pair[1]);
-        return err;
-    }
-    fds[0] = pair[0];
-    fds[1] = pair[1];
-    return 0;
-}
-
 int xpoll_socketpair(int type, int fds[2])
 {
     if (fds == NULL)
@@ -616,34 +517,9 @@ int xpoll_socketpair(int type, int fds[2])
     if (type != SOCK_STREAM && type != SOCK_DGRAM && type != SOCK_SEQPACKET)
         return -EINVAL;
     int saved = errno;
-    int r = socket_pair(type, fds);
+    int r = xpoll__socketpair(type, fds);
     errno = saved;
     return r;
-}
-
-static int make_pipe(int fds[2])
-{
-    int p[2];
-#ifdef XPOLL_HAVE_PIPE2
-    if (pipe2(p, O_NONBLOCK | O_CLOEXEC) < 0)
-        return -errno;
-    int fcntl_needed = 0;
-#else
-    if (pipe(p) < 0)
-        return -errno;
-    int fcntl_needed = 1;
-#endif
-    int err = set_fd_flags(p[0], fcntl_needed, 0);
-    if (err == 0)
-        err = set_fd_flags(p[1], fcntl_needed, 0);
-    if (err < 0) {
-        close(p[0]);
-        close(p[1]);
-        return err;
-    }
-    fds[0] = p[0];
-    fds[1] = p[1];
-    return 0;
 }
 
 int xpoll_pipe(int fds[2])
@@ -652,7 +528,7 @@ int xpoll_pipe(int fds[2])
         return -EINVAL;
     fds[0] = fds[1] = -1;
     int saved = errno;
-    int r = make_pipe(fds);
+    int r = xpoll__pipe(fds);
     errno = saved;
     return r;
 }

@@ -12,40 +12,16 @@
  * the pipe.  If the drain empties the pipe under an event not yet
  * harvested, the byte written right after is a new edge.
  */
-#define _GNU_SOURCE
 #include <errno.h>
-#include <fcntl.h>
 #include <unistd.h>
 
+#include "fd.h"
 #include "waker_fd.h"
 
-#ifdef XPOLL_HAVE_PIPE2
 static int xpoll__waker_pipe_open(xpoll_waker *waker)
 {
-    return pipe2(waker->fds, O_NONBLOCK | O_CLOEXEC) < 0 ? -errno : 0;
+    return xpoll__pipe(waker->fds);
 }
-#else
-static int set_nonblock_cloexec(int fd)
-{
-    int fl = fcntl(fd, F_GETFL);
-    if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0 ||
-        fcntl(fd, F_SETFD, FD_CLOEXEC) < 0)
-        return -errno;
-    return 0;
-}
-
-/* macOS has no pipe2(): a fork+exec in another thread between pipe() and
- * FD_CLOEXEC can inherit the descriptors; nothing better exists there. */
-static int xpoll__waker_pipe_open(xpoll_waker *waker)
-{
-    if (pipe(waker->fds) < 0)
-        return -errno;
-    int err = set_nonblock_cloexec(waker->fds[0]);
-    if (err == 0)
-        err = set_nonblock_cloexec(waker->fds[1]);
-    return err; /* on error the caller closes both through close() */
-}
-#endif
 
 static void xpoll__waker_pipe_drain(xpoll_waker *waker)
 {
