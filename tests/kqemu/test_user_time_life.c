@@ -7,12 +7,12 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stddef.h>
 #include <string.h>
 #include <sys/syscall.h>
-#include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -58,36 +58,21 @@ static void t47_two_triggers_one_event(void **state) {
   t_close(kq);
 }
 
-struct waiter {
-  int kq;
-  int n;
-  int err;
-  struct kevent ev[4];
-  const struct timespec *timeout;
-};
-
-static void *wait_thread(void *arg) {
-  struct waiter *w = arg;
-  w->n = kevent(w->kq, NULL, 0, w->ev, 4, w->timeout);
-  w->err = w->n < 0 ? errno : 0;
-  return NULL;
-}
-
 /* T48 (R38): a trigger wakes a kevent() blocked in another thread. */
 static void t48_trigger_wakes_blocked_thread(void **state) {
   (void)state;
+  struct t_waiter w;
+  struct t_blocked b;
   int kq = t_kqueue();
   assert_int_equal(user_add(kq, EV_CLEAR, 0, NULL), 0);
-  struct waiter w = {.kq = kq, .timeout = NULL};
-  pthread_t th;
-  double t0 = t_now_ms();
-  assert_int_equal(pthread_create(&th, NULL, wait_thread, &w), 0);
-  t_sleep_ms(50);
+  t_waiter_start(&w, kq, NULL);
+  assert_int_equal(t_wait_blocked(w.tid, &b), 0); /* asleep, no timeout */
+  assert_true(t_blocked_forever(&b));
   assert_int_equal(user_trigger(kq, 0, 0), 0);
-  assert_int_equal(pthread_join(th, NULL), 0);
-  assert_true(t_now_ms() - t0 < 1000.0);
+  t_waiter_join(&w);
   assert_int_equal(w.n, 1);
   assert_int_equal(w.ev[0].filter, EVFILT_USER);
+  assert_int_equal(w.ev[0].ident, UID);
   t_close(kq);
 }
 
@@ -163,24 +148,33 @@ static void t53_trigger_while_disabled(void **state) {
   t_close(kq);
 }
 
-/* T54 (R40, R43): poll, finite wait, NULL with an event pending. */
+/* T54 (R40, R43): poll, finite wait, NULL with an event pending.  What
+ * the emulator asks the kernel to wait for is read from t_waits: a poll
+ * and a call with an event pending never wait; a finite wait asks for no
+ * more than its timeout, and with nothing to report returns 0 no sooner. */
 static void t54_timeout_shapes(void **state) {
   (void)state;
   struct kevent ev[4];
+  struct t_waits w;
   int kq = t_kqueue();
-  double t0 = t_now_ms();
+  t_waits_reset();
   assert_int_equal(t_poll(kq, ev, 4), 0);
-  assert_true(t_now_ms() - t0 < 5.0);
-  t0 = t_now_ms();
+  t_waits(&w);
+  assert_int_equal(w.sleeping, 0);
+
+  t_waits_reset();
+  double t0 = t_now_ms();
   assert_int_equal(t_wait_ms(kq, ev, 4, 50), 0);
-  double dt = t_now_ms() - t0;
-  assert_true(dt >= 50.0);
-  assert_true(dt < 1000.0);
+  assert_true(t_now_ms() - t0 >= 50.0);
+  t_waits(&w);
+  assert_true(w.longest <= 50000000LL);
+
   assert_int_equal(user_add(kq, 0, NOTE_TRIGGER, NULL), 0);
   assert_int_equal(user_trigger(kq, 0, 0), 0);
-  t0 = t_now_ms();
+  t_waits_reset();
   assert_int_equal(kevent(kq, NULL, 0, ev, 4, NULL), 1);
-  assert_true(t_now_ms() - t0 < 100.0);
+  t_waits(&w);
+  assert_int_equal(w.sleeping, 0);
   t_close(kq);
 }
 
@@ -218,11 +212,32 @@ static void t55_bad_nsec(void **state) {
   t_close(p[1]);
 }
 
-static void *trigger_later(void *arg) {
-  int kq = *(int *)arg;
-  t_sleep_ms(50);
+/* Another thread's view of a thread blocked in kevent(): waits until
+ * `tid` sleeps in the kernel's wait (t_wait_blocked), records how, then
+ * acts on it.  It asserts nothing (cmocka asserts belong to the test's
+ * thread): the test checks `seen` and `blocked` after joining. */
+struct watcher {
+  int kq;
+  pid_t tid;
+  pthread_t target;
+  int seen; /* 0: the target was seen asleep; -1: not within T_HANG_MS */
+  struct t_blocked blocked;
+};
+
+/* ...then triggers the user event UID on kq, asleep or not. */
+static void *trigger_once_blocked(void *arg) {
+  struct watcher *wt = arg;
+  wt->seen = t_wait_blocked(wt->tid, &wt->blocked);
   struct kevent k = t_kev(UID, EVFILT_USER, 0, NOTE_TRIGGER, 0, NULL);
-  kevent(kq, &k, 1, NULL, 0, NULL);
+  kevent(wt->kq, &k, 1, NULL, 0, NULL);
+  return NULL;
+}
+
+/* ...then sends SIGALRM to it, asleep or not. */
+static void *signal_once_blocked(void *arg) {
+  struct watcher *wt = arg;
+  wt->seen = t_wait_blocked(wt->tid, &wt->blocked);
+  pthread_kill(wt->target, SIGALRM);
   return NULL;
 }
 
@@ -260,12 +275,18 @@ static void t56_timeout_bounds(void **state) {
     assert_int_equal(kevent(kq, NULL, 0, ev, 4, &huge), -1);
     assert_int_equal(errno, EINVAL);
   } else {
+    /* Beyond INT32_MAX seconds FreeBSD's kqueue_scan (sys/kern/
+     * kern_event.c) sets no deadline: the call sleeps, with no timeout,
+     * until the trigger. */
     pthread_t th;
-    double t0 = t_now_ms();
-    assert_int_equal(pthread_create(&th, NULL, trigger_later, &kq), 0);
+    struct watcher wt = {.kq = kq, .tid = t_gettid()};
+    assert_int_equal(pthread_create(&th, NULL, trigger_once_blocked, &wt),
+                     0);
     assert_int_equal(kevent(kq, NULL, 0, ev, 4, &huge), 1);
-    assert_true(t_now_ms() - t0 >= 40.0);
     assert_int_equal(pthread_join(th, NULL), 0);
+    assert_int_equal(wt.seen, 0);
+    assert_true(t_blocked_forever(&wt.blocked));
+    assert_int_equal(ev[0].filter, EVFILT_USER);
   }
   t_close(kq);
   t_close(p[0]);
@@ -274,7 +295,9 @@ static void t56_timeout_bounds(void **state) {
 
 static void on_alarm(int sig) { (void)sig; }
 
-/* T57 (R42): EINTR even under SA_RESTART; the changes were applied. */
+/* T57 (R42): EINTR even under SA_RESTART; the changes were applied.  The
+ * signal comes once the call sleeps in the kernel's wait, which epoll_wait
+ * never restarts (signal(7)). */
 static void t57_eintr_not_restarted(void **state) {
   (void)state;
   int p[2];
@@ -287,13 +310,24 @@ static void t57_eintr_not_restarted(void **state) {
   sa.sa_flags = SA_RESTART;
   sigemptyset(&sa.sa_mask);
   assert_int_equal(sigaction(SIGALRM, &sa, &old), 0);
-  struct itimerval it = {{0, 0}, {0, 50000}};
-  assert_int_equal(setitimer(ITIMER_REAL, &it, NULL), 0);
+  pthread_t th;
+  struct watcher wt = {.kq = kq, .tid = t_gettid(), .target = pthread_self()};
+  assert_int_equal(pthread_create(&th, NULL, signal_once_blocked, &wt), 0);
   struct kevent ch = t_kev((uintptr_t)p[0], EVFILT_READ, EV_ADD, 0, 0, NULL);
+  struct t_waits waits;
+  t_waits_reset();
   errno = 0;
   int r = kevent(kq, &ch, 1, ev, 4, NULL);
   int e = errno;
+  t_waits(&waits);
+  assert_int_equal(pthread_join(th, NULL), 0);
   assert_int_equal(sigaction(SIGALRM, &old, NULL), 0);
+  assert_int_equal(wt.seen, 0);
+  assert_true(t_blocked_forever(&wt.blocked));
+  /* The wait seen asleep is the one t_waits counted: t_waits sees the
+   * emulator's real waits, which t54_timeout_shapes relies on. */
+  assert_int_equal(waits.sleeping, 1);
+  assert_int_equal(waits.longest, LLONG_MAX);
   assert_int_equal(r, -1);
   assert_int_equal(e, EINTR);
   assert_true(t_delete_ok(kq, (uintptr_t)p[0], EVFILT_READ));
@@ -454,13 +488,14 @@ static void k01_registration_wakes_blocked_thread(void **state) {
   t_pipe(p);
   t_write(p[1], 1);
   int kq = t_kqueue();
-  struct waiter w = {.kq = kq, .timeout = NULL};
-  pthread_t th;
-  assert_int_equal(pthread_create(&th, NULL, wait_thread, &w), 0);
-  t_sleep_ms(50);
+  struct t_waiter w;
+  struct t_blocked b;
+  t_waiter_start(&w, kq, NULL);
+  assert_int_equal(t_wait_blocked(w.tid, &b), 0); /* asleep, no timeout */
+  assert_true(t_blocked_forever(&b));
   assert_int_equal(t_change(kq, (uintptr_t)p[0], EVFILT_READ, EV_ADD, 0, 0,
                             NULL), 0);
-  assert_int_equal(pthread_join(th, NULL), 0);
+  t_waiter_join(&w);
   assert_int_equal(w.n, 1);
   assert_int_equal(w.ev[0].ident, (uintptr_t)p[0]);
   t_close(kq);
