@@ -3,9 +3,10 @@
  * text.  The descriptors come from src/sys/fd.c, which gives them their
  * flags on every platform; the address text is src/addr.c's.
  *
- * Every public function saves errno on entry and restores it on return: the
- * result (a descriptor, a length or a negative errno) is the only channel,
- * and a caller's errno is never disturbed.  Every error path closes what the
+ * Every public function returns its result (a descriptor, 0, a length or
+ * a negative errno) and leaves errno as the caller had it, on success and
+ * on failure alike: each is one RETURN_KEEPING_ERRNO() of a private
+ * function that may use errno freely.  Every error path closes what the
  * function opened.
  */
 #include "xpoll/net.h"
@@ -20,6 +21,15 @@
 
 #include "addr.h"
 #include "sys/fd.h"
+
+/* Return the int `call` gives, with errno as it was before the call. */
+#define RETURN_KEEPING_ERRNO(call)      \
+    do {                                \
+        int saved_errno_ = errno;       \
+        int result_ = (call);           \
+        errno = saved_errno_;           \
+        return result_;                 \
+    } while (0)
 
 /* -errno of a failed call, after closing fd.  close() can overwrite errno,
  * so read it first. */
@@ -95,14 +105,6 @@ static int tcp_listen(const char *addr, int backlog, unsigned flags)
                         backlog);
 }
 
-int xpoll_tcp_listen(const char *addr, int backlog, unsigned flags)
-{
-    int saved = errno;
-    int r = tcp_listen(addr, backlog, flags);
-    errno = saved;
-    return r;
-}
-
 static int tcp_connect(const char *addr)
 {
     struct sockaddr_storage ss;
@@ -111,14 +113,6 @@ static int tcp_connect(const char *addr)
     if (err < 0)
         return err;
     return connecting_socket((struct sockaddr *)&ss, len, SOCK_STREAM);
-}
-
-int xpoll_tcp_connect(const char *addr)
-{
-    int saved = errno;
-    int r = tcp_connect(addr);
-    errno = saved;
-    return r;
 }
 
 /* Errors that belong to the connection accept() just dequeued, not to the
@@ -133,38 +127,22 @@ static int accept_retryable(int err)
            err == ENOPROTOOPT;
 }
 
-static int accept_one(int listen_fd)
+static int accept_connection(int listen_fd)
 {
     int fd;
-    while ((fd = xpoll__accept(listen_fd)) < 0 && accept_retryable(-fd))
-        ;
+    do
+        fd = xpoll__accept(listen_fd);
+    while (fd < 0 && accept_retryable(-fd));
     return fd;
 }
 
-int xpoll_accept(int listen_fd)
+static int socket_error(int fd)
 {
-    int saved = errno;
-    int r = accept_one(listen_fd);
-    errno = saved;
-    return r;
-}
-
-int xpoll_tcp_nodelay(int fd, bool on)
-{
-    int saved = errno;
-    int r = set_int_opt(fd, IPPROTO_TCP, TCP_NODELAY, on ? 1 : 0);
-    errno = saved;
-    return r;
-}
-
-int xpoll_socket_error(int fd)
-{
-    int saved = errno, value = 0;
+    int value = 0;
     socklen_t len = sizeof value;
-    int r = getsockopt(fd, SOL_SOCKET, SO_ERROR, &value, &len) < 0 ? -errno
-                                                                  : -value;
-    errno = saved;
-    return r;
+    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &value, &len) < 0)
+        return -errno;
+    return -value;
 }
 
 static int udp_bind(const char *addr, unsigned flags)
@@ -175,14 +153,6 @@ static int udp_bind(const char *addr, unsigned flags)
     if (err < 0)
         return err;
     return bound_socket((struct sockaddr *)&ss, len, SOCK_DGRAM, flags, 0, 0);
-}
-
-int xpoll_udp_bind(const char *addr, unsigned flags)
-{
-    int saved = errno;
-    int r = udp_bind(addr, flags);
-    errno = saved;
-    return r;
 }
 
 static int udp_connect(const char *addr)
@@ -201,14 +171,6 @@ static int udp_connect(const char *addr)
     return fd;
 }
 
-int xpoll_udp_connect(const char *addr)
-{
-    int saved = errno;
-    int r = udp_connect(addr);
-    errno = saved;
-    return r;
-}
-
 static int unix_listen(const char *path, int backlog)
 {
     struct sockaddr_un sun;
@@ -220,14 +182,6 @@ static int unix_listen(const char *path, int backlog)
                         backlog);
 }
 
-int xpoll_unix_listen(const char *path, int backlog)
-{
-    int saved = errno;
-    int r = unix_listen(path, backlog);
-    errno = saved;
-    return r;
-}
-
 static int unix_connect(const char *path)
 {
     struct sockaddr_un sun;
@@ -236,14 +190,6 @@ static int unix_connect(const char *path)
     if (err < 0)
         return err;
     return connecting_socket((struct sockaddr *)&sun, len, SOCK_STREAM);
-}
-
-int xpoll_unix_connect(const char *path)
-{
-    int saved = errno;
-    int r = unix_connect(path);
-    errno = saved;
-    return r;
 }
 
 static int unix_dgram_bind(const char *path)
@@ -263,15 +209,7 @@ static int unix_dgram_bind(const char *path)
     return fd;
 }
 
-int xpoll_unix_dgram_bind(const char *path)
-{
-    int saved = errno;
-    int r = unix_dgram_bind(path);
-    errno = saved;
-    return r;
-}
-
-int xpoll_socketpair(int type, int fds[2])
+static int socket_pair(int type, int fds[2])
 {
     if (fds == NULL)
         return -EINVAL;
@@ -280,21 +218,15 @@ int xpoll_socketpair(int type, int fds[2])
      * the three connection types and nothing else. */
     if (type != SOCK_STREAM && type != SOCK_DGRAM && type != SOCK_SEQPACKET)
         return -EINVAL;
-    int saved = errno;
-    int r = xpoll__socketpair(type, fds);
-    errno = saved;
-    return r;
+    return xpoll__socketpair(type, fds);
 }
 
-int xpoll_pipe(int fds[2])
+static int pipe_pair(int fds[2])
 {
     if (fds == NULL)
         return -EINVAL;
     fds[0] = fds[1] = -1;
-    int saved = errno;
-    int r = xpoll__pipe(fds);
-    errno = saved;
-    return r;
+    return xpoll__pipe(fds);
 }
 
 static int sock_addr(int fd, char *buf, size_t len, int peer)
@@ -314,18 +246,76 @@ static int sock_addr(int fd, char *buf, size_t len, int peer)
     return xpoll__addr_format(&ss, sslen, buf, len);
 }
 
+/* ------------------------------------------------------------------------
+ * The public functions: each keeps the caller's errno.
+ * ---------------------------------------------------------------------- */
+
+int xpoll_tcp_listen(const char *addr, int backlog, unsigned flags)
+{
+    RETURN_KEEPING_ERRNO(tcp_listen(addr, backlog, flags));
+}
+
+int xpoll_tcp_connect(const char *addr)
+{
+    RETURN_KEEPING_ERRNO(tcp_connect(addr));
+}
+
+int xpoll_accept(int listen_fd)
+{
+    RETURN_KEEPING_ERRNO(accept_connection(listen_fd));
+}
+
+int xpoll_tcp_nodelay(int fd, bool on)
+{
+    RETURN_KEEPING_ERRNO(set_int_opt(fd, IPPROTO_TCP, TCP_NODELAY, on ? 1 : 0));
+}
+
+int xpoll_socket_error(int fd)
+{
+    RETURN_KEEPING_ERRNO(socket_error(fd));
+}
+
+int xpoll_udp_bind(const char *addr, unsigned flags)
+{
+    RETURN_KEEPING_ERRNO(udp_bind(addr, flags));
+}
+
+int xpoll_udp_connect(const char *addr)
+{
+    RETURN_KEEPING_ERRNO(udp_connect(addr));
+}
+
+int xpoll_unix_listen(const char *path, int backlog)
+{
+    RETURN_KEEPING_ERRNO(unix_listen(path, backlog));
+}
+
+int xpoll_unix_connect(const char *path)
+{
+    RETURN_KEEPING_ERRNO(unix_connect(path));
+}
+
+int xpoll_unix_dgram_bind(const char *path)
+{
+    RETURN_KEEPING_ERRNO(unix_dgram_bind(path));
+}
+
+int xpoll_socketpair(int type, int fds[2])
+{
+    RETURN_KEEPING_ERRNO(socket_pair(type, fds));
+}
+
+int xpoll_pipe(int fds[2])
+{
+    RETURN_KEEPING_ERRNO(pipe_pair(fds));
+}
+
 int xpoll_local_addr(int fd, char *buf, size_t len)
 {
-    int saved = errno;
-    int r = sock_addr(fd, buf, len, 0);
-    errno = saved;
-    return r;
+    RETURN_KEEPING_ERRNO(sock_addr(fd, buf, len, 0));
 }
 
 int xpoll_peer_addr(int fd, char *buf, size_t len)
 {
-    int saved = errno;
-    int r = sock_addr(fd, buf, len, 1);
-    errno = saved;
-    return r;
+    RETURN_KEEPING_ERRNO(sock_addr(fd, buf, len, 1));
 }
