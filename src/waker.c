@@ -61,7 +61,12 @@ int xpoll_waker_wake(xpoll_waker *waker)
         return -EINVAL;
     if (atomic_exchange(&waker->pending, 1) != 0)
         return 0; /* an event is already on its way */
+    /* A signal handler may call this between a failing call and its errno
+     * check in the interrupted code: leave errno as it was (signal-safety(7)
+     * asks handlers to).  Every waker's wake relies on this one save. */
+    int saved = errno;
     int err = waker->poll->selector->waker->wake(waker);
+    errno = saved;
     if (err < 0)
         atomic_store(&waker->pending, 0);
     return err;

@@ -324,17 +324,15 @@ static int xpoll__kqueue_user_arm(xpoll_waker *waker)
     return xpoll__kqueue_apply(waker->poll, &change, 1, XPOLL__KQUEUE_REGISTER);
 }
 
-/* Async-signal-safe: one kevent() system call, errno preserved. */
+/* Async-signal-safe: one kevent() system call (xpoll_waker_wake keeps
+ * errno). */
 static int xpoll__kqueue_user_wake(xpoll_waker *waker)
 {
-    int saved = errno;
     struct kevent change;
     xpoll__kqueue_change(&change, XPOLL__KQUEUE_WAKER_IDENT, EVFILT_USER,
                          EV_ADD | EV_RECEIPT, NOTE_TRIGGER, waker->token);
-    int err = xpoll__kqueue_apply(waker->poll, &change, 1,
-                                  XPOLL__KQUEUE_REGISTER);
-    errno = saved;
-    return err;
+    return xpoll__kqueue_apply(waker->poll, &change, 1,
+                               XPOLL__KQUEUE_REGISTER);
 }
 
 static void xpoll__kqueue_user_close(xpoll_waker *waker, int armed)

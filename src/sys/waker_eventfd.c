@@ -20,10 +20,11 @@ static int xpoll__waker_eventfd_open(xpoll_waker *waker)
     return 0;
 }
 
-/* Async-signal-safe: write(2) and read(2) only, errno preserved. */
+/* Async-signal-safe: write(2) and read(2) only (xpoll_waker_wake keeps
+ * errno). */
 static int xpoll__waker_eventfd_wake(xpoll_waker *waker)
 {
-    int saved = errno, err = 0;
+    int err = 0;
     uint64_t one = 1, drain;
 
     while (write(waker->fds[0], &one, sizeof one) < 0) {
@@ -37,7 +38,6 @@ static int xpoll__waker_eventfd_wake(xpoll_waker *waker)
             break;
         }
     }
-    errno = saved;
     return err;
 }
 

@@ -33,10 +33,11 @@ static void xpoll__waker_pipe_drain(xpoll_waker *waker)
     } while (n > 0 || (n < 0 && errno == EINTR));
 }
 
-/* Async-signal-safe: read(2) and write(2) only, errno preserved. */
+/* Async-signal-safe: read(2) and write(2) only (xpoll_waker_wake keeps
+ * errno). */
 static int xpoll__waker_pipe_wake(xpoll_waker *waker)
 {
-    int saved = errno, err = 0;
+    int err = 0;
     char one = 1;
 
     xpoll__waker_pipe_drain(waker);
@@ -50,7 +51,6 @@ static int xpoll__waker_pipe_wake(xpoll_waker *waker)
         /* Filled by concurrent wakes: make room. */
         xpoll__waker_pipe_drain(waker);
     }
-    errno = saved;
     return err;
 }
 
