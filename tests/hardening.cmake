@@ -47,10 +47,8 @@ endif()
 if(XPOLL_KQUEUE_EMULATION)
   foreach(_t fuzz_reactor_replay fuzz_reactor)
     if(TARGET ${_t})
-      target_include_directories(${_t} PRIVATE
-        $<TARGET_PROPERTY:${_kqemu},INTERFACE_INCLUDE_DIRECTORIES>)
-      target_compile_definitions(${_t} PRIVATE XPOLL_FUZZ_KQEMU
-        $<TARGET_PROPERTY:${_kqemu},INTERFACE_COMPILE_DEFINITIONS>)
+      target_link_libraries(${_t} PRIVATE kqemu::api)
+      target_compile_definitions(${_t} PRIVATE XPOLL_FUZZ_KQEMU)
     endif()
   endforeach()
 endif()
@@ -92,10 +90,8 @@ _hard_stress(stress_close)
 # ---------------------------------------------------------------------------
 xpoll_add_test(test_badinput SOURCES ${_hard}/test_badinput.c)
 if(XPOLL_KQUEUE_EMULATION)
-  target_include_directories(test_badinput PRIVATE
-    $<TARGET_PROPERTY:${_kqemu},INTERFACE_INCLUDE_DIRECTORIES>)
-  target_compile_definitions(test_badinput PRIVATE XPOLL_TEST_KQEMU
-    $<TARGET_PROPERTY:${_kqemu},INTERFACE_COMPILE_DEFINITIONS>)
+  target_link_libraries(test_badinput PRIVATE kqemu::api)
+  target_compile_definitions(test_badinput PRIVATE XPOLL_TEST_KQEMU)
 endif()
 # Interposes malloc: not with sanitizers (their allocator), natively under
 # valgrind (which replaces malloc in the executable too).

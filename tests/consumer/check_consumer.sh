@@ -1,11 +1,14 @@
 #!/bin/sh
 # Installs a build tree into a temporary prefix, then builds a C and a C++
 # program against the installed package, through find_package and through
-# pkg-config, linked statically and dynamically, and runs all eight.
-# usage: check_consumer.sh BUILD_DIR SOURCE_DIR
+# pkg-config, linked statically and dynamically, and runs all eight.  An
+# installed build that carries the kqueue emulation runs each one again on
+# XPOLL_BACKEND=kqueue: outside programs can select the emulated backend.
+# usage: check_consumer.sh BUILD_DIR SOURCE_DIR [emulation]
 set -eu
 build=$1
 source=$2
+emulation=${3:-}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 prefix=$tmp/prefix
@@ -26,6 +29,14 @@ check_linkage() {
         echo "$exe should be linked statically"; ldd "$exe"; exit 1
     fi
     "$exe"
+    if [ "$emulation" = emulation ]; then
+        out=$(XPOLL_BACKEND=kqueue "$exe")
+        echo "$out"
+        case $out in
+        "ok: "*" on kqueue"*) ;;
+        *) echo "$exe did not run on XPOLL_BACKEND=kqueue"; exit 1 ;;
+        esac
+    fi
 }
 
 echo "== find_package(xpoll CONFIG)"

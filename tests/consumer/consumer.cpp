@@ -18,7 +18,8 @@ int main()
               xpoll_waker_new(poll, 42, &waker) == 0 &&
               xpoll_waker_wake(waker) == 0 && xpoll_wait(poll, events, -1) == 1 &&
               xpoll_event_token(xpoll_events_get(events, 0)) == 42;
-    std::printf("%s: xpoll %s (C++)\n", ok ? "ok" : "FAILED", xpoll_version());
+    std::printf("%s: xpoll %s on %s (C++)\n", ok ? "ok" : "FAILED", xpoll_version(),
+                poll ? xpoll_backend_name(xpoll_get_backend(poll)) : "-");
     xpoll_waker_free(waker);
     xpoll_events_free(events);
     xpoll_free(poll);
