@@ -1,9 +1,9 @@
 /*
  * kqueue()/kevent() emulated on epoll: the kqueue bookkeeping (knotes,
  * receipts, flag rules, EVFILT_USER) lives here in user space; epoll only
- * tells which fds are ready (kqemu_fd.c).  Spec:
- * shared/design/kqueue-emulation.md, design 2.3; rule numbers R.. below
- * refer to its section 1.
+ * tells which fds are ready (kqemu_fd.c).  FB below is FreeBSD's
+ * sys/kern/kern_event.c, MAC xnu's bsd/kern/kern_event.c; README.md lists
+ * where the emulation deviates from them.
  *
  * Locking: one process-wide mutex (kqemu__lock) guards every kqueue, as a
  * kernel lock would.  It is never held across the wait in epoll_pwait2.
@@ -44,7 +44,7 @@ const struct kqemu_personality kqemu__p = {
     .pipe_write_closed_epipe = false,
     .wrong_direction_neutered = true,
     /* EV_UDATA_SPECIFIC/EV_VANISHED drive xnu's workloop and
-     * deferred-delete paths, which the spec puts out of scope (R25). */
+     * deferred-delete paths, which no test of xpoll needs. */
     .unemulated_flags = EV_UDATA_SPECIFIC | EV_VANISHED,
 };
 #else
@@ -73,7 +73,7 @@ const struct kqemu_personality kqemu__p = {
 #endif
 
 #define KQEMU_MODE_FLAGS (EV_CLEAR | EV_ONESHOT | EV_DISPATCH)
-/* Operation bits stripped before a knote's flags are stored (R29): FB
+/* Operation bits stripped before a knote's flags are stored: FB
  * keeps only mode bits and EV_RECEIPT, xnu also keeps EV_ADD. */
 #if KQEMU_PERSONALITY == KQEMU_DARWIN
 #define KQEMU_STRIPPED_FLAGS (EV_DELETE | EV_ENABLE | EV_DISABLE)
@@ -194,7 +194,8 @@ void kqemu__knote_drop(struct kqemu_kq *kq, struct kqemu_knote *kn) {
   free(kn);
 }
 
-/* R44: every knote on fd number `fd` goes when the number is closed. */
+/* Every knote on fd number `fd` goes when the number is closed (FB
+ * knote_fdclose(), called from closefp()). */
 void kqemu__purge_ident(struct kqemu_kq *kq, int fd) {
   static const short fd_filters[] = {EVFILT_READ, EVFILT_WRITE};
   for (size_t i = 0; i < sizeof fd_filters / sizeof fd_filters[0]; i++) {
@@ -247,20 +248,20 @@ void kqemu__fill_event(const struct kqemu_knote *kn, struct kevent *out) {
 
 /* What happens to a knote once its event has been copied out. */
 void kqemu__deliver(struct kqemu_kq *kq, struct kqemu_knote *kn) {
-  if (kn->mode & EV_ONESHOT) { /* R24 */
+  if (kn->mode & EV_ONESHOT) { /* deleted once reported */
     kqemu__knote_drop(kq, kn);
     return;
   }
   if (kn->kind == KQEMU_KN_USER && (kn->mode & EV_CLEAR))
-    kn->triggered = false; /* R26, R38 */
-  if (kn->mode & EV_DISPATCH) { /* R25 */
+    kn->triggered = false; /* EV_CLEAR resets a user event's state */
+  if (kn->mode & EV_DISPATCH) { /* disabled once reported */
     kn->enabled = false;
     if (kn->kind == KQEMU_KN_POLLED)
       kqemu__fd_disarm(kq, kn);
     return;
   }
   if (kn->kind == KQEMU_KN_USER && !(kn->mode & EV_CLEAR))
-    uq_push(kq, kn); /* level: stays queued at the tail (R26) */
+    uq_push(kq, kn); /* level: stays queued at the tail */
 }
 
 /* ---- applying one change ------------------------------------------------ */
@@ -283,16 +284,16 @@ static int reject_filter(short filter) {
   };
   for (size_t i = 0; i < sizeof unemulated / sizeof unemulated[0]; i++) {
     if (unemulated[i].filter == filter) {
-      kqemu__diag("%s (%d) is not emulated; change rejected with EINVAL "
-                  "(R39)",
+      kqemu__diag("%s (%d) is not emulated; change rejected with EINVAL",
                   unemulated[i].name, filter);
       break;
     }
   }
-  return EINVAL; /* R10: any filter outside the table is EINVAL too */
+  return EINVAL; /* any filter outside the table is EINVAL too */
 }
 
-/* R20 and EV_KEEPUDATA: resolve conflicting operation bits. */
+/* EV_ENABLE with EV_DISABLE, EV_ADD with EV_DELETE, EV_KEEPUDATA: resolve
+ * conflicting operation bits as each kernel's kqueue_register() does. */
 static int normalize_flags(unsigned short *fl) {
   const unsigned short both = EV_ENABLE | EV_DISABLE;
   if ((*fl & both) == both) {
@@ -311,7 +312,8 @@ static unsigned short stored_event_flags(unsigned short fl) {
   return (unsigned short)(fl & ~KQEMU_STRIPPED_FLAGS);
 }
 
-/* R38: a change touching an existing user knote. */
+/* A change touching an existing EVFILT_USER knote (FB filt_usertouch(),
+ * MAC filt_usertouch()). */
 static void user_touch(struct kqemu_knote *kn, const struct kevent *kev,
                        unsigned short fl) {
   unsigned int ff = kev->fflags & NOTE_FFLAGSMASK;
@@ -345,19 +347,20 @@ static int create_knote(struct kqemu_kq *kq, struct kevent *kev,
   kn->filter = kev->filter;
   kn->mode = fl & KQEMU_MODE_FLAGS;
   kn->evflags = stored_event_flags(fl);
-  kn->sfflags = kev->fflags; /* FB keeps control bits too (R38) */
+  kn->sfflags = kev->fflags; /* FB keeps control bits too */
   kn->sdata = (int64_t)kev->data;
   kn->udata = kev->udata;
 #if KQEMU_PERSONALITY == KQEMU_FREEBSD
   memcpy(kn->ext, kev->ext, sizeof kn->ext);
 #endif
-  kn->enabled = !(fl & EV_DISABLE); /* R17 */
+  kn->enabled = !(fl & EV_DISABLE); /* EV_ADD implies EV_ENABLE */
   if (kqemu__p.new_knote_zeroes_fflags)
-    kev->fflags = 0; /* R12: FB zeroes the working copy before attach */
+    kev->fflags = 0; /* FB zeroes the working copy before attach */
 
   if (kn->filter == EVFILT_USER) {
     kn->kind = KQEMU_KN_USER;
-    /* R38 quirk 1: FB attaches with the working fflags already zeroed. */
+    /* NOTE_TRIGGER in EV_ADD: FB attaches with the working fflags
+     * already zeroed, so only MAC triggers. */
     kn->triggered = kqemu__p.user_trigger_on_add && (kn->sfflags & NOTE_TRIGGER);
     knote_link(kq, kn);
     user_requeue(kq, kn);
@@ -371,7 +374,8 @@ static int create_knote(struct kqemu_kq *kq, struct kevent *kev,
   }
   knote_link(kq, kn);
   if (kn->enabled && kn->kind == KQEMU_KN_POLLED) {
-    /* R17: epoll evaluates the condition at once on EPOLL_CTL_ADD. */
+    /* The kernels run the filter at registration (kqueue(2)); epoll
+     * evaluates the condition at once on EPOLL_CTL_ADD. */
     err = kqemu__fd_arm(kq, kn);
     if (err) {
       kqemu__knote_drop(kq, kn);
@@ -381,11 +385,11 @@ static int create_knote(struct kqemu_kq *kq, struct kevent *kev,
   return late_err;
 }
 
-/* R18, R19, R23: a change on an existing knote. */
+/* A change on an existing knote: udata, enable state, filter flags. */
 static int modify_knote(struct kqemu_kq *kq, struct kqemu_knote *kn,
                         const struct kevent *kev, unsigned short fl) {
   if (!(fl & KQEMU_KEEPUDATA))
-    kn->udata = kev->udata; /* R18/R30: the last change wins */
+    kn->udata = kev->udata; /* the last change wins */
   if (fl & EV_ENABLE)
     kn->enabled = true;
   else if (fl & EV_DISABLE)
@@ -396,13 +400,14 @@ static int modify_knote(struct kqemu_kq *kq, struct kqemu_knote *kn,
     user_requeue(kq, kn);
     return 0;
   }
-  kn->sfflags = kev->fflags; /* NOTE_LOWAT and its threshold (R18) */
+  kn->sfflags = kev->fflags; /* NOTE_LOWAT and its threshold */
   kn->sdata = (int64_t)kev->data;
   kn->synth_reported = false;
   if (kn->kind != KQEMU_KN_POLLED)
     return 0;
   /* Re-arming re-polls the fd, so a condition that still holds is
-   * queued again, also for an edge knote (R18, R23, R25). */
+   * queued again, also for an edge knote, as the kernels re-run the
+   * filter on a modify or an EV_ENABLE. */
   return kn->enabled ? kqemu__fd_arm(kq, kn) : kqemu__fd_disarm(kq, kn);
 }
 
@@ -429,7 +434,7 @@ static int apply_change(struct kqemu_kq *kq, struct kevent *kev) {
   if (err)
     return err;
 
-  /* R21/R22: FB looks the fd up before the knote, for every operation;
+  /* FB looks the fd up before the knote, for every operation;
    * xnu only needs a file for a new knote. */
   if (is_fd && !fd_is_open(kev->ident) &&
       (kqemu__p.fd_checked_for_every_op || (fl & EV_ADD)))
@@ -437,15 +442,15 @@ static int apply_change(struct kqemu_kq *kq, struct kevent *kev) {
 
   struct kqemu_knote *kn = knote_find(kq, kev->ident, kev->filter);
   if (kn && is_fd && kqemu__fd_stale(kn)) {
-    /* R46: the number was closed behind our back (raw close) and now
+    /* The number was closed behind our back (raw close) and now
      * names another file, or nothing: the old knote is gone. */
     kqemu__knote_drop(kq, kn);
     kn = NULL;
   }
   if (!kn)
-    return (fl & EV_ADD) ? create_knote(kq, kev, fl) : ENOENT; /* R17, R19 */
+    return (fl & EV_ADD) ? create_knote(kq, kev, fl) : ENOENT;
   if (fl & EV_DELETE) {
-    kqemu__knote_drop(kq, kn); /* R19: pending event discarded */
+    kqemu__knote_drop(kq, kn); /* pending event discarded */
     return 0;
   }
   return modify_knote(kq, kn, kev, fl);
@@ -463,19 +468,19 @@ static int injected_errno(struct kqemu_kq *kq, short filter, int err) {
 }
 
 /*
- * R9-R12: apply the changelist in order.  Returns the number of entries
+ * Apply the changelist in order.  Returns the number of entries
  * written, or -errno when the call must fail.  *stop_zero is set when FB
- * ran out of room for a receipt: the call then returns 0 (R12).
+ * ran out of room for a receipt: the call then returns 0.
  */
 static int apply_changes(struct kqemu_kq *kq, const struct kevent *changes,
                          int nchanges, struct kevent *out, int nevents,
                          bool swallow, bool *stop_zero) {
   int nout = 0, room = nevents;
   for (int i = 0; i < nchanges; i++) {
-    struct kevent kev = changes[i]; /* R9: read before slot i is written */
+    struct kevent kev = changes[i]; /* read before slot i is written */
     if (kqemu__p.skip_filter_zero && kev.filter == 0)
-      continue; /* R10 FB */
-    kev.flags &= (unsigned short)~EV_SYSFLAGS; /* R10 */
+      continue; /* FB skips filter 0 */
+    kev.flags &= (unsigned short)~EV_SYSFLAGS; /* input system flags ignored */
     unsigned short in_flags = kev.flags;
     int err = apply_change(kq, &kev);
     err = injected_errno(kq, kev.filter, err);
@@ -483,12 +488,12 @@ static int apply_changes(struct kqemu_kq *kq, const struct kevent *changes,
       continue;
     if (room == 0) {
       if (err)
-        return -err; /* R11: no room, fail at once */
+        return -err; /* no room, fail at once */
       if (kqemu__p.receipt_without_room_stops) {
         *stop_zero = true;
         return 0;
       }
-      continue; /* R12 MAC: receipt dropped */
+      continue; /* MAC: receipt dropped */
     }
     kev.flags = kqemu__p.error_keeps_input_flags
                     ? (unsigned short)(in_flags | EV_ERROR)
@@ -500,7 +505,7 @@ static int apply_changes(struct kqemu_kq *kq, const struct kevent *changes,
   return nout;
 }
 
-/* ---- timeouts (R40, R41) ----------------------------------------------- */
+/* ---- timeouts ----------------------------------------------------------- */
 
 enum wait_kind { WAIT_POLL, WAIT_FOREVER, WAIT_FINITE };
 
@@ -592,7 +597,7 @@ static int collect_user(struct kqemu_kq *kq, struct kevent *out, int room) {
   while (pending-- > 0 && n < room) {
     struct kqemu_knote *kn = uq_pop(kq);
     if (!kn->enabled || !kn->triggered)
-      continue; /* R27: FB quirk 2 may have cancelled it */
+      continue; /* FB: EV_CLEAR with NOTE_TRIGGER may have cancelled it */
     kqemu__fill_event(kn, &out[n++]);
     kqemu__deliver(kq, kn);
   }
@@ -625,8 +630,9 @@ static int wait_top(int top, const struct wait_spec *w,
     if (left.tv_sec == 0 && left.tv_nsec == 0)
       return 0;
   }
-  /* epoll_pwait2 keeps nanoseconds (2.1); EINTR is never restarted, even
-   * under SA_RESTART, exactly like kevent (R42). */
+  /* epoll_pwait2 keeps nanoseconds; EINTR is never restarted, even
+   * under SA_RESTART, exactly like kevent (docs/kqueue.md, "Waiting and
+   * timeouts"). */
   int r = epoll_pwait2(top, &ev, 1, w->kind == WAIT_FINITE ? &left : NULL,
                        NULL);
   if (r < 0 && errno == ENOSYS) {
@@ -640,7 +646,7 @@ static int wait_top(int top, const struct wait_spec *w,
   return r < 0 ? -errno : r;
 }
 
-/* R14, R40-R43: harvest, or wait on top without the lock and retry. */
+/* Harvest, or wait on top without the lock and retry. */
 static int collect_and_wait(struct kqemu_kq *kq, struct kevent *out,
                             int nevents, const struct wait_spec *w) {
   struct timespec deadline = {0, 0};
@@ -657,7 +663,7 @@ static int collect_and_wait(struct kqemu_kq *kq, struct kevent *out,
     if (r < 0)
       return r;
     if (r == 0 && w->kind == WAIT_FINITE)
-      return harvest(kq, out, nevents); /* R43: 0 on timeout */
+      return harvest(kq, out, nevents); /* 0 on timeout */
   }
 }
 
@@ -668,7 +674,7 @@ static int kevent_locked(struct kqemu_kq *kq, const struct kevent *changes,
                          const struct timespec *timeout) {
   struct wait_spec w;
   int err;
-  /* R41 MAC: an invalid timeout fails before any change is applied. */
+  /* MAC: an invalid timeout fails before any change is applied. */
   if (kqemu__p.timeout_checked_first && (err = parse_timeout(timeout, &w)))
     return -err;
 
@@ -679,12 +685,12 @@ static int kevent_locked(struct kqemu_kq *kq, const struct kevent *changes,
   int nout = apply_changes(kq, changes, nchanges, events, nevents, swallow,
                            &stop_zero);
   if (swallow)
-    return -EINTR; /* L9: changes applied, nothing written */
+    return -EINTR; /* changes applied, nothing written */
   if (nout != 0 || stop_zero)
-    return nout; /* R11-R13: entries mean no collection, no wait */
+    return nout; /* entries mean no collection, no wait */
   if (nevents == 0)
-    return 0; /* R14 */
-  /* R41 FB: validated only on the way to the scan. */
+    return 0; /* no room for events: no wait either */
+  /* FB: validated only on the way to the scan (kqueue_scan()). */
   if (!kqemu__p.timeout_checked_first && (err = parse_timeout(timeout, &w)))
     return -err;
   return collect_and_wait(kq, events, nevents, &w);
@@ -694,14 +700,14 @@ static int kevent_impl(int kqfd, const struct kevent *changes, int nchanges,
                        struct kevent *events, int nevents,
                        const struct timespec *timeout) {
   if (nchanges < 0 || nevents < 0)
-    return -EINVAL; /* R8 (FB main) */
+    return -EINVAL; /* as FreeBSD main */
   if ((nchanges > 0 && !changes) || (nevents > 0 && !events))
     return -EFAULT;
   kqemu__lock();
   struct kqemu_kq *kq = kqemu__kq_resolve(kqfd);
   if (!kq) {
     kqemu__unlock();
-    return -EBADF; /* R4: FB 12 and xnu */
+    return -EBADF; /* as FreeBSD 12 and xnu */
   }
   kq->refs++;
   int r = kevent_locked(kq, changes, nchanges, events, nevents, timeout);
@@ -721,7 +727,7 @@ static void trace_begin(struct kqemu_call *rec, int kqfd,
     rec->has_timeout = 1;
     rec->timeout = *timeout;
   }
-  /* Copied now: the eventlist may overwrite the changelist (R9). */
+  /* Copied now: the eventlist may overwrite the changelist. */
   int ncopy = nchanges < KQEMU_TRACE_MAX_CHANGES ? nchanges
                                                  : KQEMU_TRACE_MAX_CHANGES;
   if (changes && ncopy > 0)

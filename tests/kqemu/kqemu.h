@@ -1,6 +1,6 @@
 /*
- * Test-control API of the kqueue emulator (kqemu).  Spec:
- * shared/design/kqueue-emulation.md section 2.3 "Test-control API".
+ * Test-control API of the kqueue emulator (kqemu): call trace, fault
+ * injection, leak counters, personality (README.md in this directory).
  *
  * Every symbol here is exported with default visibility so that, when the
  * emulator is linked into libxpoll.so (built with -fvisibility=hidden), the
@@ -48,7 +48,9 @@ KQEMU_EXPORT size_t kqemu_trace_count(void);
 KQEMU_EXPORT int kqemu_trace_get(size_t i, struct kqemu_call *out);
 
 /* The next n kevent() calls on kq that carry changes apply all their
- * changes, write no entries, and return -1/EINTR (R42, library rule L9).
+ * changes, write no entries, and return -1/EINTR, as a signal caught
+ * during the wait does on both kernels (kqueue_scan() maps ERESTART to
+ * EINTR; docs/kqueue.md, "Waiting and timeouts").
  * Returns 0, or -1/EBADF if kq is not an emulated kqueue. */
 KQEMU_EXPORT int kqemu_inject_eintr_after_changes(int kq, int n);
 /* The next n changes on kq whose filter is `filter` are applied as usual and
@@ -57,7 +59,7 @@ KQEMU_EXPORT int kqemu_inject_eintr_after_changes(int kq, int n);
 KQEMU_EXPORT int kqemu_inject_change_errno(int kq, short filter, int err,
                                            int n);
 /* Darwin only: registering a pipe end whose peer is already closed fails
- * in-band with EPIPE, as on macOS 10.10/10.11 (R35); the knote is still
+ * in-band with EPIPE, as on macOS 10.10/10.11; the knote is still
  * attached.  No effect under the FreeBSD personality. */
 KQEMU_EXPORT void kqemu_set_macos_legacy_pipe_epipe(int on);
 /* KQEMU_FREEBSD or KQEMU_DARWIN. */

@@ -1,12 +1,12 @@
 /*
  * fd filters of the kqueue emulator: EVFILT_READ/EVFILT_WRITE on sockets,
  * pipes, FIFOs, regular files and emulated kqueues, translated from epoll.
- * Spec: shared/design/kqueue-emulation.md, R31-R37 and 2.2 (what is
- * faithful and what only approximate), mapping table in 2.3.
+ * FB is FreeBSD's sys/kern/uipc_socket.c and sys/kern/sys_pipe.c filters,
+ * MAC xnu's; README.md lists which values are only approximate.
  *
  * Each fd knote is one registration in its filter's nested epoll set
  * (READ set or WRITE set), so the two directions never see each other's
- * edges (2.1, LNX).  EV_CLEAR becomes EPOLLET.  ONESHOT and DISPATCH knotes
+ * edges (LNX).  EV_CLEAR becomes EPOLLET.  ONESHOT and DISPATCH knotes
  * are removed from the set as soon as their event is copied out, under the
  * lock, so EPOLLONESHOT is not needed.
  */
@@ -30,7 +30,7 @@
 
 #include "kqemu_int.h"
 
-/* FB and xnu use PIPE_BUF as the pipe write low-water mark (R35). */
+/* FB and xnu use PIPE_BUF as the pipe write low-water mark. */
 #define KQEMU_PIPE_LOWAT 512
 #define KQEMU_EPOLL_BATCH 64
 
@@ -120,7 +120,7 @@ void kqemu__file_unref(struct kqemu_file *f) {
 
 /* ---- attach / detach --------------------------------------------------------- */
 
-/* R35: has the other end of this pipe gone away? */
+/* Has the other end of this pipe gone away? */
 static bool pipe_peer_gone(int fd, short filter) {
   struct pollfd p = {.fd = fd, .events = filter == EVFILT_WRITE ? POLLOUT : POLLIN};
   if (poll(&p, 1, 0) < 0)
@@ -135,7 +135,7 @@ static int attach_pipe(struct kqemu_knote *kn, enum kqemu_obj t,
   bool wrong_way = (t == KQEMU_OBJ_PIPE_READ && kn->filter == EVFILT_WRITE) ||
                    (t == KQEMU_OBJ_PIPE_WRITE && kn->filter == EVFILT_READ);
   if (wrong_way) {
-    /* R35: FB attaches a null filter, xnu a "neutered" one (EOF only). */
+    /* FB attaches a null filter, xnu a "neutered" one (EOF only). */
     if (kqemu__p.wrong_direction_neutered) {
       kn->kind = KQEMU_KN_POLLED;
       kn->neutered = true;
@@ -148,22 +148,23 @@ static int attach_pipe(struct kqemu_knote *kn, enum kqemu_obj t,
   if (t == KQEMU_OBJ_PIPE_RDWR || !pipe_peer_gone(fd, kn->filter))
     return 0;
   if (kn->filter == EVFILT_WRITE && kqemu__p.pipe_write_closed_epipe)
-    return EPIPE; /* R35 FB pipe_kqfilter; nothing attached */
+    return EPIPE; /* FB pipe_kqfilter(); nothing attached */
   if (kqemu__legacy_pipe_epipe())
     *late_err = EPIPE; /* old macOS: attached, yet EPIPE (mio #582) */
   return 0;
 }
 
-/* R5: an emulated kqueue watched from another one. */
+/* An emulated kqueue watched from another one. */
 static int attach_kqueue(struct kqemu_kq *kq, struct kqemu_knote *kn,
                          struct kqemu_kq *inner) {
   if (kn->filter != EVFILT_READ || inner == kq)
     return EINVAL; /* kqueue_kqfilter; self-registration */
   if (kq->nparents > 0 || inner->nchildren > 0) {
     /* top + 2 sets per level: a third level would need 6 nested epolls
-     * and Linux stops at 5 (2.2).  BSD has no such limit. */
+     * and Linux stops at 5 (EP_MAX_NESTS, fs/eventpoll.c).  BSD has no
+     * such limit. */
     kqemu__diag("kqueue nested three levels deep is not emulated; change "
-                "rejected with EINVAL (2.2)");
+                "rejected with EINVAL");
     return EINVAL;
   }
   kn->kind = KQEMU_KN_POLLED;
@@ -192,7 +193,7 @@ int kqemu__fd_attach(struct kqemu_kq *kq, struct kqemu_knote *kn,
   case KQEMU_OBJ_REGULAR:
     if (kn->filter == EVFILT_WRITE) {
       kqemu__diag("EVFILT_WRITE on a regular file is not emulated; change "
-                  "rejected with EINVAL (2.3)");
+                  "rejected with EINVAL");
       return EINVAL;
     }
     kn->kind = KQEMU_KN_SYNTH; /* epoll refuses regular files (EPERM) */
@@ -258,7 +259,7 @@ static uint32_t mask_of(const struct kqemu_knote *kn) {
  * Replace a set with a fresh one holding only the live registrations.
  * Needed when an item can no longer be named: its fd number was closed
  * behind our back while a dup keeps the file, so epoll would go on
- * reporting a knote that BSD has dropped (R44, 2.2).
+ * reporting a knote that BSD has dropped.
  */
 static void rebuild_set(struct kqemu_kq *kq, short filter) {
   int *slot = set_slot(kq, filter);
@@ -294,7 +295,8 @@ static int arm_error(int err) {
 }
 
 /* Register (or re-register) an enabled fd knote; either way epoll polls
- * the fd at once and queues it if ready (R17, R18, R23). */
+ * the fd at once and queues it if ready, as the kernels run the filter on
+ * registration and on a modify. */
 int kqemu__fd_arm(struct kqemu_kq *kq, struct kqemu_knote *kn) {
   struct epoll_event ev = {.events = mask_of(kn), .data.ptr = kn};
   if (kn->kind != KQEMU_KN_POLLED)
@@ -319,7 +321,7 @@ int kqemu__fd_arm(struct kqemu_kq *kq, struct kqemu_knote *kn) {
   return 0;
 }
 
-/* Disable: a mask-0 MOD would still leak HUP/ERR, so delete (2.3). */
+/* Disable: a mask-0 MOD would still leak HUP/ERR, so delete. */
 int kqemu__fd_disarm(struct kqemu_kq *kq, struct kqemu_knote *kn) {
   if (kn->kind != KQEMU_KN_POLLED || !kn->in_set)
     return 0;
@@ -331,7 +333,7 @@ int kqemu__fd_disarm(struct kqemu_kq *kq, struct kqemu_knote *kn) {
   return 0;
 }
 
-/* ---- readiness translation (R31-R35, 2.2) ---------------------------------- */
+/* ---- readiness translation --------------------------------------------------- */
 
 struct readiness {
   bool eof;
@@ -353,9 +355,10 @@ static bool tcp_info_of(int fd, struct tcp_info *ti) {
 }
 
 /*
- * 2.2: Linux clears SO_ERROR when it is read, BSD does not when it reports
- * it in fflags.  So the emulator reads it once, only when EPOLLERR says
- * there is one, keeps it for later reports (T34), and hands it to the
+ * Linux clears SO_ERROR when it is read, BSD does not when it reports
+ * it in fflags (filt_soread() copies so_error).  So the emulator reads it
+ * once, only when EPOLLERR says there is one, keeps it for later reports,
+ * and hands it to the
  * first getsockopt(SO_ERROR) of the code under test, which on BSD would
  * still find it there (and clear it).
  */
@@ -416,7 +419,7 @@ static bool is_listening(int fd, enum kqemu_obj t) {
   return sockopt_int(fd, SOL_SOCKET, SO_ACCEPTCONN) == 1;
 }
 
-/* 2.2: Linux has no poll bit for a local SHUT_WR; derive it. */
+/* Linux has no poll bit for a local SHUT_WR; derive it. */
 static bool write_side_shut(int fd, enum kqemu_obj t) {
   if (t == KQEMU_OBJ_TCP) {
     struct tcp_info ti;
@@ -483,7 +486,7 @@ static bool socket_read(struct kqemu_knote *kn, uint32_t rev,
   int fd = (int)kn->ident;
   enum kqemu_obj t = kn->file->type;
   if (is_listening(fd, t)) {
-    /* R32: data is the accept queue length (LNX: tcpi_unacked); Linux
+    /* data is the accept queue length (LNX: tcpi_unacked); Linux
      * does not expose it for AF_UNIX, so report 1. */
     struct tcp_info ti;
     r->data = (t == KQEMU_OBJ_TCP && tcp_info_of(fd, &ti)) ? ti.tcpi_unacked : 1;
@@ -498,8 +501,8 @@ static bool socket_read(struct kqemu_knote *kn, uint32_t rev,
     r->data = 0;
   r->eof = (rev & (EPOLLRDHUP | EPOLLHUP)) || kn->eof_seen;
   if (r->eof)
-    r->fflags = so_error(kn->file, fd, rev); /* R31: 0 on a clean FIN */
-  /* R31: a pending error without EOF (UDP ICMP) fires too. */
+    r->fflags = so_error(kn->file, fd, rev); /* 0 on a clean FIN */
+  /* A pending error without EOF (UDP ICMP) fires too. */
   if (r->eof || (rev & EPOLLERR))
     return true;
   if (t == KQEMU_OBJ_UDP && r->data == 0 && (rev & EPOLLIN) &&
@@ -557,7 +560,7 @@ static bool socket_write(struct kqemu_knote *kn, uint32_t rev,
   int fd = (int)kn->ident;
   enum kqemu_obj t = kn->file->type;
   if (is_listening(fd, t))
-    return false; /* R33: registers fine, never fires */
+    return false; /* registers fine, never fires */
   int64_t sndbuf = sockopt_int(fd, SOL_SOCKET, SO_SNDBUF);
   int64_t queued = ioctl_int(fd, TIOCOUTQ);
   r->data = sndbuf > 0 ? sndbuf - (queued > 0 ? queued : 0) : 0;
@@ -565,8 +568,8 @@ static bool socket_write(struct kqemu_knote *kn, uint32_t rev,
     r->data = 0;
   r->eof = (rev & EPOLLHUP) || kn->eof_seen || write_side_shut(fd, t);
   if (r->eof)
-    r->fflags = so_error(kn->file, fd, rev); /* R33/R34 */
-  /* Connection-oriented sockets only get EPOLLOUT once connected (R33). */
+    r->fflags = so_error(kn->file, fd, rev);
+  /* Connection-oriented sockets only get EPOLLOUT once connected. */
   bool ready = r->eof || (rev & EPOLLERR) ||
                ((rev & EPOLLOUT) && r->data >= lowat_of(kn, 1));
   /* A level knote is reported whenever it is ready, FIN or not. */
@@ -581,7 +584,7 @@ static bool pipe_read(struct kqemu_knote *kn, uint32_t rev,
   r->data = ioctl_int((int)kn->ident, FIONREAD);
   if (r->data < 0)
     r->data = 0;
-  /* Not sticky: a FIFO's EOF clears when a writer comes back (R35). */
+  /* Not sticky: a FIFO's EOF clears when a writer comes back. */
   r->eof = (rev & EPOLLHUP) != 0;
   return r->eof || r->data >= lowat_of(kn, 1);
 }
@@ -591,7 +594,7 @@ static bool pipe_write(struct kqemu_knote *kn, uint32_t rev,
   int fd = (int)kn->ident;
   r->eof = (rev & (EPOLLERR | EPOLLHUP)) != 0; /* LNX: reader gone = ERR */
   if (r->eof) {
-    r->data = 0; /* R35 */
+    r->data = 0; /* no room reported once the reader is gone */
     return true;
   }
   int64_t size = fcntl(fd, F_GETPIPE_SZ);
@@ -617,7 +620,7 @@ static bool evaluate(struct kqemu_knote *kn, uint32_t rev,
                      struct readiness *r) {
   memset(r, 0, sizeof *r);
   if (kn->neutered) {
-    /* R35 MAC: a wrong-direction pipe filter only reports the peer's
+    /* MAC: a wrong-direction pipe filter only reports the peer's
      * close; LNX: ERR on a write end, HUP on a read end. */
     r->eof = (rev & (EPOLLERR | EPOLLHUP)) != 0;
     return r->eof;
@@ -625,7 +628,7 @@ static bool evaluate(struct kqemu_knote *kn, uint32_t rev,
   bool read = kn->filter == EVFILT_READ;
   switch (kn->file->type) {
   case KQEMU_OBJ_KQUEUE:
-    r->data = 1; /* 2.2: the pending count is unknowable without harvest */
+    r->data = 1; /* the pending count is unknowable without harvest */
     return (rev & EPOLLIN) != 0;
   case KQEMU_OBJ_PIPE_READ:
   case KQEMU_OBJ_PIPE_WRITE:
@@ -642,7 +645,7 @@ static bool evaluate(struct kqemu_knote *kn, uint32_t rev,
 }
 
 /*
- * R27: epoll said ready, the BSD filter says no (low-water mark, pipe
+ * epoll said ready, the BSD filter says no (low-water mark, pipe
  * space below PIPE_BUF).  A level registration would be reported again at
  * once and make a blocked kevent() spin, so switch it to edge mode until
  * the next wakeup of the fd.
@@ -666,7 +669,7 @@ static bool emit_polled(struct kqemu_kq *kq, struct kqemu_knote *kn,
                         uint32_t rev, struct kevent *out) {
   struct readiness r;
   if (kqemu__fd_stale(kn)) {
-    kqemu__knote_drop(kq, kn); /* R44 for a close we did not see */
+    kqemu__knote_drop(kq, kn); /* a close we did not see */
     return false;
   }
   if (!evaluate(kn, rev, &r)) {
@@ -675,7 +678,7 @@ static bool emit_polled(struct kqemu_kq *kq, struct kqemu_knote *kn,
   }
   unpark(kq, kn);
   if (r.eof && is_socket(kn->file->type))
-    kn->eof_seen = true; /* T40: EV_EOF is sticky on sockets */
+    kn->eof_seen = true; /* EV_EOF is sticky on sockets */
   kqemu__fill_event(kn, out);
   out->data = (intptr_t)r.data;
   out->fflags = r.fflags;
@@ -706,7 +709,7 @@ int kqemu__fd_collect(struct kqemu_kq *kq, short filter, struct kevent *out,
   return n;
 }
 
-/* ---- regular files (2.2: synthesized, re-evaluated at each collection) --- */
+/* ---- regular files (synthesized, re-evaluated at each collection) -------- */
 
 static bool synth_eval(struct kqemu_knote *kn, int64_t *data) {
   struct stat st;

@@ -2,8 +2,6 @@
  * Internal declarations of the kqueue emulator.  Nothing here is exported:
  * every non-static function carries KQEMU_HIDDEN so that only the entry
  * points of <sys/event.h> and kqemu.h leave libxpoll.so.
- *
- * Spec: shared/design/kqueue-emulation.md (rules R1-R46, design 2.3).
  */
 #ifndef KQEMU_INT_H
 #define KQEMU_INT_H
@@ -19,25 +17,26 @@
 
 /*
  * Every observable FreeBSD/macOS difference the engine implements, in one
- * place.  The rule numbers point at the spec section that justifies each.
+ * place (FB: FreeBSD sys/kern/kern_event.c; MAC: xnu bsd/kern/kern_event.c;
+ * docs/kqueue.md, "FreeBSD and macOS side by side").
  */
 struct kqemu_personality {
   int id;
   const char *name;
-  bool skip_filter_zero;            /* R10: FB skips filter 0, MAC EINVAL */
-  bool error_keeps_input_flags;     /* R11/R12: MAC |= EV_ERROR, FB = */
-  bool receipt_without_room_stops;  /* R12: FB returns 0 at once */
-  bool timeout_checked_first;       /* R41: MAC before changes, FB at scan */
-  bool timeout_in_usec;             /* R41: MAC converts to a timeval */
-  bool enable_with_disable_einval;  /* R20: FB EINVAL, MAC disable wins */
-  bool delete_overrules_add;        /* R20: MAC delete wins over add */
-  bool has_keepudata;               /* R18/R20: FB EV_KEEPUDATA */
-  bool fd_checked_for_every_op;     /* R21/R22: FB EBADF before lookup */
-  bool new_knote_zeroes_fflags;     /* R12: FB receipt of a new knote */
-  bool user_trigger_on_add;         /* R38 quirk 1: only MAC honours it */
-  bool user_clear_cancels_trigger;  /* R38 quirk 2: only FB */
-  bool pipe_write_closed_epipe;     /* R35: FB EPIPE on a reader-less pipe */
-  bool wrong_direction_neutered;    /* R35: MAC fires at EOF, FB never */
+  bool skip_filter_zero;            /* FB skips filter 0, MAC EINVAL */
+  bool error_keeps_input_flags;     /* error entry: MAC |= EV_ERROR, FB = */
+  bool receipt_without_room_stops;  /* FB returns 0 at once */
+  bool timeout_checked_first;       /* MAC before changes, FB at scan */
+  bool timeout_in_usec;             /* MAC converts to a timeval */
+  bool enable_with_disable_einval;  /* FB EINVAL, MAC disable wins */
+  bool delete_overrules_add;        /* MAC delete wins over add */
+  bool has_keepudata;               /* FB EV_KEEPUDATA */
+  bool fd_checked_for_every_op;     /* FB EBADF before lookup */
+  bool new_knote_zeroes_fflags;     /* FB receipt of a new knote */
+  bool user_trigger_on_add;         /* NOTE_TRIGGER in EV_ADD: MAC only */
+  bool user_clear_cancels_trigger;  /* EV_CLEAR with NOTE_TRIGGER: FB */
+  bool pipe_write_closed_epipe;     /* FB EPIPE on a reader-less pipe */
+  bool wrong_direction_neutered;    /* MAC fires at EOF, FB never */
   unsigned short unemulated_flags;  /* flags rejected with a diagnostic */
 };
 extern const struct kqemu_personality kqemu__p KQEMU_HIDDEN;
@@ -58,7 +57,7 @@ enum kqemu_obj {
 
 /*
  * State shared by every knote watching one open file.  Sockets are shared
- * by (dev, ino) so that fd and dup(fd) see one cached SO_ERROR (2.2: Linux
+ * by (dev, ino) so that fd and dup(fd) see one cached SO_ERROR (Linux
  * clears SO_ERROR on read, BSD does not).
  */
 struct kqemu_file {
@@ -73,8 +72,8 @@ struct kqemu_file {
 enum kqemu_kind {
   KQEMU_KN_USER,   /* EVFILT_USER: pure user-space state */
   KQEMU_KN_POLLED, /* fd knote registered in the READ or WRITE epoll set */
-  KQEMU_KN_NULL,   /* FB wrong-direction pipe filter: never fires (R35) */
-  KQEMU_KN_SYNTH   /* regular file: evaluated at each collection (2.2) */
+  KQEMU_KN_NULL,   /* FB wrong-direction pipe filter: never fires */
+  KQEMU_KN_SYNTH   /* regular file: evaluated at each collection */
 };
 
 struct kqemu_kq;
@@ -85,8 +84,8 @@ struct kqemu_knote {
   uintptr_t ident;
   short filter;
   enum kqemu_kind kind;
-  unsigned short mode;    /* EV_CLEAR|EV_ONESHOT|EV_DISPATCH, fixed (R18) */
-  unsigned short evflags; /* flags echoed on returned events (R29) */
+  unsigned short mode;    /* EV_CLEAR|EV_ONESHOT|EV_DISPATCH, fixed */
+  unsigned short evflags; /* flags echoed on returned events */
   unsigned int sfflags;
   int64_t sdata;
   void *udata;
@@ -95,10 +94,10 @@ struct kqemu_knote {
   /* fd knotes */
   struct kqemu_file *file;
   uint32_t inner_id; /* KQEMU_OBJ_KQUEUE: the watched kqueue */
-  bool neutered;     /* MAC wrong-direction pipe: EOF only (R35) */
+  bool neutered;     /* MAC wrong-direction pipe: EOF only */
   bool in_set;       /* registered in its epoll set */
   bool parked;       /* level knote temporarily edge-registered */
-  bool eof_seen;     /* sticky EV_EOF on sockets (T40) */
+  bool eof_seen;     /* sticky EV_EOF on sockets */
   /* TCP edge WRITE knotes: what their last evaluation since the last arm
    * saw, to tell a peer's FIN from a send-side wakeup (kqemu_fd.c). */
   bool tcp_seen;
@@ -134,7 +133,7 @@ struct kqemu_kq {
   struct kqemu_knote *bucket[KQEMU_BUCKETS];
   struct kqemu_knote *uq_head, *uq_tail;
   size_t nsynth;
-  unsigned nparents;  /* kqueues watching this one (R5) */
+  unsigned nparents;  /* kqueues watching this one */
   unsigned nchildren; /* kqueues this one watches */
   int eintr_inject;
   struct kqemu_inject inject[KQEMU_MAX_INJECT];

@@ -1,9 +1,10 @@
 /*
  * Process-wide state of the kqueue emulator: the kqueue registry and its
- * fd aliases, the interposed close/dup2/dup3/shutdown (descriptor lifetime,
- * R44-R46), fork handling (R2), and the test-control API of kqemu.h.
- * Spec: shared/design/kqueue-emulation.md, 2.2 "Impossible without help"
- * and 2.3.
+ * fd aliases, the interposed close/dup2/dup3/shutdown (a closed or
+ * replaced descriptor number loses its knotes, as FreeBSD's closefp() ->
+ * knote_fdclose() does), fork handling, and the test-control API of
+ * kqemu.h.  Epoll cannot see a close or a dup on its own: hence the
+ * interposers (README.md, "Interposition").
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -213,7 +214,7 @@ struct kqemu_kq *kqemu__kq_resolve(int fd) {
       break;
     }
   }
-  /* A dup()/F_DUPFD of a kqueue fd: learn it as an alias now (2.3). */
+  /* A dup()/F_DUPFD of a kqueue fd: learn it as an alias now. */
   uint32_t id = fdinfo_kq_id(fd);
   struct kqemu_kq *kq = id ? kqemu__kq_by_id(id) : NULL;
   if (!kq || is_internal_fd(fd) || alias_add(kq, fd) != 0)
@@ -227,8 +228,9 @@ int kqemu__kq_register(struct kqemu_kq *kq) {
   bell_item(kq, &ev);
   if (epoll_ctl(kq->top, EPOLL_CTL_ADD, kq->bell, &ev) != 0)
     return -errno;
-  /* R1: the fd handed out has close-on-exec clear; the internal top
-   * keeps the queue alive independently of the user's aliases. */
+  /* The fd handed out has close-on-exec clear, as kqueue() gives it; the
+   * internal top keeps the queue alive independently of the user's
+   * aliases. */
   int fd = fcntl(kq->top, F_DUPFD, 0);
   if (fd < 0)
     return -errno;
@@ -253,7 +255,7 @@ static void kq_unlink_and_destroy(struct kqemu_kq *kq) {
   kqemu__kq_destroy(kq);
 }
 
-/* R3: the queue dies with its last alias, but not while a kevent() is
+/* The queue dies with its last alias, but not while a kevent() is
  * still inside it (BSD holds the file for the duration of the call). */
 void kqemu__kq_release(struct kqemu_kq *kq) {
   kq->refs--;
@@ -262,7 +264,7 @@ void kqemu__kq_release(struct kqemu_kq *kq) {
 }
 
 /* Before a queue dies with its last known alias, look for dups that
- * kevent() never saw (dup(), F_DUPFD): they keep it alive (R3). */
+ * kevent() never saw (dup(), F_DUPFD): they keep it alive. */
 static void adopt_hidden_alias(struct kqemu_kq *kq, int closing) {
   DIR *d = opendir("/proc/self/fd");
   if (!d)
@@ -281,7 +283,7 @@ static void adopt_hidden_alias(struct kqemu_kq *kq, int closing) {
   closedir(d);
 }
 
-/* R44/R45: fd number `fd` is about to be closed or replaced. */
+/* fd number `fd` is about to be closed or replaced. */
 static void forget_fd_locked(int fd) {
   struct kqemu_kq *kq = g_kqs;
   while (kq) {
@@ -338,7 +340,7 @@ static int dup_common(int oldfd, int newfd, int flags, bool is_dup2) {
   } else {
     /* oldfd stays open, so its queue cannot die in forget_fd_locked. */
     struct kqemu_kq *owner = known_alias_owner(oldfd);
-    forget_fd_locked(newfd); /* R45: an implicit close of newfd */
+    forget_fd_locked(newfd); /* an implicit close of newfd */
     r = raw_dup3(oldfd, newfd, flags);
     e = errno;
     if (r >= 0 && owner)
@@ -389,7 +391,7 @@ KQEMU_EXPORT int getsockopt(int fd, int level, int optname, void *optval,
   return 0;
 }
 
-/* ---- fork (R2) ------------------------------------------------------------------ */
+/* ---- fork ----------------------------------------------------------------------- */
 
 static pthread_mutex_t g_trace_mu = PTHREAD_MUTEX_INITIALIZER;
 
@@ -403,9 +405,9 @@ static void atfork_parent(void) {
   mutex_leave(&g_mu);
 }
 
-/* R2: the child inherits no queue.  Its copies of the aliases still name
- * epoll files, but their ids are gone from the registry, so kevent() on
- * them fails with EBADF. */
+/* The child inherits no queue (kqueue(2), fork(2)).  Its copies of the
+ * aliases still name epoll files, but their ids are gone from the
+ * registry, so kevent() on them fails with EBADF. */
 static void atfork_child(void) {
   while (g_kqs) {
     struct kqemu_kq *kq = g_kqs;

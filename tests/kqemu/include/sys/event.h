@@ -5,12 +5,13 @@
  * Linux and run against the user-space kqueue engine in tests/kqemu/.  The
  * layout and constants follow one of two personalities, chosen at compile
  * time with -DKQEMU_PERSONALITY=KQEMU_FREEBSD or =KQEMU_DARWIN (default
- * FreeBSD).  Spec: shared/design/kqueue-emulation.md, rules R6 and R7; the
- * values are cross-checked against Debian's librust-libc-dev by
- * scripts/check-kqemu-constants.sh (T62).
+ * FreeBSD).  The struct layout and the values are those of FreeBSD's
+ * sys/sys/event.h and xnu's bsd/sys/event.h, cross-checked against Debian's
+ * librust-libc-dev by scripts/check-kqemu-constants.sh.
  *
  * Backends must key feature code on the constants (#ifdef EVFILT_USER,
- * NOTE_TRIGGER), never on __APPLE__/__FreeBSD__ (spec 2.3).
+ * NOTE_TRIGGER), never on __APPLE__/__FreeBSD__: only the constants tell
+ * the two personalities apart here.
  */
 #ifndef KQEMU_SYS_EVENT_H
 #define KQEMU_SYS_EVENT_H
@@ -29,7 +30,7 @@
 #error "KQEMU_PERSONALITY must be KQEMU_FREEBSD or KQEMU_DARWIN"
 #endif
 
-/* ---- struct kevent (R6) ------------------------------------------------ */
+/* ---- struct kevent ----------------------------------------------------- */
 #if KQEMU_PERSONALITY == KQEMU_DARWIN
 /* Apple's header packs the struct to 4 bytes: 32 bytes on LP64 (AH). */
 #pragma pack(push, 4)
@@ -67,7 +68,7 @@ struct kevent {
     kqemu_kevp_->udata = (f);                                                 \
   } while (0)
 #else
-/* FreeBSD's EV_SET also zeroes ext[] (R6). */
+/* FreeBSD's EV_SET also zeroes ext[] (sys/sys/event.h). */
 #define EV_SET(kevp, a, b, c, d, e, f)                                        \
   do {                                                                        \
     struct kevent *kqemu_kevp_ = (kevp);                                      \
@@ -84,7 +85,7 @@ struct kevent {
   } while (0)
 #endif
 
-/* ---- filters (R7) ------------------------------------------------------ */
+/* ---- filters ----------------------------------------------------------- */
 #define EVFILT_READ (-1)
 #define EVFILT_WRITE (-2)
 #define EVFILT_AIO (-3)
@@ -106,7 +107,7 @@ struct kevent {
 #define EVFILT_EMPTY (-13)
 #endif
 
-/* ---- flags (R7) -------------------------------------------------------- */
+/* ---- flags ------------------------------------------------------------- */
 #define EV_ADD 0x0001
 #define EV_DELETE 0x0002
 #define EV_ENABLE 0x0004
@@ -131,7 +132,7 @@ struct kevent {
 #define EV_DROP 0x1000
 #endif
 
-/* ---- filter flags (R7, R38) -------------------------------------------- */
+/* ---- filter flags ------------------------------------------------------ */
 #define NOTE_FFNOP 0x00000000
 #define NOTE_FFAND 0x40000000
 #define NOTE_FFOR 0x80000000
@@ -141,7 +142,7 @@ struct kevent {
 #define NOTE_TRIGGER 0x01000000
 #define NOTE_LOWAT 0x0001
 
-/* ---- layout checks (T62) ----------------------------------------------- */
+/* ---- layout checks ----------------------------------------------------- */
 #ifdef __cplusplus
 #define KQEMU_STATIC_ASSERT_(c, m) static_assert(c, m)
 #define KQEMU_ALIGNOF_(t) alignof(t)
