@@ -334,7 +334,7 @@ static void user_touch(struct kqemu_knote *kn, const struct kevent *kev,
   if (kev->fflags & NOTE_TRIGGER)
     kn->triggered = true;
   if (kqemu__p.user_clear_cancels_trigger && (fl & EV_CLEAR))
-    kn->triggered = false; /* FB quirk 2: filt_usertouch resets the hook */
+    kn->triggered = false; /* FB: filt_usertouch() resets the hook */
 }
 
 static int create_knote(struct kqemu_kq *kq, struct kevent *kev,

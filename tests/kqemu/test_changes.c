@@ -1,6 +1,8 @@
 /*
- * Fidelity tests T1-T17 (spec section 3, "Object" and "Change
- * processing"), plus R39 (unemulated filters).
+ * Fidelity tests t01-t17: the kqueue object and change processing
+ * (FreeBSD sys/kern/kern_event.c kern_kevent() and kqueue_register(), xnu
+ * bsd/kern/kern_event.c), plus the filters kqemu rejects (README.md,
+ * "Unemulated filters").
  */
 #include "test_util.h"
 
@@ -9,7 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
-/* T1 (R1): close-on-exec starts clear; an empty call returns 0 at once:
+/* Close-on-exec starts clear; an empty call returns 0 at once:
  * it never asks the kernel to wait. */
 static void t01_new_kqueue_no_cloexec_and_empty_call(void **state) {
   (void)state;
@@ -25,7 +27,7 @@ static void t01_new_kqueue_no_cloexec_and_empty_call(void **state) {
   t_close(kq);
 }
 
-/* T2 (R4): bad and non-kqueue descriptors.  The FB personality is 12.x,
+/* Bad and non-kqueue descriptors.  The FB personality is 12.x,
  * which answers EBADF for a non-kqueue fd (FB main would say EINVAL). */
 static void t02_kevent_on_bad_fds(void **state) {
   (void)state;
@@ -47,7 +49,7 @@ static void t02_kevent_on_bad_fds(void **state) {
   t_close(p[1]);
 }
 
-/* T3 (R3): a dup is the same queue; it dies with the last alias. */
+/* A dup is the same queue; it dies with the last alias. */
 static void t03_dup_shares_queue_until_last_close(void **state) {
   (void)state;
   struct kevent ev[4];
@@ -72,7 +74,7 @@ static void t03_dup_shares_queue_until_last_close(void **state) {
   t_close(p[1]);
 }
 
-/* T3 (R3, 2.3): a dup that kevent() never saw still keeps the queue alive
+/* A dup that kevent() never saw still keeps the queue alive
  * when the original is closed (found through /proc/self/fdinfo). */
 static void t03b_unseen_dup_keeps_queue_alive(void **state) {
   (void)state;
@@ -93,7 +95,7 @@ static void t03b_unseen_dup_keeps_queue_alive(void **state) {
   t_close(p[1]);
 }
 
-/* T4 (R3): closing a kqueue with knotes frees them (ASan checks leaks). */
+/* Closing a kqueue with knotes frees them (ASan checks leaks). */
 static void t04_close_with_knotes_frees_everything(void **state) {
   (void)state;
   struct kqemu_stats before, after;
@@ -119,7 +121,7 @@ static void t04_close_with_knotes_frees_everything(void **state) {
   t_close(s[1]);
 }
 
-/* T5 (R9, R12): changes apply in order, each receipt data 0. */
+/* Changes apply in order, each receipt data 0. */
 static void t05_add_then_delete_in_one_call(void **state) {
   (void)state;
   int p[2];
@@ -141,7 +143,7 @@ static void t05_add_then_delete_in_one_call(void **state) {
   t_close(p[1]);
 }
 
-/* T6 (R9, R11, R19): an error entry does not stop later changes. */
+/* An error entry does not stop later changes. */
 static void t06_delete_absent_then_add(void **state) {
   (void)state;
   int p[2];
@@ -160,7 +162,7 @@ static void t06_delete_absent_then_add(void **state) {
   t_close(p[1]);
 }
 
-/* T7 (R11, R12): receipt shape; flags differ per personality. */
+/* Receipt shape; flags differ per personality. */
 static void t07_receipt_shape(void **state) {
   (void)state;
   int p[2];
@@ -184,7 +186,7 @@ static void t07_receipt_shape(void **state) {
   t_close(p[1]);
 }
 
-/* T8 (R13): a call that produced a receipt neither collects nor waits. */
+/* A call that produced a receipt neither collects nor waits. */
 static void t08_receipt_call_does_not_collect_or_block(void **state) {
   (void)state;
   int p[2];
@@ -210,7 +212,7 @@ static void t08_receipt_call_does_not_collect_or_block(void **state) {
   t_close(p[1]);
 }
 
-/* T9 (R11, R13): an error entry, later changes applied, no collection. */
+/* An error entry, later changes applied, no collection. */
 static void t09_error_entry_then_add(void **state) {
   (void)state;
   int p[2];
@@ -235,7 +237,7 @@ static void t09_error_entry_then_add(void **state) {
   t_close(p[1]);
 }
 
-/* T10 (R11): without room an error fails the call at once. */
+/* Without room an error fails the call at once. */
 static void t10_error_without_room_stops(void **state) {
   (void)state;
   int p[2];
@@ -258,7 +260,7 @@ static void t10_error_without_room_stops(void **state) {
   t_close(p[1]);
 }
 
-/* T11 (R12): receipts without room: FB stops and returns 0, MAC goes on. */
+/* Receipts without room: FB stops and returns 0, MAC goes on. */
 static void t11_receipt_without_room(void **state) {
   (void)state;
   int p[2], s[2];
@@ -290,7 +292,7 @@ static void t11_receipt_without_room(void **state) {
   t_close(s[1]);
 }
 
-/* T12 (R10): filter 0 is skipped by FB, EINVAL on MAC. */
+/* Filter 0 is skipped by FB, EINVAL on MAC. */
 static void t12_filter_zero(void **state) {
   (void)state;
   int p[2];
@@ -315,7 +317,7 @@ static void t12_filter_zero(void **state) {
   t_close(p[1]);
 }
 
-/* T13 (R8, R10): unknown filter in-band EINVAL; negative counts -1. */
+/* Unknown filter in-band EINVAL; negative counts -1. */
 static void t13_bad_filter_and_negative_counts(void **state) {
   (void)state;
   int kq = t_kqueue();
@@ -330,7 +332,7 @@ static void t13_bad_filter_and_negative_counts(void **state) {
   t_close(kq);
 }
 
-/* T14 (R20): EV_ENABLE|EV_DISABLE: FB EINVAL, MAC disable wins. */
+/* EV_ENABLE|EV_DISABLE: FB EINVAL, MAC disable wins. */
 static void t14_enable_with_disable(void **state) {
   (void)state;
   int p[2];
@@ -354,7 +356,7 @@ static void t14_enable_with_disable(void **state) {
   t_close(p[1]);
 }
 
-/* T15 (R20): EV_ADD|EV_DELETE on an absent knote. */
+/* EV_ADD|EV_DELETE on an absent knote. */
 static void t15_add_with_delete_on_absent(void **state) {
   (void)state;
   int p[2];
@@ -374,7 +376,7 @@ static void t15_add_with_delete_on_absent(void **state) {
   t_close(p[1]);
 }
 
-/* T16 (R9): one buffer as changelist and eventlist. */
+/* One buffer as changelist and eventlist. */
 static void t16_same_buffer_for_changes_and_events(void **state) {
   (void)state;
   int p[2];
@@ -403,7 +405,7 @@ static void t16_same_buffer_for_changes_and_events(void **state) {
   t_close(p[1]);
 }
 
-/* T17 (R10): EV_SYSFLAGS in a change are cleared before processing. */
+/* EV_SYSFLAGS in a change are cleared before processing. */
 static void t17_sysflags_in_input_are_ignored(void **state) {
   (void)state;
   int p[2];
@@ -422,7 +424,7 @@ static void t17_sysflags_in_input_are_ignored(void **state) {
   t_close(p[1]);
 }
 
-/* R39: other filters are rejected in-band with a stderr diagnostic. */
+/* Other filters are rejected in-band with a stderr diagnostic. */
 static void r39_unemulated_filter_einval_with_diagnostic(void **state) {
   (void)state;
   int kq = t_kqueue();

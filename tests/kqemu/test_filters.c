@@ -1,4 +1,7 @@
-/* Fidelity tests T32-T45 (spec section 3, "Sockets" and "Pipes"). */
+/* Fidelity tests t32-t45: EVFILT_READ/EVFILT_WRITE on sockets (FreeBSD
+ * sys/kern/uipc_socket.c filt_soread()/filt_sowrite()) and pipes
+ * (sys/kern/sys_pipe.c), plus r.. checks of NOTE_LOWAT, regular files and
+ * SO_ERROR. */
 #include "test_util.h"
 
 #include <arpa/inet.h>
@@ -21,7 +24,7 @@ static void add(int kq, int fd, short filter, unsigned short flags) {
                             NULL), 0);
 }
 
-/* T32 (R31): data is the readable byte count. */
+/* Data is the readable byte count. */
 static void t32_socket_read_data(void **state) {
   (void)state;
   int s[2];
@@ -38,7 +41,7 @@ static void t32_socket_read_data(void **state) {
   t_close(s[1]);
 }
 
-/* T33 (R34): AF_UNIX peer close: READ and WRITE both get EV_EOF. */
+/* AF_UNIX peer close: READ and WRITE both get EV_EOF. */
 static void t33_unix_peer_close_eof_both_ways(void **state) {
   (void)state;
   int s[2];
@@ -62,7 +65,7 @@ static void t33_unix_peer_close_eof_both_ways(void **state) {
   t_close(s[0]);
 }
 
-/* T34 (R34, 2.2): TCP FIN then RST; the socket error is cached. */
+/* TCP FIN then RST; the socket error is cached. */
 static void t34_tcp_fin_then_rst(void **state) {
   (void)state;
   int c, s;
@@ -116,7 +119,7 @@ static int connect_nb(uint16_t port) {
   return c;
 }
 
-/* T35 (R32, R33): listener READ counts the backlog; WRITE never fires,
+/* Listener READ counts the backlog; WRITE never fires,
  * not even when a connection joins the accept queue. */
 static void t35_listener_backlog_and_silent_write(void **state) {
   (void)state;
@@ -148,7 +151,7 @@ static void t35_listener_backlog_and_silent_write(void **state) {
   t_close(l);
 }
 
-/* T36 (R34): a refused connect: both filters EV_EOF + ECONNREFUSED. */
+/* A refused connect: both filters EV_EOF + ECONNREFUSED. */
 static void t36_refused_connect(void **state) {
   (void)state;
   uint16_t port;
@@ -173,7 +176,7 @@ static void t36_refused_connect(void **state) {
   t_close(c);
 }
 
-/* T37 (R33): WRITE stays silent while the handshake is in progress.  With
+/* WRITE stays silent while the handshake is in progress.  With
  * backlog 0 one connection fills the accept queue (sk_acceptq_is_full is
  * sk_ack_backlog > sk_max_ack_backlog), and while it is full Linux drops
  * every SYN (net/ipv4/tcp_input.c, tcp_conn_request), so c2 stays in
@@ -207,7 +210,7 @@ static void t37_connect_in_progress_write_silent(void **state) {
   t_close(l);
 }
 
-/* T38 (R33, 2.2): local shutdown: SHUT_WR ends writes, SHUT_RD reads. */
+/* Local shutdown: SHUT_WR ends writes, SHUT_RD reads. */
 static void t38_shutdown_directions(void **state) {
   (void)state;
   int s[2];
@@ -239,7 +242,7 @@ static void t38_shutdown_directions(void **state) {
   t_close(s[1]);
 }
 
-/* T39 (R31, 2.2): a UDP datagram makes READ fire with data > 0; the sum
+/* A UDP datagram makes READ fire with data > 0; the sum
  * over several datagrams is a documented difference and not asserted. */
 static void t39_udp_datagram(void **state) {
   (void)state;
@@ -400,7 +403,7 @@ static void unix_peer_shutdown_write_deviation(void **state) {
   t_close(s[1]);
 }
 
-/* T40 (2.2): EV_EOF stays on a level READ knote once reported. */
+/* EV_EOF stays on a level READ knote once reported. */
 static void t40_eof_is_sticky(void **state) {
   (void)state;
   int s[2];
@@ -423,7 +426,7 @@ static void t40_eof_is_sticky(void **state) {
   t_close(s[0]);
 }
 
-/* T41 (R35): pipe READ data; EOF keeps the unread count. */
+/* Pipe READ data; EOF keeps the unread count. */
 static void t41_pipe_read_then_writer_close(void **state) {
   (void)state;
   int p[2];
@@ -444,7 +447,7 @@ static void t41_pipe_read_then_writer_close(void **state) {
   t_close(p[0]);
 }
 
-/* T42 (R35): edge WRITE on a pipe: silent when full, fires on drain. */
+/* Edge WRITE on a pipe: silent when full, fires on drain. */
 static void t42_pipe_write_edge(void **state) {
   (void)state;
   int p[2];
@@ -469,7 +472,7 @@ static void t42_pipe_write_edge(void **state) {
   t_close(p[1]);
 }
 
-/* T43 (R35): WRITE on a pipe whose reader is gone. */
+/* WRITE on a pipe whose reader is gone. */
 static void t43_pipe_write_reader_gone(void **state) {
   (void)state;
   int p[2];
@@ -491,7 +494,7 @@ static void t43_pipe_write_reader_gone(void **state) {
   t_close(p[1]);
 }
 
-/* T43, legacy knob (R35, mio #582): old macOS says EPIPE yet attaches. */
+/* The legacy knob (mio #582): old macOS says EPIPE yet attaches. */
 static void t43b_legacy_macos_epipe_knob(void **state) {
   (void)state;
   int p[2];
@@ -514,7 +517,7 @@ static void t43b_legacy_macos_epipe_knob(void **state) {
   t_close(p[1]);
 }
 
-/* T44 (R35): the reader closing later: WRITE EV_EOF with data 0. */
+/* The reader closing later: WRITE EV_EOF with data 0. */
 static void t44_pipe_reader_closes_later(void **state) {
   (void)state;
   int p[2];
@@ -532,7 +535,7 @@ static void t44_pipe_reader_closes_later(void **state) {
   t_close(p[1]);
 }
 
-/* T45 (R35): READ on a pipe's write end: FB never, MAC only at EOF. */
+/* READ on a pipe's write end: FB never, MAC only at EOF. */
 static void t45_pipe_wrong_direction(void **state) {
   (void)state;
   int p[2];
@@ -556,7 +559,7 @@ static void t45_pipe_wrong_direction(void **state) {
   t_close(p[1]);
 }
 
-/* R31, R27: NOTE_LOWAT holds a level READ knote back until the threshold;
+/* NOTE_LOWAT holds a level READ knote back until the threshold;
  * meanwhile epoll says readable, and a blocked kevent() must still sleep
  * (not spin on the readable socket) until the threshold is met. */
 static void r31_note_lowat_read(void **state) {
@@ -589,7 +592,7 @@ static void r31_note_lowat_read(void **state) {
   t_close(s[1]);
 }
 
-/* R35: a level pipe WRITE knote needs PIPE_BUF (512) bytes of space. */
+/* A level pipe WRITE knote needs PIPE_BUF (512) bytes of space. */
 static void r35_pipe_write_lowat(void **state) {
   (void)state;
   int p[2];
@@ -611,7 +614,8 @@ static void r35_pipe_write_lowat(void **state) {
   t_close(p[1]);
 }
 
-/* R36 (2.2): regular files are synthesized: data = size - offset. */
+/* Regular files are synthesized: data = size - offset (README.md,
+ * "Regular files"). */
 static void r36_regular_file_read(void **state) {
   (void)state;
   struct kevent ev[4];
@@ -634,7 +638,7 @@ static void r36_regular_file_read(void **state) {
   t_close(fd);
 }
 
-/* R34, 2.2: reporting the error in fflags must not consume it: the code
+/* Reporting the error in fflags must not consume it: the code
  * under test still reads it with getsockopt(SO_ERROR), once, as on BSD;
  * after that the socket reports EOF with fflags 0. */
 static void r34_so_error_still_readable_after_report(void **state) {

@@ -1,12 +1,12 @@
-/* kqemu fidelity suite: spec section 3, T1-T62, one personality per
- * executable (kqemu_fidelity_freebsd, kqemu_fidelity_darwin). */
+/* kqemu fidelity suite: t01-t62 and the r../k.. checks, one personality
+ * per executable (kqemu_fidelity_freebsd, kqemu_fidelity_darwin). */
 #include <signal.h>
 #include <stdio.h>
 
 #include "test_util.h"
 
 int main(void) {
-  /* T34 writes into a reset TCP connection. */
+  /* t34 writes into a reset TCP connection. */
   signal(SIGPIPE, SIG_IGN);
   fprintf(stderr, "kqemu personality: %s\n",
           IS_DARWIN ? "darwin" : "freebsd");

@@ -1,11 +1,12 @@
-/* Fidelity tests T18-T31 (spec section 3, "Registration rules"). */
+/* Fidelity tests t18-t31: registration rules (FreeBSD
+ * sys/kern/kern_event.c kqueue_register() and kqueue_scan()). */
 #include "test_util.h"
 
 #include <errno.h>
 #include <string.h>
 #include <unistd.h>
 
-/* T18 (R16, R18): re-ADD modifies, never duplicates; last udata wins. */
+/* Re-ADD modifies, never duplicates; last udata wins. */
 static void t18_readd_replaces_udata_no_duplicate(void **state) {
   (void)state;
   int s[2];
@@ -24,7 +25,7 @@ static void t18_readd_replaces_udata_no_duplicate(void **state) {
   t_close(s[1]);
 }
 
-/* T19 (R19, R21): ENOENT in-band and out-of-band; EBADF for bad fds. */
+/* ENOENT in-band and out-of-band; EBADF for bad fds. */
 static void t19_enoent_and_ebadf(void **state) {
   (void)state;
   int p[2];
@@ -45,7 +46,7 @@ static void t19_enoent_and_ebadf(void **state) {
   t_close(p[1]);
 }
 
-/* T20 (R17): an fd readable at registration reports on the next poll. */
+/* An fd readable at registration reports on the next poll. */
 static void t20_immediate_readiness(void **state) {
   (void)state;
   int p[2];
@@ -62,7 +63,7 @@ static void t20_immediate_readiness(void **state) {
   t_close(p[1]);
 }
 
-/* T21 (R19): EV_DELETE discards a pending event. */
+/* EV_DELETE discards a pending event. */
 static void t21_delete_discards_pending(void **state) {
   (void)state;
   int p[2];
@@ -80,7 +81,7 @@ static void t21_delete_discards_pending(void **state) {
   t_close(p[1]);
 }
 
-/* T22 (R23): disabled knotes are silent; enable re-evaluates. */
+/* Disabled knotes are silent; enable re-evaluates. */
 static void t22_disable_then_enable(void **state) {
   (void)state;
   int p[2];
@@ -102,7 +103,7 @@ static void t22_disable_then_enable(void **state) {
   t_close(p[1]);
 }
 
-/* T23 (R24): EV_ONESHOT fires once, then the knote is gone. */
+/* EV_ONESHOT fires once, then the knote is gone. */
 static void t23_oneshot(void **state) {
   (void)state;
   int p[2];
@@ -123,7 +124,7 @@ static void t23_oneshot(void **state) {
   t_close(p[1]);
 }
 
-/* T24 (R25): EV_DISPATCH disables after delivery; enable re-arms. */
+/* EV_DISPATCH disables after delivery; enable re-arms. */
 static void t24_dispatch(void **state) {
   (void)state;
   int p[2];
@@ -148,7 +149,7 @@ static void t24_dispatch(void **state) {
   t_close(p[1]);
 }
 
-/* T25 (R26): a level knote reports on every poll while readable. */
+/* A level knote reports on every poll while readable. */
 static void t25_level_reports_each_poll(void **state) {
   (void)state;
   int p[2];
@@ -167,7 +168,7 @@ static void t25_level_reports_each_poll(void **state) {
   t_close(p[1]);
 }
 
-/* T26 (R26, LKQ test_kevent_socket_clear): EV_CLEAR reports new data only. */
+/* EV_CLEAR reports new data only (as libkqueue's test_kevent_socket_clear). */
 static void t26_clear_reports_new_events_only(void **state) {
   (void)state;
   int p[2];
@@ -191,7 +192,7 @@ static void t26_clear_reports_new_events_only(void **state) {
   t_close(p[1]);
 }
 
-/* T27 (R18): re-adding an EV_CLEAR knote re-evaluates and reports. */
+/* Re-adding an EV_CLEAR knote re-evaluates and reports. */
 static void t27_readd_clear_knote_reports_again(void **state) {
   (void)state;
   int p[2];
@@ -212,7 +213,7 @@ static void t27_readd_clear_knote_reports_again(void **state) {
   t_close(p[1]);
 }
 
-/* T28 (R27): a condition that no longer holds is not reported. */
+/* A condition that no longer holds is not reported. */
 static void t28_recheck_at_collection(void **state) {
   (void)state;
   int p[2];
@@ -229,7 +230,7 @@ static void t28_recheck_at_collection(void **state) {
   t_close(p[1]);
 }
 
-/* T29 (R16): fd and dup(fd) are two knotes. */
+/* fd and dup(fd) are two knotes. */
 static void t29_fd_and_dup_are_independent(void **state) {
   (void)state;
   int p[2];
@@ -253,7 +254,7 @@ static void t29_fd_and_dup_are_independent(void **state) {
   t_close(p[1]);
 }
 
-/* T30 (R29): flags echoed on later events. */
+/* Flags echoed on later events. */
 static void t30_event_flags_after_receipt_add(void **state) {
   (void)state;
   int p[2];
@@ -273,7 +274,7 @@ static void t30_event_flags_after_receipt_add(void **state) {
   t_close(p[1]);
 }
 
-/* T31 (R30): udata round-trips at full width; receipts echo the change. */
+/* udata round-trips at full width; receipts echo the change. */
 static void t31_udata_round_trip(void **state) {
   (void)state;
   int p[2];
@@ -296,9 +297,9 @@ static void t31_udata_round_trip(void **state) {
   t_close(p[1]);
 }
 
-/* R18, R20: FB 12 replaces udata on every modify unless EV_KEEPUDATA
+/* FB 12 replaces udata on every modify unless EV_KEEPUDATA
  * (13+), which may not be combined with EV_ADD.  MAC has no EV_KEEPUDATA;
- * the emulator replaces udata on a modify there too (R18 not verified). */
+ * the emulator replaces udata on a modify there too (not verified on xnu). */
 static void r18_modify_udata_and_keepudata(void **state) {
   (void)state;
   int p[2];
@@ -323,7 +324,7 @@ static void r18_modify_udata_and_keepudata(void **state) {
   t_close(p[1]);
 }
 
-/* R12: FB zeroes fflags in the receipt of a newly created knote; xnu
+/* FB zeroes fflags in the receipt of a newly created knote; xnu
  * echoes the change.  A modify echoes the change on both. */
 static void r12_receipt_fflags_of_new_knote(void **state) {
   (void)state;

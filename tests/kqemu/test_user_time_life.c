@@ -1,7 +1,9 @@
 /*
- * Fidelity tests T46-T62 (spec section 3, "User events", "Timeouts and
- * signals", "Lifetime", "kqueue in kqueue, layout"), plus checks of the
- * kqemu.h control API and of cross-thread wakeups.
+ * Fidelity tests t46-t62: user events, timeouts and signals, descriptor
+ * lifetime, kqueue in kqueue, layout (FreeBSD sys/kern/kern_event.c
+ * filt_user*(), kqueue_scan(), knote_fdclose(); xnu bsd/kern/kern_event.c;
+ * docs/kqueue.md), plus checks of the kqemu.h control API and of
+ * cross-thread wakeups.
  */
 #include "test_util.h"
 
@@ -23,13 +25,14 @@ static int user_add(int kq, unsigned short flags, unsigned int fflags,
   return t_change(kq, UID, EVFILT_USER, EV_ADD | flags, fflags, 0, udata);
 }
 
-/* mio's wake(): EV_ADD|EV_RECEIPT plus NOTE_TRIGGER, no EV_CLEAR (L7). */
+/* mio's wake(): EV_ADD|EV_RECEIPT plus NOTE_TRIGGER, no EV_CLEAR
+ * (mio src/sys/unix/selector/kqueue.rs, Waker::wake). */
 static int user_trigger(int kq, unsigned int fflags, intptr_t data) {
   return t_change(kq, UID, EVFILT_USER, EV_ADD, NOTE_TRIGGER | fflags, data,
                   (void *)0xC0DE);
 }
 
-/* T46 (R38): an EV_CLEAR user event fires once per trigger. */
+/* An EV_CLEAR user event fires once per trigger. */
 static void t46_user_trigger_clear(void **state) {
   (void)state;
   struct kevent ev[4];
@@ -45,7 +48,7 @@ static void t46_user_trigger_clear(void **state) {
   t_close(kq);
 }
 
-/* T47 (R28): triggers coalesce. */
+/* Triggers coalesce. */
 static void t47_two_triggers_one_event(void **state) {
   (void)state;
   struct kevent ev[4];
@@ -58,7 +61,7 @@ static void t47_two_triggers_one_event(void **state) {
   t_close(kq);
 }
 
-/* T48 (R38): a trigger wakes a kevent() blocked in another thread. */
+/* A trigger wakes a kevent() blocked in another thread. */
 static void t48_trigger_wakes_blocked_thread(void **state) {
   (void)state;
   struct t_waiter w;
@@ -76,7 +79,7 @@ static void t48_trigger_wakes_blocked_thread(void **state) {
   t_close(kq);
 }
 
-/* T49 (R38): NOTE_FF* operations and the data passed with a trigger. */
+/* NOTE_FF* operations and the data passed with a trigger. */
 static void t49_fflags_operations_and_data(void **state) {
   (void)state;
   struct kevent ev[4];
@@ -100,7 +103,7 @@ static void t49_fflags_operations_and_data(void **state) {
   t_close(kq);
 }
 
-/* T50 (R38 quirk 1): NOTE_TRIGGER on the creating EV_ADD. */
+/* NOTE_TRIGGER on the creating EV_ADD. */
 static void t50_trigger_on_initial_add(void **state) {
   (void)state;
   struct kevent ev[4];
@@ -110,7 +113,7 @@ static void t50_trigger_on_initial_add(void **state) {
   t_close(kq);
 }
 
-/* T51 (R38 quirk 2): EV_CLEAR in the trigger change. */
+/* EV_CLEAR in the trigger change. */
 static void t51_trigger_with_clear_flag(void **state) {
   (void)state;
   struct kevent ev[4];
@@ -122,7 +125,7 @@ static void t51_trigger_with_clear_flag(void **state) {
   t_close(kq);
 }
 
-/* T52 (R26, R38): without EV_CLEAR a triggered user event is level. */
+/* Without EV_CLEAR a triggered user event is level. */
 static void t52_level_user_event(void **state) {
   (void)state;
   struct kevent ev[4];
@@ -134,7 +137,7 @@ static void t52_level_user_event(void **state) {
   t_close(kq);
 }
 
-/* T53 (R23): a trigger while disabled is delivered after enable. */
+/* A trigger while disabled is delivered after enable. */
 static void t53_trigger_while_disabled(void **state) {
   (void)state;
   struct kevent ev[4];
@@ -148,7 +151,7 @@ static void t53_trigger_while_disabled(void **state) {
   t_close(kq);
 }
 
-/* T54 (R40, R43): poll, finite wait, NULL with an event pending.  What
+/* Poll, finite wait, NULL with an event pending.  What
  * the emulator asks the kernel to wait for is read from t_waits: a poll
  * and a call with an event pending never wait; a finite wait asks for no
  * more than its timeout, and with nothing to report returns 0 no sooner. */
@@ -190,7 +193,7 @@ static int add_with_timeout(int kq, int fd, int nevents,
   return r;
 }
 
-/* T55 (R41): tv_nsec = 1e9: where and when it is rejected. */
+/* tv_nsec = 1e9: where and when it is rejected. */
 static void t55_bad_nsec(void **state) {
   (void)state;
   int p[2], err;
@@ -241,7 +244,7 @@ static void *signal_once_blocked(void *arg) {
   return NULL;
 }
 
-/* T56 (R41): negative, 1e8, 1e8+1 and INT64_MAX seconds. */
+/* Negative, 1e8, 1e8+1 and INT64_MAX seconds. */
 static void t56_timeout_bounds(void **state) {
   (void)state;
   int p[2], err;
@@ -295,7 +298,7 @@ static void t56_timeout_bounds(void **state) {
 
 static void on_alarm(int sig) { (void)sig; }
 
-/* T57 (R42): EINTR even under SA_RESTART; the changes were applied.  The
+/* EINTR even under SA_RESTART; the changes were applied.  The
  * signal comes once the call sleeps in the kernel's wait, which epoll_wait
  * never restarts (signal(7)). */
 static void t57_eintr_not_restarted(void **state) {
@@ -336,7 +339,7 @@ static void t57_eintr_not_restarted(void **state) {
   t_close(p[1]);
 }
 
-/* T58 (R22, R44, R46): close drops knotes; reuse starts clean. */
+/* Close drops knotes; reuse starts clean. */
 static void t58_close_drops_knotes(void **state) {
   (void)state;
   int p[2];
@@ -362,7 +365,7 @@ static void t58_close_drops_knotes(void **state) {
   t_close(q[1]);
 }
 
-/* T59 (R44, R45): close and dup2 act on the number, not the file. */
+/* Close and dup2 act on the number, not the file. */
 static void t59_close_and_dup2_on_dup(void **state) {
   (void)state;
   int p[2], o[2];
@@ -391,7 +394,7 @@ static void t59_close_and_dup2_on_dup(void **state) {
   t_close(o[1]);
 }
 
-/* T60 (R46, 2.3): a knote left stale by a raw close is replaced by a
+/* A knote left stale by a raw close is replaced by a
  * fresh add on the reused number; the old file never reports. */
 static void t60_stale_knote_after_raw_close(void **state) {
   (void)state;
@@ -425,7 +428,7 @@ static void t60_stale_knote_after_raw_close(void **state) {
   t_close(b[1]);
 }
 
-/* T61 (R5, 2.2): kqueue in kqueue. */
+/* A kqueue watched by another kqueue. */
 static void t61_kqueue_in_kqueue(void **state) {
   (void)state;
   struct kevent ev[4];
@@ -452,7 +455,7 @@ static void t61_kqueue_in_kqueue(void **state) {
   t_close(kq1);
 }
 
-/* T62 (R6): layout per personality (also asserted in <sys/event.h>). */
+/* Layout per personality (also asserted in <sys/event.h>). */
 static void t62_struct_layout(void **state) {
   (void)state;
   if (IS_DARWIN) {
@@ -481,7 +484,8 @@ static void t62_struct_layout(void **state) {
 
 /* ---- kqemu.h control API and cross-thread behaviour ------------------------ */
 
-/* A registration from another thread wakes a blocked kevent() (L13). */
+/* A registration from another thread wakes a blocked kevent(), as a
+ * registration during a wait must (docs/design.md). */
 static void k01_registration_wakes_blocked_thread(void **state) {
   (void)state;
   int p[2];
@@ -581,7 +585,7 @@ static void k04_inject_change_errno(void **state) {
   t_close(p[1]);
 }
 
-/* R2: a forked child inherits no queue. */
+/* A forked child inherits no queue. */
 static void k05_fork_child_has_no_queue(void **state) {
   (void)state;
   int kq = t_kqueue();

@@ -1,6 +1,6 @@
 /*
- * Helpers shared by the kqemu fidelity tests (spec section 3).  "poll"
- * means kevent(kq, NULL, 0, ev, n, &{0,0}) as in the spec.
+ * Helpers shared by the kqemu fidelity tests.  "poll" means
+ * kevent(kq, NULL, 0, ev, n, &{0,0}).
  */
 #ifndef KQEMU_TEST_UTIL_H
 #define KQEMU_TEST_UTIL_H
