@@ -247,15 +247,8 @@ static void t38_shutdown_directions(void **state) {
 static void t39_udp_datagram(void **state) {
   (void)state;
   struct kevent ev[4];
-  int u = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
-  assert_true(u >= 0);
   struct sockaddr_in a;
-  memset(&a, 0, sizeof a);
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  assert_int_equal(bind(u, (struct sockaddr *)&a, sizeof a), 0);
-  socklen_t len = sizeof a;
-  assert_int_equal(getsockname(u, (struct sockaddr *)&a, &len), 0);
+  int u = t_loopback_socket(SOCK_DGRAM, &a);
   int kq = t_kqueue();
   add(kq, u, EVFILT_READ, 0);
   assert_int_equal(t_poll(kq, ev, 4), 0);
@@ -278,15 +271,8 @@ static void t39_udp_datagram(void **state) {
 static void udp_empty_datagram_fires_read(void **state) {
   (void)state;
   struct kevent ev[4];
-  int u = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
-  assert_true(u >= 0);
   struct sockaddr_in a;
-  memset(&a, 0, sizeof a);
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  assert_int_equal(bind(u, (struct sockaddr *)&a, sizeof a), 0);
-  socklen_t len = sizeof a;
-  assert_int_equal(getsockname(u, (struct sockaddr *)&a, &len), 0);
+  int u = t_loopback_socket(SOCK_DGRAM, &a);
   int kq = t_kqueue();
   add(kq, u, EVFILT_READ, 0);
   assert_int_equal(t_poll(kq, ev, 4), 0);

@@ -96,17 +96,22 @@ void t_sleep_ms(long ms) {
   }
 }
 
+int t_loopback_socket(int type, struct sockaddr_in *a) {
+  int fd = socket(AF_INET, type | SOCK_NONBLOCK, 0);
+  assert_true(fd >= 0);
+  memset(a, 0, sizeof *a);
+  a->sin_family = AF_INET;
+  a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  assert_int_equal(bind(fd, (struct sockaddr *)a, sizeof *a), 0);
+  socklen_t len = sizeof *a;
+  assert_int_equal(getsockname(fd, (struct sockaddr *)a, &len), 0);
+  return fd;
+}
+
 int t_tcp_listener(uint16_t *port) {
-  int l = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
-  assert_true(l >= 0);
   struct sockaddr_in a;
-  memset(&a, 0, sizeof a);
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  assert_int_equal(bind(l, (struct sockaddr *)&a, sizeof a), 0);
+  int l = t_loopback_socket(SOCK_STREAM, &a);
   assert_int_equal(listen(l, 16), 0);
-  socklen_t len = sizeof a;
-  assert_int_equal(getsockname(l, (struct sockaddr *)&a, &len), 0);
   *port = ntohs(a.sin_port);
   return l;
 }

@@ -100,6 +100,10 @@ void t_waits(struct t_waits *out);
 /* TCP loopback pair: *listener (unless NULL is wanted, closed), client,
  * accepted server side; all non-blocking. */
 void t_tcp_pair(int *client, int *server);
+/* A non-blocking socket of `type` bound to 127.0.0.1 on a free port;
+ * its address in *a. */
+struct sockaddr_in;
+int t_loopback_socket(int type, struct sockaddr_in *a);
 int t_tcp_listener(uint16_t *port);
 /* Is knote (ident, filter) present?  Probed by EV_DELETE, so it is gone
  * afterwards. */
