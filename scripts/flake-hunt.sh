@@ -14,7 +14,8 @@
 #
 # Prints a table: stage, test, runs, failures (and the failing runs' logs
 # are kept in build/flake-hunt/).  Exits 1 if any test failed.  Meant to be
-# run by hand: N=10 over every stage takes about an hour on two cores.
+# run by hand: N=10 takes about 10 minutes for dev, 25 for valgrind and 15
+# for each kqueue stage on two busy cores.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
