@@ -242,19 +242,27 @@ static void t38_shutdown_directions(void **state) {
   t_close(s[1]);
 }
 
+/* A UDP socket watched for READ by a new kqueue, silent until it sends
+ * itself `len` bytes; returns once the datagram is queued. */
+static void udp_send_to_self(const char *msg, size_t len, int *u, int *kq) {
+  struct kevent ev[4];
+  struct sockaddr_in a;
+  *u = t_loopback_socket(SOCK_DGRAM, &a);
+  *kq = t_kqueue();
+  add(*kq, *u, EVFILT_READ, 0);
+  assert_int_equal(t_poll(*kq, ev, 4), 0);
+  assert_int_equal(sendto(*u, msg, len, 0, (struct sockaddr *)&a, sizeof a),
+                   (ssize_t)len);
+  t_wait_poll(*u, POLLIN); /* the datagram is queued */
+}
+
 /* A UDP datagram makes READ fire with data > 0; the sum
  * over several datagrams is a documented difference and not asserted. */
 static void t39_udp_datagram(void **state) {
   (void)state;
   struct kevent ev[4];
-  struct sockaddr_in a;
-  int u = t_loopback_socket(SOCK_DGRAM, &a);
-  int kq = t_kqueue();
-  add(kq, u, EVFILT_READ, 0);
-  assert_int_equal(t_poll(kq, ev, 4), 0);
-  assert_int_equal(sendto(u, "hello", 5, 0, (struct sockaddr *)&a, sizeof a),
-                   5);
-  t_wait_poll(u, POLLIN); /* the datagram is queued */
+  int u, kq;
+  udp_send_to_self("hello", 5, &u, &kq);
   int n = t_poll(kq, ev, 4);
   const struct kevent *r = t_find(ev, n, (uintptr_t)u, EVFILT_READ);
   assert_non_null(r);
@@ -271,13 +279,8 @@ static void t39_udp_datagram(void **state) {
 static void udp_empty_datagram_fires_read(void **state) {
   (void)state;
   struct kevent ev[4];
-  struct sockaddr_in a;
-  int u = t_loopback_socket(SOCK_DGRAM, &a);
-  int kq = t_kqueue();
-  add(kq, u, EVFILT_READ, 0);
-  assert_int_equal(t_poll(kq, ev, 4), 0);
-  assert_int_equal(sendto(u, "", 0, 0, (struct sockaddr *)&a, sizeof a), 0);
-  t_wait_poll(u, POLLIN); /* the datagram is queued */
+  int u, kq;
+  udp_send_to_self("", 0, &u, &kq);
   assert_int_equal(t_poll(kq, ev, 4), 1);
   assert_int_equal(ev[0].ident, (uintptr_t)u);
   assert_int_equal(ev[0].filter, EVFILT_READ);
