@@ -160,9 +160,10 @@ static void on_signal(int sig)
         p = put_s(p, " frees=");
         p = put_ul(p, f);
         *p++ = '\n';
-        int fd = out_path != NULL
-                     ? open(out_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)
-                     : 2;
+        int fd =
+            out_path != NULL
+                ? open(out_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)
+                : 2;
         if (fd >= 0) {
             ssize_t r = write(fd, line, (size_t)(p - line));
             (void)r;

@@ -179,7 +179,8 @@ int main(int argc, char **argv)
     }
     struct event *st = evsignal_new(base, SIGTERM, on_signal, NULL);
     struct event *si = evsignal_new(base, SIGINT, on_signal, NULL);
-    if (st == NULL || si == NULL || event_add(st, NULL) < 0 || event_add(si, NULL) < 0) {
+    if (st == NULL || si == NULL || event_add(st, NULL) < 0 ||
+        event_add(si, NULL) < 0) {
         fprintf(stderr, "libevent_echo: evsignal failed\n");
         return 1;
     }

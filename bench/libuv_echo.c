@@ -26,9 +26,9 @@
 #define BUF_SIZE (64 * 1024)
 
 struct conn {
-    uv_tcp_t tcp;      /* first: the handle's address is the conn's */
+    uv_tcp_t tcp; /* first: the handle's address is the conn's */
     uv_write_t wreq;
-    bool writing;      /* wreq in flight: reading is paused */
+    bool writing; /* wreq in flight: reading is paused */
     bool eof;
     char buf[BUF_SIZE];
 };

@@ -49,10 +49,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#define MAX_EVENTS 1024
+#define MAX_EVENTS     1024
 #define MAX_CONNECTING 256
-#define STALL_NS (10 * 1000000000LL)
-#define SETUP_NS (60 * 1000000000LL)
+#define STALL_NS       (10 * 1000000000LL)
+#define SETUP_NS       (60 * 1000000000LL)
 
 enum state { C_CLOSED, C_CONNECTING, C_SENDING, C_RECEIVING, C_DORMANT };
 
@@ -66,12 +66,19 @@ struct conn {
     int64_t t0;    /* when the message's first byte was sent */
 };
 
-enum phase { P_SETUP, P_WARMUP, P_DRAIN_WARMUP, P_MEASURE, P_DRAIN_MEASURE, P_DONE };
+enum phase {
+    P_SETUP,
+    P_WARMUP,
+    P_DRAIN_WARMUP,
+    P_MEASURE,
+    P_DRAIN_MEASURE,
+    P_DONE
+};
 
 /* A log-linear latency histogram: 32 sub-buckets per power of two (about
  * 3 % resolution), fixed size, no allocation. */
-#define SUB_BITS 5
-#define SUB (1u << SUB_BITS)
+#define SUB_BITS     5
+#define SUB          (1u << SUB_BITS)
 #define HIST_BUCKETS ((64 - SUB_BITS) * SUB + SUB)
 
 static uint64_t hist[HIST_BUCKETS];
@@ -121,8 +128,12 @@ static struct {
     int server_pid;
     const char *hook_start, *hook_end;
     bool quiet;
-} opt = {.host = "127.0.0.1", .conns = 1, .size = 64, .duration = 5.0,
-         .warmup = 0.5, .server_pid = -1};
+} opt = {.host = "127.0.0.1",
+         .conns = 1,
+         .size = 64,
+         .duration = 5.0,
+         .warmup = 0.5,
+         .server_pid = -1};
 
 static struct conn *conns;
 static int total_conns;
@@ -131,7 +142,7 @@ static unsigned char *sendbuf, *recvbuf;
 static enum phase phase;
 static int64_t phase_start, last_progress, measure_start, measure_end;
 static uint64_t issued, completed, errors, mismatches;
-static int in_flight;         /* active messages of non-idle connections */
+static int in_flight; /* active messages of non-idle connections */
 static int next_open, connecting, setup_done;
 
 static int64_t now_ns(void)
@@ -244,8 +255,8 @@ static void conn_send(struct conn *c)
     while (c->off < opt.size) {
         /* The shared send buffer carries this connection's stamp. */
         memcpy(sendbuf, &c->seq, stamp_len);
-        ssize_t n = send(c->fd, sendbuf + c->off, opt.size - c->off,
-                         MSG_NOSIGNAL);
+        ssize_t n =
+            send(c->fd, sendbuf + c->off, opt.size - c->off, MSG_NOSIGNAL);
         if (n > 0) {
             c->off += (uint32_t)n;
         } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
@@ -320,7 +331,8 @@ static void conn_recv(struct conn *c, int64_t t)
     }
     /* Check the stamp bytes this read covers. */
     const unsigned char *stamp = (const unsigned char *)&c->seq;
-    for (uint32_t i = c->off; i < 8 && i < opt.size && i < c->off + (uint32_t)n; i++) {
+    for (uint32_t i = c->off; i < 8 && i < opt.size && i < c->off + (uint32_t)n;
+         i++) {
         if (recvbuf[i - c->off] != stamp[i]) {
             mismatches++;
             conn_fail(c, "echo mismatch", 0);
@@ -367,7 +379,8 @@ static void open_more(int64_t t)
         c->want_out = true;
         if (epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) < 0)
             die("epoll_ctl ADD");
-        if (connect(fd, (struct sockaddr *)&server_addr, sizeof server_addr) == 0) {
+        if (connect(fd, (struct sockaddr *)&server_addr, sizeof server_addr) ==
+            0) {
             conn_connected(c, t);
         } else if (errno != EINPROGRESS) {
             conn_fail(c, "connect", errno);
@@ -382,7 +395,8 @@ static void run_hook(const char *cmd, const char *which)
     fflush(stdout);
     int st = system(cmd);
     if (st != 0) {
-        fprintf(stderr, "loadgen: %s hook failed (status %d): %s\n", which, st, cmd);
+        fprintf(stderr, "loadgen: %s hook failed (status %d): %s\n", which, st,
+                cmd);
         exit(3);
     }
 }
@@ -408,7 +422,9 @@ static int advance(int64_t *tp)
         open_more(t);
         if (setup_done >= total_conns) {
             if (errors > 0) {
-                fprintf(stderr, "loadgen: %" PRIu64 " connections failed during setup\n",
+                fprintf(stderr,
+                        "loadgen: %" PRIu64
+                        " connections failed during setup\n",
                         errors);
                 return 1;
             }
@@ -417,7 +433,8 @@ static int advance(int64_t *tp)
             last_progress = t;
             kick_all(t);
         } else if (t - phase_start > SETUP_NS) {
-            fprintf(stderr, "loadgen: setup did not finish in 60 s (%d of %d)\n",
+            fprintf(stderr,
+                    "loadgen: setup did not finish in 60 s (%d of %d)\n",
                     setup_done, total_conns);
             return 3;
         }
@@ -440,7 +457,8 @@ static int advance(int64_t *tp)
         }
         break;
     case P_MEASURE:
-        if ((opt.count == 0 && t - measure_start >= (int64_t)(opt.duration * 1e9)) ||
+        if ((opt.count == 0 &&
+             t - measure_start >= (int64_t)(opt.duration * 1e9)) ||
             (opt.count != 0 && issued >= opt.count))
             phase = P_DRAIN_MEASURE;
         break;
@@ -477,27 +495,54 @@ static void parse(int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     int ch;
-    while ((ch = getopt_long(argc, argv, "p:H:c:s:d:n:i:w:P:q", longopts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "p:H:c:s:d:n:i:w:P:q", longopts,
+                             NULL)) != -1) {
         switch (ch) {
-        case 'p': opt.port = atoi(optarg); break;
-        case 'H': opt.host = optarg; break;
-        case 'c': opt.conns = atoi(optarg); break;
-        case 's': opt.size = (uint32_t)strtoul(optarg, NULL, 10); break;
-        case 'd': opt.duration = atof(optarg); break;
-        case 'n': opt.count = strtoull(optarg, NULL, 10); break;
-        case 'i': opt.idle = atoi(optarg); break;
-        case 'w': opt.warmup = atof(optarg); break;
-        case 'P': opt.server_pid = atoi(optarg); break;
-        case 'A': opt.hook_start = optarg; break;
-        case 'B': opt.hook_end = optarg; break;
-        case 'q': opt.quiet = true; break;
-        default: usage();
+        case 'p':
+            opt.port = atoi(optarg);
+            break;
+        case 'H':
+            opt.host = optarg;
+            break;
+        case 'c':
+            opt.conns = atoi(optarg);
+            break;
+        case 's':
+            opt.size = (uint32_t)strtoul(optarg, NULL, 10);
+            break;
+        case 'd':
+            opt.duration = atof(optarg);
+            break;
+        case 'n':
+            opt.count = strtoull(optarg, NULL, 10);
+            break;
+        case 'i':
+            opt.idle = atoi(optarg);
+            break;
+        case 'w':
+            opt.warmup = atof(optarg);
+            break;
+        case 'P':
+            opt.server_pid = atoi(optarg);
+            break;
+        case 'A':
+            opt.hook_start = optarg;
+            break;
+        case 'B':
+            opt.hook_end = optarg;
+            break;
+        case 'q':
+            opt.quiet = true;
+            break;
+        default:
+            usage();
         }
     }
-    if (opt.port <= 0 || opt.port > 65535 || opt.conns < 1 || opt.conns > 100000 ||
-        opt.idle < 0 || opt.idle > 100000 || opt.size < 1 ||
-        opt.size > 16u * 1024 * 1024 || opt.duration <= 0 || opt.duration > 3600 ||
-        opt.warmup < 0 || opt.warmup > 600 || optind != argc)
+    if (opt.port <= 0 || opt.port > 65535 || opt.conns < 1 ||
+        opt.conns > 100000 || opt.idle < 0 || opt.idle > 100000 ||
+        opt.size < 1 || opt.size > 16u * 1024 * 1024 || opt.duration <= 0 ||
+        opt.duration > 3600 || opt.warmup < 0 || opt.warmup > 600 ||
+        optind != argc)
         usage();
 }
 
@@ -514,7 +559,8 @@ int main(int argc, char **argv)
     }
     if (getrlimit(RLIMIT_NOFILE, &rl) == 0 &&
         rl.rlim_cur < (rlim_t)total_conns + 16) {
-        fprintf(stderr, "loadgen: RLIMIT_NOFILE %lu is too low for %d connections\n",
+        fprintf(stderr,
+                "loadgen: RLIMIT_NOFILE %lu is too low for %d connections\n",
                 (unsigned long)rl.rlim_cur, total_conns);
         return 2;
     }
@@ -572,7 +618,8 @@ int main(int argc, char **argv)
             case C_DORMANT:
                 /* Nothing is expected: only EOF or an error can come. */
                 if (e & (EPOLLIN | EPOLLERR | EPOLLHUP))
-                    conn_fail(c, "unexpected data or close on an idle connection", 0);
+                    conn_fail(
+                        c, "unexpected data or close on an idle connection", 0);
                 break;
             case C_CLOSED:
                 break;
@@ -590,7 +637,8 @@ int main(int argc, char **argv)
         } while (phase != before);
         if (phase != P_DONE && t - last_progress > STALL_NS &&
             phase != P_SETUP) {
-            fprintf(stderr, "loadgen: no progress for 10 s (phase %d, %d in flight)\n",
+            fprintf(stderr,
+                    "loadgen: no progress for 10 s (phase %d, %d in flight)\n",
                     (int)phase, in_flight);
             return 3;
         }
@@ -622,7 +670,8 @@ int main(int argc, char **argv)
     double srv_cpu_rt = -1, srv_util = -1, lg_cpu_rt = -1;
     if (completed > 0 && srv_cpu0 >= 0 && srv_cpu1 >= 0) {
         srv_cpu_rt = (double)(srv_cpu1 - srv_cpu0) / (double)completed;
-        srv_util = (double)(srv_cpu1 - srv_cpu0) / (double)(measure_end - measure_start);
+        srv_util = (double)(srv_cpu1 - srv_cpu0) /
+                   (double)(measure_end - measure_start);
     }
     if (completed > 0)
         lg_cpu_rt = (double)(cpu1 - cpu0) / (double)completed;
@@ -631,12 +680,14 @@ int main(int argc, char **argv)
         rss_per_conn = (double)(rss_after - rss_before) * 1024.0 / total_conns;
 
     if (!opt.quiet)
-        printf("%" PRIu64 " round trips in %.3f s: %.0f rt/s, latency p50 %.1f us, "
+        printf("%" PRIu64
+               " round trips in %.3f s: %.0f rt/s, latency p50 %.1f us, "
                "p99 %.1f us, p99.9 %.1f us, %" PRIu64 " errors\n",
                completed, secs, rtps, hist_percentile(completed, 0.50) / 1e3,
                hist_percentile(completed, 0.99) / 1e3,
                hist_percentile(completed, 0.999) / 1e3, errors);
-    printf("rt=%" PRIu64 " secs=%.4f rtps=%.1f p50_us=%.2f p99_us=%.2f p999_us=%.2f "
+    printf("rt=%" PRIu64
+           " secs=%.4f rtps=%.1f p50_us=%.2f p99_us=%.2f p999_us=%.2f "
            "errors=%" PRIu64 " conns=%d idle=%d size=%u srv_cpu_ns_rt=%.1f "
            "srv_util=%.3f lg_cpu_ns_rt=%.1f srv_rss_kb_before=%ld "
            "srv_rss_kb_after=%ld rss_b_per_conn=%.0f\n",

@@ -49,7 +49,7 @@ extern void xpoll_bench_alloc_stop(unsigned long *, unsigned long *,
                                    unsigned long *) __attribute__((weak));
 
 #define MAX_REPS 31
-#define EVCAP 1024
+#define EVCAP    1024
 
 static int reps = 7;
 static int quick;
@@ -64,7 +64,8 @@ static int64_t now_ns(void)
 static void check(int err, const char *what)
 {
     if (err < 0) {
-        fprintf(stderr, "micro: %s: %s\n", what, strerror(err < -1 ? -err : errno));
+        fprintf(stderr, "micro: %s: %s\n", what,
+                strerror(err < -1 ? -err : errno));
         exit(1);
     }
 }
@@ -158,8 +159,8 @@ struct side {
     int cpu;
     xpoll *poll;
     xpoll_events *events;
-    xpoll_waker *waker;       /* wakes this side */
-    int efd, epfd;            /* bare: this side's eventfd and epoll */
+    xpoll_waker *waker; /* wakes this side */
+    int efd, epfd;      /* bare: this side's eventfd and epoll */
     struct side *peer;
 };
 
@@ -269,8 +270,8 @@ static double waker_rt(int mode, long iters)
  * two are timed on the very same descriptors. */
 struct idle_set {
     int n_idle;
-    int *idle;              /* unbound AF_UNIX datagram sockets: never ready */
-    int act[ACTIVE][2];     /* socketpairs: [0] registered, [1] written */
+    int *idle;          /* unbound AF_UNIX datagram sockets: never ready */
+    int act[ACTIVE][2]; /* socketpairs: [0] registered, [1] written */
     xpoll *poll;
     xpoll_events *events;
     int epfd;
@@ -288,18 +289,21 @@ static void idle_init(struct idle_set *s, int n_idle, unsigned long *reg_allocs,
     s->epfd = epoll_create1(EPOLL_CLOEXEC);
     check(s->epfd, "epoll_create1");
     for (int i = 0; i < n_idle; i++) {
-        s->idle[i] = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        s->idle[i] =
+            socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
         check(s->idle[i], "socket (raise RLIMIT_NOFILE?)");
     }
     for (int i = 0; i < ACTIVE; i++)
         check(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0,
-                         s->act[i]), "socketpair");
+                         s->act[i]),
+              "socketpair");
     unsigned long a = 0, b = 0, f = 0;
     if (xpoll_bench_alloc_start != NULL)
         xpoll_bench_alloc_start();
     for (int i = 0; i < n_idle; i++)
         check(xpoll_register(s->poll, s->idle[i], (xpoll_token)(1000 + i),
-                             XPOLL_READABLE), "xpoll_register");
+                             XPOLL_READABLE),
+              "xpoll_register");
     if (xpoll_bench_alloc_stop != NULL) {
         xpoll_bench_alloc_stop(&a, &b, &f);
         if (reg_allocs != NULL) {
@@ -315,7 +319,8 @@ static void idle_init(struct idle_set *s, int n_idle, unsigned long *reg_allocs,
     for (int i = 0; i < ACTIVE; i++) {
         struct epoll_event e = {.events = EPOLLIN | EPOLLRDHUP | EPOLLET,
                                 .data.u64 = (uint64_t)i};
-        check(xpoll_register(s->poll, s->act[i][0], (xpoll_token)i, XPOLL_READABLE),
+        check(xpoll_register(s->poll, s->act[i][0], (xpoll_token)i,
+                             XPOLL_READABLE),
               "xpoll_register");
         check(epoll_ctl(s->epfd, EPOLL_CTL_ADD, s->act[i][0], &e), "epoll_ctl");
     }
@@ -340,7 +345,8 @@ static void idle_free(struct idle_set *s)
 /* Times `iters` waits into samples[].  The sockets are registered in both
  * pollers: the one not being timed keeps its (edge-triggered) events
  * queued, which costs it nothing. */
-static void idle_loop(struct idle_set *s, int use_xpoll, long iters, double *samples)
+static void idle_loop(struct idle_set *s, int use_xpoll, long iters,
+                      double *samples)
 {
     char byte = 'x', sink[16];
     for (long i = 0; i < iters; i++) {
@@ -363,7 +369,8 @@ static void idle_loop(struct idle_set *s, int use_xpoll, long iters, double *sam
 /* The interquartile mean of the per-call times: robust to the odd
  * interrupt, and finer than the clock's granularity (a median of single
  * calls would be quantized to it). */
-static double idle_run(struct idle_set *s, int use_xpoll, long iters, double *samples)
+static double idle_run(struct idle_set *s, int use_xpoll, long iters,
+                       double *samples)
 {
     idle_loop(s, use_xpoll, iters, samples);
     qsort(samples, (size_t)iters, sizeof *samples, cmp_double);
@@ -397,7 +404,8 @@ int main(int argc, char **argv)
     double xs[MAX_REPS], bs[MAX_REPS];
     long k = quick ? 4 : 1; /* iteration divisor */
 
-    printf("micro-benchmarks: median of %d reps (min-max), ns per operation\n", reps);
+    printf("micro-benchmarks: median of %d reps (min-max), ns per operation\n",
+           reps);
     printf("%-36s %29s %29s %7s\n", "", "xpoll", "bare system call", "ratio");
 
     /* wait0 */
@@ -415,7 +423,8 @@ int main(int argc, char **argv)
             xs[r] = wait0_xpoll(p, ev, iters);
             bs[r] = wait0_bare(epfd, evs, iters);
         }
-        row("wait, nothing ready (timeout 0)", summarize(xs, reps), summarize(bs, reps));
+        row("wait, nothing ready (timeout 0)", summarize(xs, reps),
+            summarize(bs, reps));
         xpoll_events_free(ev);
         xpoll_free(p);
         close(epfd);
@@ -427,7 +436,8 @@ int main(int argc, char **argv)
         check(xpoll_new(&p), "xpoll_new");
         int epfd = epoll_create1(EPOLL_CLOEXEC);
         int sp[2];
-        check(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sp), "socketpair");
+        check(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sp),
+              "socketpair");
         long iters = 200000 / k;
         reg_xpoll(p, sp[0], iters / 10);
         reg_bare(epfd, sp[0], iters / 10);
@@ -435,7 +445,8 @@ int main(int argc, char **argv)
             xs[r] = reg_xpoll(p, sp[0], iters);
             bs[r] = reg_bare(epfd, sp[0], iters);
         }
-        row("register + deregister pair", summarize(xs, reps), summarize(bs, reps));
+        row("register + deregister pair", summarize(xs, reps),
+            summarize(bs, reps));
         close(sp[0]);
         close(sp[1]);
         close(epfd);
@@ -453,10 +464,12 @@ int main(int argc, char **argv)
             bs[r] = waker_rt(MODE_BARE, iters);
             fl[r] = waker_rt(MODE_BLOCKING, iters);
         }
-        row("waker round trip, 2 threads", summarize(xs, reps), summarize(bs, reps));
+        row("waker round trip, 2 threads", summarize(xs, reps),
+            summarize(bs, reps));
         struct stat3 f = summarize(fl, reps);
-        printf("%-36s %29s %9.1f (%7.1f-%7.1f)\n", "  (floor: blocking eventfd read/write)",
-               "", f.med, f.min, f.max);
+        printf("%-36s %29s %9.1f (%7.1f-%7.1f)\n",
+               "  (floor: blocking eventfd read/write)", "", f.med, f.min,
+               f.max);
     }
 
     /* idle scaling */
@@ -471,8 +484,8 @@ int main(int argc, char **argv)
         static struct idle_set sets[3];
         double xsz[3][MAX_REPS], bsz[3][MAX_REPS];
         for (int si = 0; si < 3; si++)
-            idle_init(&sets[si], sizes[si], sizes[si] == 10000 ? &reg_allocs : NULL,
-                      &reg_bytes);
+            idle_init(&sets[si], sizes[si],
+                      sizes[si] == 10000 ? &reg_allocs : NULL, &reg_bytes);
         for (int si = 0; si < 3; si++) {
             idle_run(&sets[si], 1, iters / 10, samples);
             idle_run(&sets[si], 0, iters / 10, samples);
@@ -503,10 +516,12 @@ int main(int argc, char **argv)
             idle_loop(&s, 1, iters / 4, samples);
             xpoll_bench_alloc_stop(&a, &b, &f);
             idle_free(&s);
-            printf("heap: 10000 xpoll_register calls: %lu allocations, %lu bytes; "
-                   "%ld xpoll_wait calls: %lu allocations\n",
-                   reg_allocs, reg_bytes, iters / 4, a);
-            printf("micro_reg_allocs=%lu micro_reg_bytes=%lu micro_wait_allocs=%lu\n",
+            printf(
+                "heap: 10000 xpoll_register calls: %lu allocations, %lu bytes; "
+                "%ld xpoll_wait calls: %lu allocations\n",
+                reg_allocs, reg_bytes, iters / 4, a);
+            printf("micro_reg_allocs=%lu micro_reg_bytes=%lu "
+                   "micro_wait_allocs=%lu\n",
                    reg_allocs, reg_bytes, a);
         } else {
             printf("heap: not measured (run under LD_PRELOAD=alloc_shim.so)\n");

@@ -36,7 +36,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define BUF_SIZE (64 * 1024)
+#define BUF_SIZE   (64 * 1024)
 #define MAX_EVENTS 1024
 
 struct conn {
@@ -105,7 +105,8 @@ static bool conn_pump(struct conn *c)
     bool want_out = c->start < c->end;
     if (want_out != c->want_out) {
         struct epoll_event ev = {
-            .events = EPOLLIN | EPOLLRDHUP | EPOLLET | (want_out ? EPOLLOUT : 0),
+            .events =
+                EPOLLIN | EPOLLRDHUP | EPOLLET | (want_out ? EPOLLOUT : 0),
             .data.ptr = c,
         };
         if (epoll_ctl(epfd, EPOLL_CTL_MOD, c->fd, &ev) < 0) {
@@ -216,7 +217,8 @@ int main(int argc, char **argv)
         return 1;
     }
     epfd = epoll_create1(EPOLL_CLOEXEC);
-    struct epoll_event lev = {.events = EPOLLIN | EPOLLET, .data.ptr = &listener_tag};
+    struct epoll_event lev = {.events = EPOLLIN | EPOLLET,
+                              .data.ptr = &listener_tag};
     struct epoll_event sev = {.events = EPOLLIN, .data.ptr = &signal_tag};
     if (epfd < 0 || epoll_ctl(epfd, EPOLL_CTL_ADD, lfd, &lev) < 0 ||
         epoll_ctl(epfd, EPOLL_CTL_ADD, sfd, &sev) < 0) {
@@ -241,7 +243,8 @@ int main(int argc, char **argv)
             if (p == &listener_tag) {
                 accept_all(lfd);
             } else if (p == &signal_tag) {
-                fprintf(stderr, "raw_epoll_echo: %lu connections open at exit\n", live);
+                fprintf(stderr,
+                        "raw_epoll_echo: %lu connections open at exit\n", live);
                 return 0;
             } else {
                 conn_event(p, e);

@@ -12,7 +12,7 @@
 /* Connections are tokened by their heap address, which malloc aligns, so
  * these small values can never collide with one. */
 #define ECHO_LISTENER_TOKEN ((xpoll_token)1)
-#define ECHO_WAKER_TOKEN ((xpoll_token)2)
+#define ECHO_WAKER_TOKEN    ((xpoll_token)2)
 
 /*
  * Serve `listen_fd` (non-blocking, not yet registered) on `poll` until

@@ -24,7 +24,7 @@
 
 #include <xpoll.h>
 
-#define CHUNK (64 * 1024)
+#define CHUNK           (64 * 1024)
 #define IDLE_TIMEOUT_NS (10 * 1000000000LL)
 
 struct conn {
@@ -136,7 +136,8 @@ int main(int argc, char **argv)
     xpoll_events *events = NULL;
     int status = 1, err;
 
-    if (argc < 2 || argc > 4 || (argc > 2 && !parse_size(argv[2], 1, &nconns)) ||
+    if (argc < 2 || argc > 4 ||
+        (argc > 2 && !parse_size(argv[2], 1, &nconns)) ||
         (argc > 3 && !parse_size(argv[3], 0, &bytes))) {
         fprintf(stderr, "usage: %s ADDR [N] [BYTES]\n", argv[0]);
         return 2;
@@ -187,12 +188,15 @@ int main(int argc, char **argv)
         if (n > 0)
             last_progress = t;
         else if (t - last_progress > IDLE_TIMEOUT_NS) {
-            fprintf(stderr, "tcp_echo_client: no progress for 10 s, %zu of "
-                            "%zu connections done\n", done, nconns);
+            fprintf(stderr,
+                    "tcp_echo_client: no progress for 10 s, %zu of "
+                    "%zu connections done\n",
+                    done, nconns);
             goto out;
         }
         for (int i = 0; i < n; i++) {
-            size_t k = (size_t)xpoll_event_token(xpoll_events_get(events, (size_t)i));
+            size_t k =
+                (size_t)xpoll_event_token(xpoll_events_get(events, (size_t)i));
             struct conn *c = &conns[k];
             if (c->fd < 0)
                 continue; /* done earlier in this batch (kqueue: 2 events) */

@@ -34,7 +34,7 @@
 
 #include "tcp_echo.h"
 
-#define BUF_SIZE (64 * 1024) /* per connection: the most a client can cost */
+#define BUF_SIZE   (64 * 1024) /* per connection: the most a client can cost */
 #define MAX_EVENTS 1024
 
 struct conn {

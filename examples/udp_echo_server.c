@@ -24,7 +24,7 @@
 #include <xpoll.h>
 
 #define SOCKET_TOKEN ((xpoll_token)1)
-#define WAKER_TOKEN ((xpoll_token)2)
+#define WAKER_TOKEN  ((xpoll_token)2)
 
 static atomic_bool stop_requested;
 static xpoll_waker *waker;
@@ -62,7 +62,8 @@ static int echo_all(int fd, unsigned long *echoed, unsigned long *dropped)
                 continue;
             return -errno;
         }
-        if (sendto(fd, buf, (size_t)n, 0, (struct sockaddr *)&from, fromlen) < 0)
+        if (sendto(fd, buf, (size_t)n, 0, (struct sockaddr *)&from, fromlen) <
+            0)
             ++*dropped;
         else
             ++*echoed;

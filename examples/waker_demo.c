@@ -23,7 +23,7 @@
 #include <xpoll.h>
 
 #define WAKER_TOKEN ((xpoll_token)1)
-#define TIMEOUT_NS (10 * 1000000000LL)
+#define TIMEOUT_NS  (10 * 1000000000LL)
 
 struct result {
     struct result *next;

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds and runs every test xpoll has, the way CI does:
 #
+#   format          every C file as .clang-format says (clang-format 14)
 #   dev             gcc, -Werror: the suite on epoll, examples, package checks
 #   pipe-waker      clang, -Werror, the pipe waker forced
 #   kqueue-freebsd  gcc: the suite on epoll and on kqueue (FreeBSD emulation),
@@ -13,12 +14,12 @@
 #   fuzz            libFuzzer (clang): each fuzzer 60 s on epoll and on kqueue
 #
 # usage: scripts/test.sh [STAGE...]      (default: all, in the order above)
-# Needs: cmake pkg-config libcmocka-dev gcc g++ clang valgrind
+# Needs: cmake pkg-config libcmocka-dev gcc g++ clang clang-format valgrind
 #        librust-libc-dev npm (see README.md for the one-line install).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-all_stages=(dev pipe-waker kqueue-freebsd kqueue-darwin asan tsan valgrind macos fuzz)
+all_stages=(format dev pipe-waker kqueue-freebsd kqueue-darwin asan tsan valgrind macos fuzz)
 stages=("$@")
 [ ${#stages[@]} -gt 0 ] || stages=("${all_stages[@]}")
 
@@ -33,6 +34,9 @@ for stage in "${stages[@]}"; do
     echo
     echo "=== $stage"
     case $stage in
+    format)
+        scripts/check-format.sh
+        ;;
     macos)
         scripts/macos-cross.sh build/macos
         ;;

@@ -35,7 +35,8 @@ int xpoll_events_new(xpoll_events **out, size_t capacity)
     size_t per_event = sizeof(struct xpoll_event) + native_size;
     if (capacity > (SIZE_MAX - sizeof(xpoll_events) - 8) / per_event)
         return -ENOMEM;
-    size_t item_bytes = (capacity * sizeof(struct xpoll_event) + 7) & ~(size_t)7;
+    size_t item_bytes =
+        (capacity * sizeof(struct xpoll_event) + 7) & ~(size_t)7;
     size_t total = sizeof(xpoll_events) + item_bytes + capacity * native_size;
 
     xpoll_events *events = malloc(total);

@@ -23,12 +23,12 @@
 #include "sys/fd.h"
 
 /* Return the int `call` gives, with errno as it was before the call. */
-#define RETURN_KEEPING_ERRNO(call)      \
-    do {                                \
-        int saved_errno_ = errno;       \
-        int result_ = (call);           \
-        errno = saved_errno_;           \
-        return result_;                 \
+#define RETURN_KEEPING_ERRNO(call)                                             \
+    do {                                                                       \
+        int saved_errno_ = errno;                                              \
+        int result_ = (call);                                                  \
+        errno = saved_errno_;                                                  \
+        return result_;                                                        \
     } while (0)
 
 /* -errno of a failed call, after closing fd.  close() can overwrite errno,

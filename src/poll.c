@@ -10,7 +10,7 @@
 #include "sys/env.h"
 #include "sys/selector.h"
 
-#define XPOLL__STR(x) #x
+#define XPOLL__STR(x)  #x
 #define XPOLL__XSTR(x) XPOLL__STR(x)
 
 const char *xpoll_version(void)
@@ -20,10 +20,8 @@ const char *xpoll_version(void)
 }
 
 static const char *const backend_names[] = {
-    [XPOLL_BACKEND_DEFAULT] = "default",
-    [XPOLL_BACKEND_EPOLL] = "epoll",
-    [XPOLL_BACKEND_KQUEUE] = "kqueue",
-    [XPOLL_BACKEND_POLL] = "poll",
+    [XPOLL_BACKEND_DEFAULT] = "default",   [XPOLL_BACKEND_EPOLL] = "epoll",
+    [XPOLL_BACKEND_KQUEUE] = "kqueue",     [XPOLL_BACKEND_POLL] = "poll",
     [XPOLL_BACKEND_IO_URING] = "io_uring",
 };
 

@@ -22,7 +22,7 @@
 
 #include "xpoll.h"
 
-#define MS (INT64_C(1000000))
+#define MS  (INT64_C(1000000))
 #define SEC (INT64_C(1000000000))
 
 /* Kinds of descriptor pair the edge-triggered tests run on.  fds[0] is
@@ -32,7 +32,7 @@ enum pair_kind {
     PAIR_UDP,
     PAIR_UNIX_STREAM,
     PAIR_UNIX_DGRAM,
-    PAIR_PIPE, /* fds[0] read end, fds[1] write end */
+    PAIR_PIPE,    /* fds[0] read end, fds[1] write end */
     PAIR_EVENTFD, /* one eventfd in both slots (fds[1] == fds[0]) */
     PAIR_KIND_COUNT
 };
@@ -59,8 +59,8 @@ int so_error(int fd);
 
 /* What one wait reported for one token, merged over split events. */
 struct seen {
-    int events;       /* events carrying the token */
-    uint32_t flags;   /* union of SEEN_* below */
+    int events;     /* events carrying the token */
+    uint32_t flags; /* union of SEEN_* below */
 };
 enum {
     SEEN_READABLE = 1u << 0,
@@ -139,8 +139,9 @@ bool on_kqueue(void);
 /* Ignore SIGPIPE and run the group; every main() calls this. */
 int run_group(const char *name, const struct CMUnitTest *tests, size_t count,
               CMFixtureFunction setup, CMFixtureFunction teardown);
-#define RUN(tests, setup, teardown) \
-    run_group(__FILE__, tests, sizeof(tests) / sizeof(tests[0]), setup, teardown)
+#define RUN(tests, setup, teardown)                                            \
+    run_group(__FILE__, tests, sizeof(tests) / sizeof(tests[0]), setup,        \
+              teardown)
 
 /* A fixture every test can use: a poll and a 64-event buffer. */
 struct fixture {

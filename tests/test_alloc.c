@@ -17,7 +17,8 @@
 #include <string.h>
 #include <unistd.h>
 
-/* ---- steady state --------------------------------------------------------- */
+/* ---- steady state ---------------------------------------------------------
+ */
 
 enum { PIPES = 64 };
 
@@ -34,9 +35,9 @@ static void wait_allocates_nothing(void **state)
     assert_int_equal(xpoll_waker_new(poll, 1000, &waker), 0);
     for (int i = 0; i < PIPES; i++) {
         pair_open(PAIR_PIPE, pipes[i]);
-        assert_int_equal(xpoll_register(poll, pipes[i][0], (xpoll_token)i,
-                                        XPOLL_READABLE),
-                         0);
+        assert_int_equal(
+            xpoll_register(poll, pipes[i][0], (xpoll_token)i, XPOLL_READABLE),
+            0);
     }
     heap_count_from(-1);
     int delivered = 0;
@@ -77,9 +78,9 @@ static void epoll_registration_allocates_nothing(void **state)
         pair_open(PAIR_PIPE, pipes[i]);
     heap_count_from(-1);
     for (int i = 0; i < PIPES; i++) {
-        assert_int_equal(xpoll_register(poll, pipes[i][0], (xpoll_token)i,
-                                        XPOLL_READABLE),
-                         0);
+        assert_int_equal(
+            xpoll_register(poll, pipes[i][0], (xpoll_token)i, XPOLL_READABLE),
+            0);
         assert_int_equal(xpoll_reregister(poll, pipes[i][0], (xpoll_token)i,
                                           XPOLL_READABLE | XPOLL_PRIORITY),
                          0);
@@ -93,7 +94,8 @@ static void epoll_registration_allocates_nothing(void **state)
     xpoll_free(poll);
 }
 
-/* ---- allocation failure at each point ------------------------------------- */
+/* ---- allocation failure at each point -------------------------------------
+ */
 
 /* Calls `make` with the k-th allocation failing, for k = 0, 1, ... until
  * it succeeds; each failure must be a clean -ENOMEM.  Returns how many

@@ -279,7 +279,8 @@ static void register_closed_fd(void **state)
     int fds[2];
     pair_open(PAIR_PIPE, fds);
     pair_close(PAIR_PIPE, fds);
-    assert_int_equal(xpoll_register(f->poll, fds[0], 1, XPOLL_READABLE), -EBADF);
+    assert_int_equal(xpoll_register(f->poll, fds[0], 1, XPOLL_READABLE),
+                     -EBADF);
     assert_int_equal(xpoll_reregister(f->poll, fds[0], 1, XPOLL_READABLE),
                      -EBADF);
 }
@@ -326,17 +327,17 @@ static void register_unsupported_interests(void **state)
     if (on_kqueue()) {
         assert_int_equal(xpoll_register(f->poll, fds[0], 1, XPOLL_PRIORITY),
                          -ENOTSUP);
-        assert_int_equal(xpoll_register(f->poll, fds[0], 1,
-                                        XPOLL_READABLE | XPOLL_PRIORITY),
-                         -ENOTSUP);
+        assert_int_equal(
+            xpoll_register(f->poll, fds[0], 1, XPOLL_READABLE | XPOLL_PRIORITY),
+            -ENOTSUP);
     } else {
         assert_int_equal(xpoll_register(f->poll, fds[0], 1, XPOLL_AIO),
                          -ENOTSUP);
         assert_int_equal(xpoll_register(f->poll, fds[0], 1, XPOLL_LIO),
                          -ENOTSUP);
-        assert_int_equal(xpoll_reregister(f->poll, fds[0], 1,
-                                          XPOLL_READABLE | XPOLL_AIO),
-                         -ENOTSUP);
+        assert_int_equal(
+            xpoll_reregister(f->poll, fds[0], 1, XPOLL_READABLE | XPOLL_AIO),
+            -ENOTSUP);
     }
     /* A refused registration left nothing behind. */
     put(PAIR_PIPE, fds);
@@ -448,9 +449,8 @@ static void token_round_trips_full_width(void **state)
                                   (xpoll_token)&tokens};
     for (size_t i = 0; i < sizeof tokens / sizeof tokens[0]; i++) {
         pair_open(PAIR_PIPE, fds);
-        assert_int_equal(xpoll_register(f->poll, fds[0], tokens[i],
-                                        XPOLL_READABLE),
-                         0);
+        assert_int_equal(
+            xpoll_register(f->poll, fds[0], tokens[i], XPOLL_READABLE), 0);
         put(PAIR_PIPE, fds);
         assert_int_equal(xpoll_wait(f->poll, f->events, SEC), 1);
         assert_true(xpoll_event_token(xpoll_events_get(f->events, 0)) ==
@@ -510,18 +510,18 @@ int main(void)
                                         fixture_teardown),
         cmocka_unit_test_setup_teardown(deregister_closed_fd, fixture_setup,
                                         fixture_teardown),
-        cmocka_unit_test_setup_teardown(register_empty_interests,
-                                        fixture_setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(register_empty_interests, fixture_setup,
+                                        fixture_teardown),
         cmocka_unit_test_setup_teardown(register_unknown_interest_bits,
                                         fixture_setup, fixture_teardown),
         cmocka_unit_test_setup_teardown(register_unsupported_interests,
                                         fixture_setup, fixture_teardown),
         cmocka_unit_test_setup_teardown(register_twice, fixture_setup,
                                         fixture_teardown),
-        cmocka_unit_test_setup_teardown(reregister_unregistered,
-                                        fixture_setup, fixture_teardown),
-        cmocka_unit_test_setup_teardown(deregister_unregistered,
-                                        fixture_setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(reregister_unregistered, fixture_setup,
+                                        fixture_teardown),
+        cmocka_unit_test_setup_teardown(deregister_unregistered, fixture_setup,
+                                        fixture_teardown),
         cmocka_unit_test_setup_teardown(deregister_twice, fixture_setup,
                                         fixture_teardown),
         cmocka_unit_test_setup_teardown(register_regular_file, fixture_setup,

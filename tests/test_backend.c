@@ -68,8 +68,8 @@ static void env_names_epoll(void **state)
 static void env_unknown_name_is_enotsup(void **state)
 {
     (void)state;
-    const char *bad[] = {"bogus", "EPOLL", "epoll ", " kqueue", "select",
-                         "default", "epollx"};
+    const char *bad[] = {"bogus",  "EPOLL",   "epoll ", " kqueue",
+                         "select", "default", "epollx"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         xpoll *poll;
         assert_int_equal(new_with_env(bad[i], &poll), -ENOTSUP);

@@ -61,7 +61,8 @@ static void huge_fd_is_ebadf(void **state)
     struct fixture *f = *state;
     const int fds[] = {INT_MAX, 1 << 20, 65536};
     for (size_t i = 0; i < sizeof fds / sizeof fds[0]; i++) {
-        assert_int_equal(xpoll_register(f->poll, fds[i], 1, XPOLL_READABLE), -EBADF);
+        assert_int_equal(xpoll_register(f->poll, fds[i], 1, XPOLL_READABLE),
+                         -EBADF);
         assert_int_equal(xpoll_reregister(f->poll, fds[i], 1, XPOLL_READABLE),
                          -EBADF);
         assert_int_equal(xpoll_deregister(f->poll, fds[i]), -EBADF);
@@ -71,8 +72,10 @@ static void huge_fd_is_ebadf(void **state)
 static void int_min_fd_is_ebadf(void **state)
 {
     struct fixture *f = *state;
-    assert_int_equal(xpoll_register(f->poll, INT_MIN, 1, XPOLL_READABLE), -EBADF);
-    assert_int_equal(xpoll_reregister(f->poll, INT_MIN, 1, XPOLL_READABLE), -EBADF);
+    assert_int_equal(xpoll_register(f->poll, INT_MIN, 1, XPOLL_READABLE),
+                     -EBADF);
+    assert_int_equal(xpoll_reregister(f->poll, INT_MIN, 1, XPOLL_READABLE),
+                     -EBADF);
     assert_int_equal(xpoll_deregister(f->poll, INT_MIN), -EBADF);
 }
 
@@ -101,8 +104,8 @@ static void poll_inside_itself_is_einval(void **state)
     struct fixture *f = *state;
     /* epoll_ctl refuses fd == epfd (epoll_ctl(2), EINVAL); kqueue refuses
      * itself (FreeBSD kern_event.c kqueue_register: EINVAL). */
-    assert_int_equal(xpoll_register(f->poll, xpoll_fd(f->poll), 1, XPOLL_READABLE),
-                     -EINVAL);
+    assert_int_equal(
+        xpoll_register(f->poll, xpoll_fd(f->poll), 1, XPOLL_READABLE), -EINVAL);
     expect_no_event(f->poll, f->events, 0);
 }
 
@@ -114,7 +117,8 @@ static void another_poll_nests_and_reads_readable(void **state)
     assert_int_equal(xpoll_new(&inner), 0);
     assert_int_equal(xpoll_pipe(fds), 0);
     assert_int_equal(xpoll_register(inner, fds[0], 1, XPOLL_READABLE), 0);
-    assert_int_equal(xpoll_register(f->poll, xpoll_fd(inner), 2, XPOLL_READABLE), 0);
+    assert_int_equal(
+        xpoll_register(f->poll, xpoll_fd(inner), 2, XPOLL_READABLE), 0);
     expect_no_event(f->poll, f->events, 0);
     assert_int_equal(write(fds[1], "x", 1), 1);
     struct seen seen = expect_event(f->poll, f->events, 2);
@@ -228,10 +232,12 @@ static void backend_values_far_outside_the_enum(void **state)
 {
     (void)state;
     xpoll *poll = (xpoll *)&poll;
-    assert_int_equal(xpoll_new_with_backend(&poll, (xpoll_backend)INT_MAX), -EINVAL);
+    assert_int_equal(xpoll_new_with_backend(&poll, (xpoll_backend)INT_MAX),
+                     -EINVAL);
     assert_null(poll);
     poll = (xpoll *)&poll;
-    assert_int_equal(xpoll_new_with_backend(&poll, (xpoll_backend)INT_MIN), -EINVAL);
+    assert_int_equal(xpoll_new_with_backend(&poll, (xpoll_backend)INT_MIN),
+                     -EINVAL);
     assert_null(poll);
     assert_null(xpoll_backend_name((xpoll_backend)INT_MAX));
     assert_null(xpoll_backend_name((xpoll_backend)INT_MIN));
@@ -248,8 +254,9 @@ static void backend_env_garbage(void **state)
 
     static char huge[10000];
     memset(huge, 'e', sizeof huge - 1);
-    const char *bad[] = {huge, "epoll\n", "epoll\t", "kqueue,epoll", "\x01",
-                         "\xff\xfe", "epoll=1", "-", "0", "1"};
+    const char *bad[] = {huge,   "epoll\n",  "epoll\t", "kqueue,epoll",
+                         "\x01", "\xff\xfe", "epoll=1", "-",
+                         "0",    "1"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         xpoll *poll = (xpoll *)&poll;
         assert_int_equal(setenv("XPOLL_BACKEND", bad[i], 1), 0);
@@ -287,11 +294,9 @@ static void net_socketpair_bad_types(void **state)
     const struct {
         int type, err;
     } cases[] = {
-        {-1, -EINVAL},
-        {12345, -EINVAL},
-        {0, -EINVAL},
-        {SOCK_RDM, -EINVAL},
-        {SOCK_RAW, -EINVAL}, /* Linux would quietly make a datagram pair */
+        {-1, -EINVAL},       {12345, -EINVAL},    {0, -EINVAL},
+        {SOCK_RDM, -EINVAL}, {SOCK_RAW, -EINVAL}, /* Linux would quietly make a
+                                                     datagram pair */
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         int fds[2] = {7, 7};
@@ -331,7 +336,8 @@ static void net_backlog_out_of_range_is_accepted(void **state)
     }
 }
 
-#define T(name) cmocka_unit_test_setup_teardown(name, fixture_setup, fixture_teardown)
+#define T(name)                                                                \
+    cmocka_unit_test_setup_teardown(name, fixture_setup, fixture_teardown)
 
 int main(void)
 {

@@ -81,7 +81,8 @@ static void tcp_peer_shutdown_wr(void **state)
 static void reset(int fd)
 {
     struct linger lin = {.l_onoff = 1, .l_linger = 0};
-    assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_LINGER, &lin, sizeof lin), 0);
+    assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_LINGER, &lin, sizeof lin),
+                     0);
     close(fd); /* RST instead of FIN */
 }
 
@@ -254,7 +255,7 @@ static void deregister_after_close_is_ebadf(void **state)
     }
 }
 
-#define T(name) \
+#define T(name)                                                                \
     cmocka_unit_test_setup_teardown(name, fixture_setup, fixture_teardown)
 
 int main(void)

@@ -43,7 +43,8 @@ static void one_event_per_edge(struct fixture *f, enum pair_kind kind)
     pair_close(kind, fds);
 }
 
-static void no_second_event_before_eagain(struct fixture *f, enum pair_kind kind)
+static void no_second_event_before_eagain(struct fixture *f,
+                                          enum pair_kind kind)
 {
     int fds[2];
     pair_open(kind, fds);
@@ -134,9 +135,9 @@ static void both_interests(struct fixture *f, enum pair_kind kind)
 {
     int fds[2];
     pair_open(kind, fds);
-    assert_int_equal(xpoll_register(f->poll, fds[0], TOKEN,
-                                    XPOLL_READABLE | XPOLL_WRITABLE),
-                     0);
+    assert_int_equal(
+        xpoll_register(f->poll, fds[0], TOKEN, XPOLL_READABLE | XPOLL_WRITABLE),
+        0);
     put(kind, fds);
     struct seen seen = expect_event(f->poll, f->events, TOKEN);
     assert_true(seen.flags & SEEN_READABLE);
@@ -145,15 +146,15 @@ static void both_interests(struct fixture *f, enum pair_kind kind)
     pair_close(kind, fds);
 }
 
-#define KIND_TEST(behaviour, kind, KIND)                   \
-    static void behaviour##__##kind(void **state)          \
-    {                                                      \
-        behaviour(*state, PAIR_##KIND);                    \
+#define KIND_TEST(behaviour, kind, KIND)                                       \
+    static void behaviour##__##kind(void **state)                              \
+    {                                                                          \
+        behaviour(*state, PAIR_##KIND);                                        \
     }
-#define READ_TESTS(kind, KIND)                             \
-    KIND_TEST(one_event_per_edge, kind, KIND)              \
-    KIND_TEST(no_second_event_before_eagain, kind, KIND)   \
-    KIND_TEST(new_data_after_eagain, kind, KIND)           \
+#define READ_TESTS(kind, KIND)                                                 \
+    KIND_TEST(one_event_per_edge, kind, KIND)                                  \
+    KIND_TEST(no_second_event_before_eagain, kind, KIND)                       \
+    KIND_TEST(new_data_after_eagain, kind, KIND)                               \
     KIND_TEST(writable_initial_edge, kind, KIND)
 
 READ_TESTS(tcp, TCP)
@@ -180,13 +181,11 @@ KIND_TEST(writable_again_after_drain, unix_dgram, UNIX_DGRAM)
 KIND_TEST(writable_again_after_drain, pipe, PIPE)
 KIND_TEST(writable_again_after_drain, eventfd, EVENTFD)
 
-#define T(name) \
+#define T(name)                                                                \
     cmocka_unit_test_setup_teardown(name, fixture_setup, fixture_teardown)
-#define READ_ENTRIES(kind)                     \
-    T(one_event_per_edge__##kind),             \
-    T(no_second_event_before_eagain__##kind),  \
-    T(new_data_after_eagain__##kind),          \
-    T(writable_initial_edge__##kind)
+#define READ_ENTRIES(kind)                                                     \
+    T(one_event_per_edge__##kind), T(no_second_event_before_eagain__##kind),   \
+        T(new_data_after_eagain__##kind), T(writable_initial_edge__##kind)
 
 int main(void)
 {

@@ -37,7 +37,8 @@
 #include <time.h>
 #include <unistd.h>
 
-/* ---- what the library passes to epoll_pwait2 ------------------------------ */
+/* ---- what the library passes to epoll_pwait2 ------------------------------
+ */
 
 /* The epoll backend calls epoll_pwait2 through syscall(2).  This
  * definition, in the executable, comes first in the dynamic linker's
@@ -76,7 +77,8 @@ long syscall(long nr, ...)
     return real_syscall(nr, arg[0], arg[1], arg[2], arg[3], arg[4], arg[5]);
 }
 
-/* ---- checks in a child ---------------------------------------------------- */
+/* ---- checks in a child ----------------------------------------------------
+ */
 
 /* Where the child's first failed CHECK was, in memory the parent shares
  * (MAP_SHARED): a seccomp filter may forbid the child any I/O, and a child
@@ -100,10 +102,10 @@ static void child_failed(const char *file, int line)
     syscall(SYS_exit_group, 1);
 }
 
-#define CHECK(cond)                                \
-    do {                                           \
-        if (!(cond))                               \
-            child_failed(__FILE__, __LINE__);      \
+#define CHECK(cond)                                                            \
+    do {                                                                       \
+        if (!(cond))                                                           \
+            child_failed(__FILE__, __LINE__);                                  \
     } while (0)
 
 /* Runs `body` in a child; fails the test with its report if it failed. */
@@ -272,7 +274,8 @@ static void fallback_clamps_body(void)
         /* A wrapped value would be negative (block forever) or small
          * (return 0 early): the kernel must see INT_MAX ms, and the wait
          * must end only with the write made while it was blocked. */
-        struct blocked_wait w = {.tid = gettid(), .fd = fds[1], .timeout_ms = 0};
+        struct blocked_wait w = {
+            .tid = gettid(), .fd = fds[1], .timeout_ms = 0};
         CHECK(pthread_create(&w.thread, NULL, write_once_blocked, &w) == 0);
         CHECK(xpoll_wait(poll, events, huge[i]) == 1);
         CHECK(pthread_join(w.thread, NULL) == 0);
@@ -299,8 +302,8 @@ static const char *pwait2_unavailable(void)
     assert_true(ep >= 0);
     struct epoll_event ev;
     struct timespec zero = {0, 0};
-    long n = syscall(SYS_epoll_pwait2, ep, &ev, 1, &zero, NULL,
-                     (size_t)(_NSIG / 8));
+    long n =
+        syscall(SYS_epoll_pwait2, ep, &ev, 1, &zero, NULL, (size_t)(_NSIG / 8));
     int err = n < 0 ? errno : 0;
     close(ep);
     if (err == ENOSYS)
@@ -325,8 +328,8 @@ static void pwait2_keeps_sub_millisecond_precision(void **state)
                       why);
         skip();
     }
-    const int64_t precise[] = {1, 999, 1000, 100 * 1000, MS - 1, MS + 1,
-                               3 * MS / 2, 2 * MS + 7};
+    const int64_t precise[] = {1,      999,    1000,       100 * 1000,
+                               MS - 1, MS + 1, 3 * MS / 2, 2 * MS + 7};
     for (size_t i = 0; i < sizeof precise / sizeof precise[0]; i++) {
         int64_t t = precise[i];
         long calls = pwait2_seen.calls;
@@ -538,9 +541,9 @@ static void forced_pipe_waker_matches_build(void **state)
 #endif
 }
 
-#define F(name) \
+#define F(name)                                                                \
     cmocka_unit_test_setup_teardown(name, fixture_setup, fixture_teardown)
-#define W(name) \
+#define W(name)                                                                \
     cmocka_unit_test_setup_teardown(name, fd_waker_setup, fd_waker_teardown)
 
 int main(void)

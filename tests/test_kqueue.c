@@ -14,7 +14,7 @@
 
 #include "kqemu.h"
 
-#define ADD_FLAGS (EV_ADD | EV_CLEAR | EV_RECEIPT)
+#define ADD_FLAGS    (EV_ADD | EV_CLEAR | EV_RECEIPT)
 #define DELETE_FLAGS (EV_DELETE | EV_RECEIPT)
 
 static bool darwin(void)
@@ -62,9 +62,8 @@ static void register_both_is_one_call_with_two_changes(void **state)
     int fds[2];
     pair_open(PAIR_UNIX_STREAM, fds);
     kqemu_trace_reset();
-    assert_int_equal(xpoll_register(f->poll, fds[0], 9,
-                                    XPOLL_READABLE | XPOLL_WRITABLE),
-                     0);
+    assert_int_equal(
+        xpoll_register(f->poll, fds[0], 9, XPOLL_READABLE | XPOLL_WRITABLE), 0);
     struct kqemu_call call = only_call();
     assert_int_equal(call.kq, xpoll_fd(f->poll));
     assert_int_equal(call.nchanges, 2);
@@ -123,10 +122,10 @@ static void injected_error_surfaces(void **state)
     struct fixture *f = *state;
     int fds[2];
     pair_open(PAIR_PIPE, fds);
-    assert_int_equal(kqemu_inject_change_errno(xpoll_fd(f->poll), EVFILT_READ,
-                                               EBADF, 1),
-                     0);
-    assert_int_equal(xpoll_register(f->poll, fds[0], 1, XPOLL_READABLE), -EBADF);
+    assert_int_equal(
+        kqemu_inject_change_errno(xpoll_fd(f->poll), EVFILT_READ, EBADF, 1), 0);
+    assert_int_equal(xpoll_register(f->poll, fds[0], 1, XPOLL_READABLE),
+                     -EBADF);
     pair_close(PAIR_PIPE, fds);
 }
 
@@ -139,9 +138,9 @@ static void first_unignored_error_wins(void **state)
     /* WRITE's EPIPE is ignored on register; READ's EACCES is not. */
     assert_int_equal(kqemu_inject_change_errno(kq, EVFILT_WRITE, EPIPE, 1), 0);
     assert_int_equal(kqemu_inject_change_errno(kq, EVFILT_READ, EACCES, 1), 0);
-    assert_int_equal(xpoll_register(f->poll, fds[0], 1,
-                                    XPOLL_READABLE | XPOLL_WRITABLE),
-                     -EACCES);
+    assert_int_equal(
+        xpoll_register(f->poll, fds[0], 1, XPOLL_READABLE | XPOLL_WRITABLE),
+        -EACCES);
     pair_close(PAIR_UNIX_STREAM, fds);
 }
 
@@ -152,9 +151,9 @@ static void injected_epipe_on_register_is_ignored(void **state)
     struct fixture *f = *state;
     int fds[2];
     pair_open(PAIR_PIPE, fds);
-    assert_int_equal(kqemu_inject_change_errno(xpoll_fd(f->poll), EVFILT_WRITE,
-                                               EPIPE, 1),
-                     0);
+    assert_int_equal(
+        kqemu_inject_change_errno(xpoll_fd(f->poll), EVFILT_WRITE, EPIPE, 1),
+        0);
     assert_int_equal(xpoll_register(f->poll, fds[1], 3, XPOLL_WRITABLE), 0);
     assert_int_equal(expect_event(f->poll, f->events, 3).events, 1);
     pair_close(PAIR_PIPE, fds);
@@ -235,9 +234,9 @@ static void reregister_ignores_epipe(void **state)
     int fds[2];
     pair_open(PAIR_PIPE, fds);
     assert_int_equal(xpoll_register(f->poll, fds[1], 1, XPOLL_WRITABLE), 0);
-    assert_int_equal(kqemu_inject_change_errno(xpoll_fd(f->poll), EVFILT_WRITE,
-                                               EPIPE, 1),
-                     0);
+    assert_int_equal(
+        kqemu_inject_change_errno(xpoll_fd(f->poll), EVFILT_WRITE, EPIPE, 1),
+        0);
     assert_int_equal(xpoll_reregister(f->poll, fds[1], 2, XPOLL_WRITABLE), 0);
     pair_close(PAIR_PIPE, fds);
 }
@@ -536,7 +535,7 @@ static void reused_fd_number_carries_new_token(void **state)
     pair_close(PAIR_UNIX_STREAM, b);
 }
 
-#define T(name) \
+#define T(name)                                                                \
     cmocka_unit_test_setup_teardown(name, fixture_setup, fixture_teardown)
 
 int main(void)

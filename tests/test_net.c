@@ -107,8 +107,8 @@ static void assert_flows(int from, int to, const char *msg)
  * hands ephemeral ports out in sequence, so it stays free for the test. */
 static void closed_port_addr(const char *host_fmt, char *out, size_t len)
 {
-    int fd = xpoll_tcp_listen(host_fmt[0] == '[' ? "[::1]:0" : "127.0.0.1:0",
-                              0, 0);
+    int fd =
+        xpoll_tcp_listen(host_fmt[0] == '[' ? "[::1]:0" : "127.0.0.1:0", 0, 0);
     assert_true(fd >= 0);
     int port = addr_port(fd);
     close(fd);
@@ -170,13 +170,13 @@ static void test_bare_port_means_ipv4_loopback(void **state)
  * address, whatever the kernel would have said. */
 static const char *const bad_addresses[] = {
     "",
-    "127.0.0.1",          /* no port: read as a bare port, not a number */
-    "127.0.0.1:",         /* empty port */
-    ":80",                /* empty host */
-    "127.0.0.1:65536",    /* port out of range */
+    "127.0.0.1",       /* no port: read as a bare port, not a number */
+    "127.0.0.1:",      /* empty port */
+    ":80",             /* empty host */
+    "127.0.0.1:65536", /* port out of range */
     "127.0.0.1:123456",
     "127.0.0.1:-1",
-    "127.0.0.1:+80",      /* strtol() would take these three */
+    "127.0.0.1:+80", /* strtol() would take these three */
     "127.0.0.1: 80",
     "127.0.0.1:0x50",
     " 127.0.0.1:80",
@@ -186,25 +186,25 @@ static const char *const bad_addresses[] = {
     "256.0.0.1:80",
     "1.2.3:80",
     "1.2.3.4.5:80",
-    "localhost:80",       /* names would need DNS, which can block */
+    "localhost:80", /* names would need DNS, which can block */
     "example.com:80",
-    "::1:80",             /* IPv6 without brackets */
+    "::1:80", /* IPv6 without brackets */
     "::1",
-    "[::1]",              /* no port */
+    "[::1]", /* no port */
     "[::1]:",
     "[::1]80",
-    "[::1:80",            /* missing ']' */
-    "::1]:80",            /* missing '[' */
+    "[::1:80", /* missing ']' */
+    "::1]:80", /* missing '[' */
     "[]:80",
-    "[127.0.0.1]:80",     /* IPv4 in brackets */
+    "[127.0.0.1]:80", /* IPv4 in brackets */
     "[::1]:65536",
     "[::1]:80]",
     "[[::1]]:80",
     "[::g]:80",
-    "[::1%]:80",          /* empty scope */
+    "[::1%]:80",            /* empty scope */
     "[::1%no-such-if0]:80", /* unknown interface */
     "[::1%99999999999]:80", /* scope index beyond 32 bits */
-    "65536",              /* bare port out of range */
+    "65536",                /* bare port out of range */
     "99999",
     "-5",
     "abc",
@@ -753,11 +753,12 @@ static void udp_round_trip(const char *bind_at)
     wait_fd(srv, POLLIN);
     struct sockaddr_storage from;
     socklen_t fromlen = sizeof from;
-    assert_int_equal(recvfrom(srv, buf, sizeof buf, 0,
-                              (struct sockaddr *)&from, &fromlen), 5);
+    assert_int_equal(
+        recvfrom(srv, buf, sizeof buf, 0, (struct sockaddr *)&from, &fromlen),
+        5);
     assert_memory_equal(buf, "hello", 5);
-    assert_int_equal(sendto(srv, "world", 5, 0, (struct sockaddr *)&from,
-                            fromlen), 5);
+    assert_int_equal(
+        sendto(srv, "world", 5, 0, (struct sockaddr *)&from, fromlen), 5);
     wait_fd(cli, POLLIN);
     assert_int_equal(recv(cli, buf, sizeof buf, 0), 5);
     assert_memory_equal(buf, "world", 5);
@@ -971,8 +972,8 @@ static void test_unix_dgram_bound_exchange(void **state)
 
     struct sockaddr_un to = {.sun_family = AF_UNIX};
     strcpy(to.sun_path, path);
-    assert_int_equal(sendto(cli, "dgram", 5, 0, (struct sockaddr *)&to,
-                            sizeof to), 5);
+    assert_int_equal(
+        sendto(cli, "dgram", 5, 0, (struct sockaddr *)&to, sizeof to), 5);
     wait_fd(srv, POLLIN);
     assert_int_equal(recv(srv, buf, sizeof buf, 0), 5);
     assert_memory_equal(buf, "dgram", 5);

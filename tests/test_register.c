@@ -122,9 +122,9 @@ static void deregistered_fd_still_works(void **state)
     int fds[2];
     char buf[4];
     pair_open(PAIR_UNIX_STREAM, fds);
-    assert_int_equal(xpoll_register(f->poll, fds[0], OLD,
-                                    XPOLL_READABLE | XPOLL_WRITABLE),
-                     0);
+    assert_int_equal(
+        xpoll_register(f->poll, fds[0], OLD, XPOLL_READABLE | XPOLL_WRITABLE),
+        0);
     assert_int_equal(xpoll_deregister(f->poll, fds[0]), 0);
     assert_int_equal(write(fds[1], "abc", 3), 3);
     assert_int_equal(read(fds[0], buf, sizeof buf), 3);
@@ -201,7 +201,7 @@ static void close_without_deregister_with_dup(void **state)
     close(fds[1]);
 }
 
-#define T(name) \
+#define T(name)                                                                \
     cmocka_unit_test_setup_teardown(name, fixture_setup, fixture_teardown)
 
 int main(void)

@@ -158,7 +158,8 @@ static void concurrent_registrations_all_report(void **state)
         int n = xpoll_wait(poll, events, HANG_NS);
         assert_true(n > 0);
         for (int i = 0; i < n; i++) {
-            xpoll_token t = xpoll_event_token(xpoll_events_get(events, (size_t)i));
+            xpoll_token t =
+                xpoll_event_token(xpoll_events_get(events, (size_t)i));
             assert_true(t < THREADS * PER_THREAD);
             assert_int_equal(seen[t]++, 0); /* one event per edge */
             total++;
@@ -174,7 +175,7 @@ static void concurrent_registrations_all_report(void **state)
     xpoll_free(poll);
 }
 
-#define T(name) \
+#define T(name)                                                                \
     cmocka_unit_test_setup_teardown(name, fixture_setup, fixture_teardown)
 
 int main(void)

@@ -30,9 +30,9 @@ static void small_capacity_loses_nothing(void **state)
     assert_int_equal(xpoll_events_new(&events, CAPACITY), 0);
     for (int i = 0; i < READY; i++) {
         pair_open(PAIR_PIPE, pipes[i]);
-        assert_int_equal(xpoll_register(poll, pipes[i][0], (xpoll_token)i,
-                                        XPOLL_READABLE),
-                         0);
+        assert_int_equal(
+            xpoll_register(poll, pipes[i][0], (xpoll_token)i, XPOLL_READABLE),
+            0);
         put(PAIR_PIPE, pipes[i]);
     }
     /* Edge-triggered: what did not fit stays on the kernel's ready list. */
@@ -42,7 +42,8 @@ static void small_capacity_loses_nothing(void **state)
         int n = xpoll_wait(poll, events, round < 3 ? SEC : 0);
         assert_int_equal(n, expected[round]);
         for (int i = 0; i < n; i++) {
-            xpoll_token t = xpoll_event_token(xpoll_events_get(events, (size_t)i));
+            xpoll_token t =
+                xpoll_event_token(xpoll_events_get(events, (size_t)i));
             assert_true(t < READY);
             seen[t]++;
         }
@@ -115,8 +116,8 @@ static long sleeps_so_far(void)
 /* A wait with timeout 0 on an idle poll returns 0 without the thread ever
  * going to sleep: neither epoll_wait (fs/eventpoll.c ep_poll()) nor kevent
  * (FreeBSD sys/kern/kern_event.c kqueue_scan()) sleeps on a zero timeout,
- * whereas any positive timeout on an idle poll always does.  Something else may put the
- * thread to sleep now and then (a page fault, a sanitizer's lock), so a
+ * whereas any positive timeout on an idle poll always does.  Something else may
+ * put the thread to sleep now and then (a page fault, a sanitizer's lock), so a
  * wait that slept is retried: a zero timeout passed on as anything else
  * sleeps every time. */
 static void zero_timeout_returns_without_sleeping(void **state)
@@ -207,10 +208,10 @@ static void huge_timeouts_are_clamped(void **state)
 {
     const int64_t huge[] = {
         INT64_MAX - 1,
-        ((int64_t)INT_MAX + 1) * MS,       /* just past epoll's INT_MAX ms */
-        (int64_t)UINT32_MAX * MS + 1,      /* wraps to 1 ms if cast to int */
-        (int64_t)100000001 * SEC,          /* just past macOS's limit */
-        (int64_t)INT32_MAX * SEC + SEC,    /* FreeBSD's "forever" boundary */
+        ((int64_t)INT_MAX + 1) * MS,    /* just past epoll's INT_MAX ms */
+        (int64_t)UINT32_MAX * MS + 1,   /* wraps to 1 ms if cast to int */
+        (int64_t)100000001 * SEC,       /* just past macOS's limit */
+        (int64_t)INT32_MAX * SEC + SEC, /* FreeBSD's "forever" boundary */
     };
     for (size_t i = 0; i < sizeof huge / sizeof huge[0]; i++)
         blocks_until_ready(*state, huge[i]);
@@ -271,7 +272,7 @@ static void signal_interrupts_wait_despite_sa_restart(void **state)
     interrupted_wait(*state, SA_RESTART);
 }
 
-#define T(name) \
+#define T(name)                                                                \
     cmocka_unit_test_setup_teardown(name, fixture_setup, fixture_teardown)
 
 int main(void)

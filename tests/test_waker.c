@@ -295,7 +295,8 @@ static void wake_from_handler_during_registration(void **state)
         int fds[2];
         pair_open(PAIR_PIPE, fds);
         assert_int_equal(xpoll_register(f->poll, fds[0], 1, XPOLL_READABLE), 0);
-        assert_int_equal(xpoll_reregister(f->poll, fds[0], 2, XPOLL_READABLE), 0);
+        assert_int_equal(xpoll_reregister(f->poll, fds[0], 2, XPOLL_READABLE),
+                         0);
         assert_int_equal(xpoll_deregister(f->poll, fds[0]), 0);
         pair_close(PAIR_PIPE, fds);
         int n = xpoll_wait(f->poll, f->events, 0);
@@ -341,8 +342,7 @@ static void no_wake_lost_under_contention(void **state)
     struct contention c = {.waker = f->waker};
     atomic_init(&c.produced, 0);
     for (int i = 0; i < PRODUCERS; i++)
-        assert_int_equal(
-            pthread_create(&c.threads[i], NULL, produce, &c), 0);
+        assert_int_equal(pthread_create(&c.threads[i], NULL, produce, &c), 0);
 
     int consumed = 0, wakeups = 0;
     while (consumed < PRODUCERS * ITEMS) {
@@ -366,7 +366,8 @@ static void no_wake_lost_under_contention(void **state)
     assert_true(n == 0 || n == 1);
 }
 
-#define T(name) cmocka_unit_test_setup_teardown(name, waker_setup, waker_teardown)
+#define T(name)                                                                \
+    cmocka_unit_test_setup_teardown(name, waker_setup, waker_teardown)
 
 int main(void)
 {

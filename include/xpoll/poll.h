@@ -27,9 +27,9 @@
 /* The library is built with -fvisibility=hidden: only XPOLL_API names are
  * exported from the shared object. */
 #if defined(__GNUC__) || defined(__clang__)
-#  define XPOLL_API __attribute__((visibility("default")))
+#define XPOLL_API __attribute__((visibility("default")))
 #else
-#  define XPOLL_API
+#define XPOLL_API
 #endif
 
 #ifdef __cplusplus
@@ -62,11 +62,16 @@ typedef uintptr_t xpoll_token;
 /** A set of XPOLL_READABLE, XPOLL_WRITABLE, ... bits. */
 typedef uint8_t xpoll_interests;
 
-#define XPOLL_READABLE 0x01u /**< data to read, a connection to accept, EOF */
-#define XPOLL_WRITABLE 0x02u /**< room to write, a connect that finished */
-#define XPOLL_PRIORITY 0x04u /**< urgent/priority data: epoll (EPOLLPRI) only */
-#define XPOLL_AIO      0x08u /**< POSIX AIO completions: kqueue EVFILT_AIO only */
-#define XPOLL_LIO      0x10u /**< lio_listio completions: FreeBSD EVFILT_LIO only */
+/** Data to read, a connection to accept, or end of file. */
+#define XPOLL_READABLE 0x01u
+/** Room to write, or a connect that finished. */
+#define XPOLL_WRITABLE 0x02u
+/** Urgent/priority data: epoll (EPOLLPRI) only. */
+#define XPOLL_PRIORITY 0x04u
+/** POSIX AIO completions: kqueue EVFILT_AIO only. */
+#define XPOLL_AIO      0x08u
+/** lio_listio completions: FreeBSD EVFILT_LIO only. */
+#define XPOLL_LIO      0x10u
 
 /**
  * Create a poll with the platform's default backend.
@@ -263,9 +268,9 @@ XPOLL_API void xpoll_events_clear(xpoll_events *events);
  * kernel's) and epoll's readiness bits, so epoll fills the caller's buffer
  * directly; kqueue translates into the same bits plus four of its own. */
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-#  define XPOLL__PACKED __attribute__((packed))
+#define XPOLL__PACKED __attribute__((packed))
 #else
-#  define XPOLL__PACKED
+#define XPOLL__PACKED
 #endif
 struct xpoll_event {
     uint32_t xpoll__readiness; /* XPOLL__EV_* */
@@ -279,31 +284,32 @@ struct xpoll_events {
     void *xpoll__native;              /* backend scratch (kqueue's kevents) */
 };
 
-#define XPOLL__EV_IN 0x001u            /* EPOLLIN */
-#define XPOLL__EV_PRI 0x002u           /* EPOLLPRI */
-#define XPOLL__EV_OUT 0x004u           /* EPOLLOUT */
-#define XPOLL__EV_ERR 0x008u           /* EPOLLERR */
-#define XPOLL__EV_HUP 0x010u           /* EPOLLHUP */
-#define XPOLL__EV_RDHUP 0x2000u        /* EPOLLRDHUP */
+#define XPOLL__EV_IN        0x001u     /* EPOLLIN */
+#define XPOLL__EV_PRI       0x002u     /* EPOLLPRI */
+#define XPOLL__EV_OUT       0x004u     /* EPOLLOUT */
+#define XPOLL__EV_ERR       0x008u     /* EPOLLERR */
+#define XPOLL__EV_HUP       0x010u     /* EPOLLHUP */
+#define XPOLL__EV_RDHUP     0x2000u    /* EPOLLRDHUP */
 #define XPOLL__EV_WRITE_EOF (1u << 24) /* kqueue: EVFILT_WRITE with EV_EOF */
-#define XPOLL__EV_KQ_ERROR (1u << 25)  /* kqueue: EV_ERROR, EV_EOF+fflags */
-#define XPOLL__EV_AIO (1u << 26)       /* kqueue: EVFILT_AIO */
-#define XPOLL__EV_LIO (1u << 27)       /* kqueue: EVFILT_LIO */
+#define XPOLL__EV_KQ_ERROR  (1u << 25) /* kqueue: EV_ERROR, EV_EOF+fflags */
+#define XPOLL__EV_AIO       (1u << 26) /* kqueue: EVFILT_AIO */
+#define XPOLL__EV_LIO       (1u << 27) /* kqueue: EVFILT_LIO */
 
 /* XPOLL_INLINE: an inline definition that never emits a copy of its own
  * (C99 `inline` semantics in every language mode, via gnu_inline); the
  * library compiles these bodies once more, out of line, in src/events.c
  * (XPOLL__EMIT_INLINES), and exports them. */
 #if defined(XPOLL__EMIT_INLINES)
-#  define XPOLL_INLINE XPOLL_API
+#define XPOLL_INLINE XPOLL_API
 #elif defined(__GNUC__) || defined(__clang__)
-#  define XPOLL_INLINE XPOLL_API extern inline __attribute__((gnu_inline))
+#define XPOLL_INLINE XPOLL_API extern inline __attribute__((gnu_inline))
 #else
-#  define XPOLL_INLINE static inline
+#define XPOLL_INLINE static inline
 #endif
 
 /* A NULL event reads as no readiness at all. */
-#define XPOLL__READINESS(event) ((event) != NULL ? (event)->xpoll__readiness : 0u)
+#define XPOLL__READINESS(event)                                                \
+    ((event) != NULL ? (event)->xpoll__readiness : 0u)
 
 /** How many events the last wait stored (0 for NULL). */
 XPOLL_INLINE size_t xpoll_events_len(const xpoll_events *events)
@@ -347,15 +353,15 @@ XPOLL_INLINE bool xpoll_event_is_writable(const xpoll_event *event)
 
 XPOLL_INLINE bool xpoll_event_is_error(const xpoll_event *event)
 {
-    return (XPOLL__READINESS(event) & (XPOLL__EV_ERR | XPOLL__EV_KQ_ERROR)) != 0;
+    return (XPOLL__READINESS(event) & (XPOLL__EV_ERR | XPOLL__EV_KQ_ERROR)) !=
+           0;
 }
 
 XPOLL_INLINE bool xpoll_event_is_read_closed(const xpoll_event *event)
 {
     uint32_t r = XPOLL__READINESS(event);
-    return (r & XPOLL__EV_HUP) != 0 ||
-           (r & (XPOLL__EV_IN | XPOLL__EV_RDHUP)) ==
-               (XPOLL__EV_IN | XPOLL__EV_RDHUP);
+    return (r & XPOLL__EV_HUP) != 0 || (r & (XPOLL__EV_IN | XPOLL__EV_RDHUP)) ==
+                                           (XPOLL__EV_IN | XPOLL__EV_RDHUP);
 }
 
 XPOLL_INLINE bool xpoll_event_is_write_closed(const xpoll_event *event)
@@ -404,7 +410,8 @@ XPOLL_INLINE bool xpoll_event_is_lio(const xpoll_event *event)
  * Errors: -EINVAL (poll or out NULL), -EEXIST (the poll already has a
  * waker), -ENOMEM, -EMFILE/-ENFILE, or another negative errno.
  */
-XPOLL_API int xpoll_waker_new(xpoll *poll, xpoll_token token, xpoll_waker **out);
+XPOLL_API int xpoll_waker_new(xpoll *poll, xpoll_token token,
+                              xpoll_waker **out);
 
 /**
  * Wake the poll.  Any thread; async-signal-safe (no lock, no allocation;

@@ -40,7 +40,7 @@ _Static_assert(XPOLL__EV_IN == EPOLLIN && XPOLL__EV_PRI == EPOLLPRI &&
 #define XPOLL__EPOLL_MAX_EVENTS ((int)(INT_MAX / sizeof(struct epoll_event)))
 
 #define NS_PER_MS 1000000LL
-#define NS_PER_S 1000000000LL
+#define NS_PER_S  1000000000LL
 
 /* The one place the interest -> epoll flag mapping lives.  EPOLLRDHUP comes
  * with READABLE so a peer's FIN is visible as read-closed (mio #939);
@@ -133,8 +133,8 @@ xpoll__epoll_wait_ns(xpoll *poll, struct epoll_event *native, int max,
             .tv_sec = (time_t)(timeout_ns / NS_PER_S),
             .tv_nsec = (long)(timeout_ns % NS_PER_S),
         };
-        long n = syscall(SYS_epoll_pwait2, poll->fd, native, max, &ts,
-                         NULL, (size_t)(_NSIG / 8));
+        long n = syscall(SYS_epoll_pwait2, poll->fd, native, max, &ts, NULL,
+                         (size_t)(_NSIG / 8));
         if (n >= 0 || (errno != ENOSYS && errno != EPERM))
             return (int)n;
         poll->flags |= XPOLL__EPOLL_NO_PWAIT2;
@@ -147,7 +147,8 @@ xpoll__epoll_wait_ns(xpoll *poll, struct epoll_event *native, int max,
 static int xpoll__epoll_select(xpoll *poll, xpoll_events *events,
                                int64_t timeout_ns)
 {
-    struct epoll_event *native = (struct epoll_event *)(void *)events->xpoll__items;
+    struct epoll_event *native =
+        (struct epoll_event *)(void *)events->xpoll__items;
     int max = events->xpoll__capacity > (size_t)XPOLL__EPOLL_MAX_EVENTS
                   ? XPOLL__EPOLL_MAX_EVENTS
                   : (int)events->xpoll__capacity;

@@ -21,15 +21,15 @@
 #include "fd.h"
 
 /* What finish() still has to do for a new descriptor. */
-#define BY_FCNTL 0x1  /* set O_NONBLOCK and FD_CLOEXEC: the call could not */
+#define BY_FCNTL  0x1 /* set O_NONBLOCK and FD_CLOEXEC: the call could not */
 #define IS_SOCKET 0x2 /* set SO_NOSIGPIPE where the system has it */
 
 #if defined(SOCK_NONBLOCK) && defined(SOCK_CLOEXEC)
-#  define SOCK_FLAGS (SOCK_NONBLOCK | SOCK_CLOEXEC)
-#  define SOCK_FINISH IS_SOCKET
+#define SOCK_FLAGS  (SOCK_NONBLOCK | SOCK_CLOEXEC)
+#define SOCK_FINISH IS_SOCKET
 #else
-#  define SOCK_FLAGS 0
-#  define SOCK_FINISH (IS_SOCKET | BY_FCNTL)
+#define SOCK_FLAGS  0
+#define SOCK_FINISH (IS_SOCKET | BY_FCNTL)
 #endif
 
 /* Apple has no MSG_NOSIGNAL for write(), so SO_NOSIGPIPE is the only

@@ -53,14 +53,14 @@ typedef void *xpoll__kqueue_udata;
 
 /* macOS answers EINVAL above this many seconds (itimerfix). */
 #define XPOLL__KQUEUE_MAX_TIMEOUT_SEC 100000000
-#define US_PER_S 1000000LL
+#define US_PER_S                      1000000LL
 
 /* The waker's EVFILT_USER ident: one waker per poll, so one ident. */
 #define XPOLL__KQUEUE_WAKER_IDENT 0
 
 /* Adds use EV_CLEAR for edge triggering; every change asks for a
  * receipt so errors come back per change and no event is drained. */
-#define XPOLL__KQUEUE_ADD (EV_ADD | EV_CLEAR | EV_RECEIPT)
+#define XPOLL__KQUEUE_ADD    (EV_ADD | EV_CLEAR | EV_RECEIPT)
 #define XPOLL__KQUEUE_DELETE (EV_DELETE | EV_RECEIPT)
 
 enum xpoll__kqueue_op {
@@ -133,8 +133,8 @@ static int xpoll__kqueue_changes(struct kevent changes[2], int fd,
                                  token);
         else if (delete_others)
             xpoll__kqueue_change(&changes[n++], (uintptr_t)fd,
-                                 directions[i].filter, XPOLL__KQUEUE_DELETE,
-                                 0, token);
+                                 directions[i].filter, XPOLL__KQUEUE_DELETE, 0,
+                                 token);
     }
     return n;
 }
@@ -154,9 +154,9 @@ static int xpoll__kqueue_register(xpoll *poll, int fd, xpoll_token token,
     struct kevent changes[2];
     int n = xpoll__kqueue_changes(changes, fd, token, interests, 0);
 
-    return n == 0 ? xpoll__kqueue_fd_open(fd)
-                  : xpoll__kqueue_apply(poll, changes, n,
-                                        XPOLL__KQUEUE_REGISTER);
+    return n == 0
+               ? xpoll__kqueue_fd_open(fd)
+               : xpoll__kqueue_apply(poll, changes, n, XPOLL__KQUEUE_REGISTER);
 }
 
 static int xpoll__kqueue_reregister(xpoll *poll, int fd, xpoll_token token,
@@ -331,8 +331,7 @@ static int xpoll__kqueue_user_wake(xpoll_waker *waker)
     struct kevent change;
     xpoll__kqueue_change(&change, XPOLL__KQUEUE_WAKER_IDENT, EVFILT_USER,
                          EV_ADD | EV_RECEIPT, NOTE_TRIGGER, waker->token);
-    return xpoll__kqueue_apply(waker->poll, &change, 1,
-                               XPOLL__KQUEUE_REGISTER);
+    return xpoll__kqueue_apply(waker->poll, &change, 1, XPOLL__KQUEUE_REGISTER);
 }
 
 static void xpoll__kqueue_user_close(xpoll_waker *waker, int armed)
@@ -341,8 +340,7 @@ static void xpoll__kqueue_user_close(xpoll_waker *waker, int armed)
         struct kevent change;
         xpoll__kqueue_change(&change, XPOLL__KQUEUE_WAKER_IDENT, EVFILT_USER,
                              XPOLL__KQUEUE_DELETE, 0, 0);
-        xpoll__kqueue_apply(waker->poll, &change, 1,
-                            XPOLL__KQUEUE_DEREGISTER);
+        xpoll__kqueue_apply(waker->poll, &change, 1, XPOLL__KQUEUE_DEREGISTER);
     }
 }
 

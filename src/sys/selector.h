@@ -22,7 +22,7 @@
  * prefixes belong to system headers (<sys/epoll.h> declares epoll_*,
  * <sys/eventfd.h> eventfd_read and eventfd_write), and wepoll exports
  * epoll_close. */
-#define XPOLL__ALL_INTERESTS \
+#define XPOLL__ALL_INTERESTS                                                   \
     (XPOLL_READABLE | XPOLL_WRITABLE | XPOLL_PRIORITY | XPOLL_AIO | XPOLL_LIO)
 
 /* Event and event-buffer layouts, and the XPOLL__EV_* readiness bits,
@@ -71,7 +71,7 @@ extern const struct xpoll__waker_ops xpoll__waker_eventfd;
 
 struct xpoll__selector {
     xpoll_backend backend;
-    xpoll_interests interests;    /* what register accepts */
+    xpoll_interests interests; /* what register accepts */
     /* One kernel event, for xpoll_events' scratch array; 0 when the
      * kernel writes struct xpoll_event itself (epoll). */
     size_t native_event_size;
@@ -105,8 +105,8 @@ size_t xpoll__native_event_size(void);
  * this batch. */
 static inline void xpoll__waker_settle(xpoll *poll)
 {
-    xpoll_waker *waker = atomic_load_explicit(&poll->waker,
-                                              memory_order_acquire);
+    xpoll_waker *waker =
+        atomic_load_explicit(&poll->waker, memory_order_acquire);
     if (waker != NULL &&
         atomic_load_explicit(&waker->pending, memory_order_relaxed) != 0)
         atomic_exchange(&waker->pending, 0);

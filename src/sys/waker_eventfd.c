@@ -32,8 +32,8 @@ static int xpoll__waker_eventfd_wake(xpoll_waker *waker)
             continue;
         /* EAGAIN: the counter would pass 2^64-2.  A read resets it to 0
          * and the write then succeeds (as mio does). */
-        if (errno != EAGAIN ||
-            (read(waker->fds[0], &drain, sizeof drain) < 0 && errno != EAGAIN)) {
+        if (errno != EAGAIN || (read(waker->fds[0], &drain, sizeof drain) < 0 &&
+                                errno != EAGAIN)) {
             err = -errno;
             break;
         }

@@ -15,8 +15,8 @@ int main(void)
              XPOLL_VERSION_MINOR, XPOLL_VERSION_PATCH);
     if (strcmp(expected, xpoll_version()) == 0 && xpoll_new(&poll) == 0 &&
         xpoll_events_new(&events, 8) == 0 &&
-        xpoll_waker_new(poll, 42, &waker) == 0 && xpoll_waker_wake(waker) == 0 &&
-        xpoll_wait(poll, events, -1) == 1 &&
+        xpoll_waker_new(poll, 42, &waker) == 0 &&
+        xpoll_waker_wake(waker) == 0 && xpoll_wait(poll, events, -1) == 1 &&
         xpoll_event_token(xpoll_events_get(events, 0)) == 42)
         ok = 1;
     printf("%s: xpoll %s on %s\n", ok ? "ok" : "FAILED", xpoll_version(),

@@ -43,8 +43,8 @@
 
 #include "xpoll.h"
 
-#define KiB ((size_t)1024)
-#define MiB (1024 * KiB)
+#define KiB   ((size_t)1024)
+#define MiB   (1024 * KiB)
 #define CHUNK (64 * KiB)
 
 static const char *bin_dir;
@@ -63,7 +63,8 @@ static int64_t now_ms(void)
 
 static void sleep_ms(int ms)
 {
-    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
+    struct timespec ts = {.tv_sec = ms / 1000,
+                          .tv_nsec = (ms % 1000) * 1000000L};
     while (nanosleep(&ts, &ts) < 0 && errno == EINTR) {
     }
 }
@@ -97,9 +98,9 @@ static uint64_t next_seed(void)
 
 struct proc {
     pid_t pid;
-    int out;             /* read end of its stdout */
-    char addr[128];      /* servers: the first line */
-    char *rest;          /* stdout after the first line, read at exit */
+    int out;        /* read end of its stdout */
+    char addr[128]; /* servers: the first line */
+    char *rest;     /* stdout after the first line, read at exit */
     size_t rest_len;
 };
 
@@ -321,7 +322,9 @@ static long proc_cpu_ticks(pid_t pid)
     unsigned long utime, stime;
     assert_int_equal(sscanf(proc_stat_fields(pid, buf, sizeof buf),
                             "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u "
-                            "%*u %lu %lu", &utime, &stime), 2);
+                            "%*u %lu %lu",
+                            &utime, &stime),
+                     2);
     return (long)(utime + stime);
 }
 
@@ -451,10 +454,10 @@ static int connect_narrow(const char *addr)
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     assert_true(fd >= 0);
     int small = 4096, mss = 536;
-    assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small,
-                                sizeof small), 0);
-    assert_int_equal(setsockopt(fd, IPPROTO_TCP, TCP_MAXSEG, &mss,
-                                sizeof mss), 0);
+    assert_int_equal(
+        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small), 0);
+    assert_int_equal(setsockopt(fd, IPPROTO_TCP, TCP_MAXSEG, &mss, sizeof mss),
+                     0);
     int r = connect(fd, (struct sockaddr *)&sin, sizeof sin);
     assert_true(r == 0 || errno == EINPROGRESS);
     connect_wait(fd);
@@ -558,8 +561,8 @@ static void flows_run(struct flow *f, size_t n, int timeout_ms)
             while (f[i].done)
                 i++;
             fail_msg("timed out: %zu of %zu flows unfinished; flow %zu sent "
-                     "%zu of %zu, got %zu back", left, n, i, f[i].sent,
-                     f[i].len, f[i].recvd);
+                     "%zu of %zu, got %zu back",
+                     left, n, i, f[i].sent, f[i].len, f[i].recvd);
         }
         for (size_t i = 0; i < n; i++) {
             p[i].fd = f[i].done ? -1 : f[i].fd;
@@ -636,8 +639,8 @@ static const char *const args_v6[] = {"[::1]:0", NULL};
 static void test_tcp_echo_payloads(void **state)
 {
     (void)state;
-    const size_t sizes[] = {1, 2, 7, 100, 1460, 4095, 4096, 65535, 65536,
-                            65537, 200000, MiB, 4 * MiB};
+    const size_t sizes[] = {1,     2,     7,     100,    1460, 4095,   4096,
+                            65535, 65536, 65537, 200000, MiB,  4 * MiB};
     size_t count = sizeof sizes / sizeof sizes[0];
     if (valgrind)
         count -= 1; /* no 4 MiB under valgrind */
@@ -752,7 +755,7 @@ struct server_sock {
     long rx, tx;
 };
 #define TCP_STATE_ESTABLISHED 1
-#define TCP_STATE_CLOSE_WAIT 8
+#define TCP_STATE_CLOSE_WAIT  8
 
 static struct server_sock server_sock(const char *srv_addr, int fd)
 {
@@ -766,7 +769,8 @@ static struct server_sock server_sock(const char *srv_addr, int fd)
         unsigned lp, rp, st;
         unsigned long tx, rx;
         if (sscanf(line, " %*d: %*x:%x %*x:%x %x %lx:%lx", &lp, &rp, &st, &tx,
-                   &rx) == 5 && lp == sport && rp == cport) {
+                   &rx) == 5 &&
+            lp == sport && rp == cport) {
             ss.found = true;
             ss.state = st;
             ss.rx = (long)rx;
@@ -858,7 +862,8 @@ static bool try_pending_at_fin(const char *addr, struct flow *f,
          * tcp_rmem (4 MiB and 6 MiB by default). */
         if (f->sent > 64 * MiB)
             fail_msg("the server's output never blocked: %zu bytes echoed "
-                     "to a client that reads nothing", f->sent);
+                     "to a client that reads nothing",
+                     f->sent);
         f->len = f->sent + 16 * KiB;
         while (f->sent < f->len) {
             struct pollfd pf = {.fd = f->fd, .events = POLLOUT};
@@ -878,7 +883,8 @@ static bool try_pending_at_fin(const char *addr, struct flow *f,
     if (held <= 0)
         return false;
     print_message("  the server read the EOF holding >= %ld bytes of output "
-                  "(%zu sent)\n", held, f->sent);
+                  "(%zu sent)\n",
+                  held, f->sent);
     return true;
 }
 
@@ -893,7 +899,8 @@ static void pending_at_fin(const char *addr, struct flow *f)
         close(f->fd);
         if (tries == 5)
             fail_msg("in %d tries the server never read the EOF while "
-                     "holding output", tries);
+                     "holding output",
+                     tries);
     }
 }
 
@@ -1268,8 +1275,10 @@ static void waker_scenario(int workers, int items)
             assert_int_equal(n, 20 + (wk + item) % 10);
             assert_true(v == fib(n));
             results++;
-        } else if (sscanf(line, "received %d results from %d workers in %d "
-                                "wakeups", &rec, &nw, &wakeups) == 3) {
+        } else if (sscanf(line,
+                          "received %d results from %d workers in %d "
+                          "wakeups",
+                          &rec, &nw, &wakeups) == 3) {
             assert_int_equal(rec, workers * items);
             assert_int_equal(nw, workers);
             assert_in_range(wakeups, 1, workers * items);
@@ -1324,7 +1333,8 @@ static void client_scenario(size_t n, size_t bytes)
     size_t conns, total;
     double ms;
     assert_int_equal(sscanf(out, "%zu connections, %zu bytes echoed, %lf ms",
-                            &conns, &total, &ms), 3);
+                            &conns, &total, &ms),
+                     3);
     assert_int_equal(conns, n);
     assert_int_equal(total, n * bytes);
     assert_true(ms > 0);
@@ -1421,7 +1431,10 @@ static void test_tcp_echo_client_refused(void **state)
 
 /* ------------------------------------------------------------------------ */
 
-#define SCENARIO(name) {#name, cmocka_unit_test_teardown(test_##name, teardown_kill)}
+#define SCENARIO(name)                                                         \
+    {                                                                          \
+#name, cmocka_unit_test_teardown(test_##name, teardown_kill)           \
+    }
 
 static const struct {
     const char *name;
@@ -1451,8 +1464,9 @@ static const struct {
 
 static int usage(void)
 {
-    fprintf(stderr, "usage: example_tests --bin DIR [--valgrind PATH] SCENARIO\n"
-                    "scenarios:");
+    fprintf(stderr,
+            "usage: example_tests --bin DIR [--valgrind PATH] SCENARIO\n"
+            "scenarios:");
     for (size_t i = 0; i < sizeof scenarios / sizeof scenarios[0]; i++)
         fprintf(stderr, " %s", scenarios[i].name);
     fprintf(stderr, "\n");

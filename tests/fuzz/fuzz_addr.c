@@ -63,7 +63,8 @@ static void fail(const char *fmt, ...)
     va_list ap;
     fprintf(stderr, "\n==== fuzz_addr: check failed for \"");
     for (const char *p = current_input; *p != '\0'; p++)
-        fprintf(stderr, (unsigned char)*p >= 0x20 && *p != 0x7f ? "%c" : "\\x%02x",
+        fprintf(stderr,
+                (unsigned char)*p >= 0x20 && *p != 0x7f ? "%c" : "\\x%02x",
                 (unsigned char)*p);
     fprintf(stderr, "\"\n");
     va_start(ap, fmt);
@@ -73,13 +74,14 @@ static void fail(const char *fmt, ...)
     abort();
 }
 
-#define CHECK(cond, ...)                                                     \
-    do {                                                                     \
-        if (!(cond))                                                         \
-            fail(__VA_ARGS__);                                               \
+#define CHECK(cond, ...)                                                       \
+    do {                                                                       \
+        if (!(cond))                                                           \
+            fail(__VA_ARGS__);                                                 \
     } while (0)
 
-/* ---- the reference parser -------------------------------------------------- */
+/* ---- the reference parser --------------------------------------------------
+ */
 
 struct ref {
     bool valid;
@@ -151,7 +153,8 @@ static struct ref ref_parse(const char *text)
             if (!ref_scope(pct + 1, &sin6->sin6_scope_id))
                 return r;
         }
-        if (host[0] == '\0' || inet_pton(AF_INET6, host, &sin6->sin6_addr) != 1 ||
+        if (host[0] == '\0' ||
+            inet_pton(AF_INET6, host, &sin6->sin6_addr) != 1 ||
             !ref_port(port_text, &port))
             return r;
         sin6->sin6_family = AF_INET6;
@@ -205,7 +208,8 @@ static bool same_sockaddr(const struct sockaddr_storage *a,
     return false;
 }
 
-/* ---- checks on a descriptor ------------------------------------------------ */
+/* ---- checks on a descriptor ------------------------------------------------
+ */
 
 static void check_flags(int fd, const char *what)
 {
@@ -236,7 +240,8 @@ static int addr_text(int fd, bool peer, char *out, size_t outlen)
                   peer ? "peer" : "local", len, n, m);
         else
             CHECK(m == n && memcmp(buf, full, (size_t)n + 1) == 0,
-                  "%s_addr with %zu bytes: %d", peer ? "peer" : "local", len, m);
+                  "%s_addr with %zu bytes: %d", peer ? "peer" : "local", len,
+                  m);
         free(buf);
     }
     snprintf(out, outlen, "%s", full);
@@ -261,21 +266,24 @@ static void check_round_trip(int fd, bool peer)
     CHECK(same_sockaddr(&back.ss, &ss), "\"%s\" names another address", text);
 }
 
-/* ---- the properties ------------------------------------------------------- */
+/* ---- the properties -------------------------------------------------------
+ */
 
 static void check_udp_connect(const char *text, const struct ref *ref)
 {
     int fd = xpoll_udp_connect(text);
     if (!ref->valid) {
-        CHECK(fd == -EINVAL, "xpoll_udp_connect: %d for an invalid address", fd);
+        CHECK(fd == -EINVAL, "xpoll_udp_connect: %d for an invalid address",
+              fd);
         return;
     }
     /* The kernel's answer for the same sockaddr, straight. */
     int ref_fd = socket(ref->ss.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     CHECK(ref_fd >= 0, "socket: %s", strerror(errno));
-    int ref_rc = connect(ref_fd, (const struct sockaddr *)&ref->ss, ref->len) == 0
-                     ? 0
-                     : -errno;
+    int ref_rc =
+        connect(ref_fd, (const struct sockaddr *)&ref->ss, ref->len) == 0
+            ? 0
+            : -errno;
     if (ref_rc < 0) {
         CHECK(fd == ref_rc, "xpoll_udp_connect: %d, connect(): %d", fd, ref_rc);
     } else {
@@ -286,10 +294,12 @@ static void check_udp_connect(const char *text, const struct ref *ref)
         memset(&a, 0, sizeof a);
         memset(&b, 0, sizeof b);
         /* (Port 0 connects, yet has no peer name: ENOTCONN for both.) */
-        int ga = getpeername(fd, (struct sockaddr *)&a, &alen) == 0 ? 0 : -errno;
-        int gb = getpeername(ref_fd, (struct sockaddr *)&b, &blen) == 0 ? 0
-                                                                         : -errno;
-        CHECK(ga == gb, "getpeername: %d for xpoll's socket, %d for ours", ga, gb);
+        int ga =
+            getpeername(fd, (struct sockaddr *)&a, &alen) == 0 ? 0 : -errno;
+        int gb =
+            getpeername(ref_fd, (struct sockaddr *)&b, &blen) == 0 ? 0 : -errno;
+        CHECK(ga == gb, "getpeername: %d for xpoll's socket, %d for ours", ga,
+              gb);
         if (ga == 0) {
             CHECK(same_sockaddr(&a, &b),
                   "connected to another peer than connect()");
@@ -380,7 +390,8 @@ static void check_bind_listen(const char *text, const struct ref *ref,
     CHECK(c >= 0, "udp_connect to %s: %d", at, c);
     CHECK(xpoll_register(poll, u, 1, XPOLL_READABLE) == 0, "register udp");
     CHECK(send(c, "x", 1, 0) == 1, "send: %s", strerror(errno));
-    CHECK(wait_for(poll, events, 1, false), "no readable event for the datagram");
+    CHECK(wait_for(poll, events, 1, false),
+          "no readable event for the datagram");
     CHECK(xpoll_deregister(poll, u) == 0, "deregister udp");
     close(c);
 
@@ -402,7 +413,8 @@ static void check_bind_listen(const char *text, const struct ref *ref,
     check_round_trip(a, true);
     struct sockaddr_storage ls;
     socklen_t lslen = sizeof ls;
-    CHECK(getsockname(l, (struct sockaddr *)&ls, &lslen) == 0 && port_of(&ls) != 0,
+    CHECK(getsockname(l, (struct sockaddr *)&ls, &lslen) == 0 &&
+              port_of(&ls) != 0,
           "listener without a port");
     CHECK(xpoll_deregister(poll, c) == 0 && xpoll_deregister(poll, l) == 0,
           "deregister");

@@ -63,20 +63,22 @@
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define MAX_SLOTS 8
-#define MAX_OPS 512
-#define NS_PER_MS INT64_C(1000000)
+#define MAX_SLOTS   8
+#define MAX_OPS     512
+#define NS_PER_MS   INT64_C(1000000)
 #define EVENTFD_MAX UINT64_C(0xfffffffffffffffe)
 
-/* ---- what the process looks like (probed once) ---------------------------- */
+/* ---- what the process looks like (probed once) ----------------------------
+ */
 
 static xpoll_backend backend;
-static xpoll_interests supported;  /* what register accepts here */
-static bool kq_freebsd;            /* kqueue with FreeBSD's rules rather
-                                      than macOS's */
-static int closed_fd = -1;         /* a number known to be closed */
+static xpoll_interests supported; /* what register accepts here */
+static bool kq_freebsd;           /* kqueue with FreeBSD's rules rather
+                                     than macOS's */
+static int closed_fd = -1;        /* a number known to be closed */
 
-/* ---- the model ------------------------------------------------------------ */
+/* ---- the model ------------------------------------------------------------
+ */
 
 enum kind { K_STREAM, K_DGRAM, K_PIPE_R, K_PIPE_W, K_EVENTFD, K_COUNT };
 static const char *const kind_names[K_COUNT] = {"stream", "dgram", "pipe-r",
@@ -85,7 +87,7 @@ static const char *const kind_names[K_COUNT] = {"stream", "dgram", "pipe-r",
 enum wstate { WS_WRITABLE, WS_FULL, WS_UNKNOWN };
 
 struct dir {
-    bool on;           /* this direction is registered */
+    bool on; /* this direction is registered */
     /* kqueue said 0 but may not have attached: FreeBSD's pipe_kqfilter
      * refuses EVFILT_WRITE with EPIPE once the reader is gone, and the
      * backend ignores that EPIPE (docs/kqueue.md, section 2). */
@@ -98,9 +100,9 @@ struct slot {
     int w;    /* the watched end; -1 when the slot is empty */
     int peer; /* the other end; -1 when closed (eventfd: always -1) */
     struct dir r, wr;
-    bool prio;             /* epoll: registered with PRIORITY only */
-    uint64_t in;           /* readable at w: bytes, datagrams, eventfd count */
-    uint64_t out;          /* written by w, not yet read by the peer */
+    bool prio;    /* epoll: registered with PRIORITY only */
+    uint64_t in;  /* readable at w: bytes, datagrams, eventfd count */
+    uint64_t out; /* written by w, not yet read by the peer */
     bool w_rd_shut, w_wr_shut;       /* w's halves (any cause) */
     bool peer_rd_shut, peer_wr_shut; /* the peer's halves */
     bool peer_closed;
@@ -170,20 +172,21 @@ static void fail(const char *fmt, ...)
     abort();
 }
 
-#define CHECK(cond)                                                          \
-    do {                                                                     \
-        if (!(cond))                                                         \
-            fail("%s:%d: %s", __FILE__, __LINE__, #cond);                    \
+#define CHECK(cond)                                                            \
+    do {                                                                       \
+        if (!(cond))                                                           \
+            fail("%s:%d: %s", __FILE__, __LINE__, #cond);                      \
     } while (0)
 
 /* CHECK with a message; fail() never returns. */
-#define CHECKF(cond, ...)                                                    \
-    do {                                                                     \
-        if (!(cond))                                                         \
-            fail(__VA_ARGS__);                                               \
+#define CHECKF(cond, ...)                                                      \
+    do {                                                                       \
+        if (!(cond))                                                           \
+            fail(__VA_ARGS__);                                                 \
     } while (0)
 
-/* ---- input ---------------------------------------------------------------- */
+/* ---- input ----------------------------------------------------------------
+ */
 
 struct input {
     const uint8_t *data;
@@ -195,7 +198,8 @@ static uint8_t next_byte(struct input *in)
     return in->pos < in->size ? in->data[in->pos++] : 0;
 }
 
-/* ---- descriptors ---------------------------------------------------------- */
+/* ---- descriptors ----------------------------------------------------------
+ */
 
 static bool is_socket(const struct slot *s)
 {
@@ -317,7 +321,8 @@ static void arm_write(struct slot *s)
         s->need_wclose = true;
 }
 
-/* ---- checking a wait ------------------------------------------------------ */
+/* ---- checking a wait ------------------------------------------------------
+ */
 
 static bool owes(const struct run *r)
 {
@@ -363,12 +368,14 @@ static void check_event(struct run *r, const xpoll_event *ev, int *waker_events)
         if (!via_r && !via_w && !via_p)
             continue;
         if (readable)
-            CHECKF(via_r, "slot %d (%s): readable event for token %#lx without "
-                          "READABLE interest under that token",
+            CHECKF(via_r,
+                   "slot %d (%s): readable event for token %#lx without "
+                   "READABLE interest under that token",
                    i, kind_names[s->kind], (unsigned long)t);
         if (writable)
-            CHECKF(via_w, "slot %d (%s): writable event for token %#lx without "
-                          "WRITABLE interest under that token",
+            CHECKF(via_w,
+                   "slot %d (%s): writable event for token %#lx without "
+                   "WRITABLE interest under that token",
                    i, kind_names[s->kind], (unsigned long)t);
         CHECKF(!rclosed || may_read_close(s),
                "slot %d (%s): read-closed while both read halves are open", i,
@@ -407,13 +414,12 @@ static void describe_owed(const struct run *r, char *buf, size_t len)
     for (int i = 0; i < r->nslots && pos < len; i++) {
         const struct slot *s = &r->slots[i];
         if (s->need_r || s->need_rclose || s->need_w || s->need_wclose)
-            pos += (size_t)snprintf(buf + pos, len - pos,
-                                    "slot%d(%s:%s%s%s%s) ", i,
-                                    kind_names[s->kind],
-                                    s->need_r ? " readable" : "",
-                                    s->need_rclose ? " read-closed" : "",
-                                    s->need_w ? " writable" : "",
-                                    s->need_wclose ? " write-closed" : "");
+            pos += (size_t)snprintf(
+                buf + pos, len - pos, "slot%d(%s:%s%s%s%s) ", i,
+                kind_names[s->kind], s->need_r ? " readable" : "",
+                s->need_rclose ? " read-closed" : "",
+                s->need_w ? " writable" : "",
+                s->need_wclose ? " write-closed" : "");
     }
 }
 
@@ -432,13 +438,14 @@ static void op_wait(struct run *r)
         CHECKF(n >= 0, "xpoll_wait returned %d", n);
         CHECKF((size_t)n <= r->capacity, "wait returned %d > capacity %zu", n,
                r->capacity);
-        CHECKF(xpoll_events_len(r->events) == (size_t)n,
-               "events_len %zu != %d", xpoll_events_len(r->events), n);
+        CHECKF(xpoll_events_len(r->events) == (size_t)n, "events_len %zu != %d",
+               xpoll_events_len(r->events), n);
         CHECKF(xpoll_events_get(r->events, (size_t)n) == NULL,
                "events_get past len is not NULL");
         int waker_events = 0;
         for (int i = 0; i < n; i++)
-            check_event(r, xpoll_events_get(r->events, (size_t)i), &waker_events);
+            check_event(r, xpoll_events_get(r->events, (size_t)i),
+                        &waker_events);
         if ((size_t)n == r->capacity)
             continue; /* more may be queued: not a round */
         if (!owes(r))
@@ -452,7 +459,8 @@ static void op_wait(struct run *r)
     fail("waits kept returning full buffers");
 }
 
-/* ---- operations ----------------------------------------------------------- */
+/* ---- operations -----------------------------------------------------------
+ */
 
 static xpoll_token new_token(struct run *r)
 {
@@ -630,7 +638,8 @@ static void op_write_peer(struct run *r, struct slot *s, int idx, uint8_t p)
     }
     CHECKF(!(s->peer_wr_shut || s->w_rd_shut),
            "peer wrote %zd bytes although the model says its write half or "
-           "w's read half is shut", n);
+           "w's read half is shut",
+           n);
     s->in += s->kind == K_DGRAM ? 1 : (uint64_t)n;
     data_arrived(s);
 }
@@ -658,8 +667,8 @@ static uint64_t read_all(int fd, bool *eof, bool dgram)
             *eof = true;
             return total;
         }
-        CHECKF(errno == EAGAIN || errno == ECONNRESET,
-               "read failed: %s", strerror(errno));
+        CHECKF(errno == EAGAIN || errno == ECONNRESET, "read failed: %s",
+               strerror(errno));
         return total;
     }
     fail("read never reached EAGAIN");
@@ -676,8 +685,9 @@ static void op_read_w(struct run *r, struct slot *s, int idx)
         logf_op(r, "eventfd slot%d read -> %zd (%llu)", idx, n,
                 (unsigned long long)v);
         if (n < 0) {
-            CHECKF(errno == EAGAIN && s->in == 0, "eventfd read: %s (count %llu)",
-                   strerror(errno), (unsigned long long)s->in);
+            CHECKF(errno == EAGAIN && s->in == 0,
+                   "eventfd read: %s (count %llu)", strerror(errno),
+                   (unsigned long long)s->in);
         } else {
             CHECKF(v == s->in, "eventfd read %llu, model %llu",
                    (unsigned long long)v, (unsigned long long)s->in);
@@ -740,8 +750,9 @@ static void op_fill_w(struct run *r, struct slot *s, int idx, uint8_t p)
         if (!until_full)
             break;
     }
-    logf_op(r, "fill slot%d %s -> %llu, %s", idx, until_full ? "to EAGAIN" : "once",
-            (unsigned long long)wrote, err ? strerror(err) : "ok");
+    logf_op(r, "fill slot%d %s -> %llu, %s", idx,
+            until_full ? "to EAGAIN" : "once", (unsigned long long)wrote,
+            err ? strerror(err) : "ok");
     s->out += wrote;
     if (wrote > 0) {
         /* A socket stops polling writable long before a write fails
@@ -928,8 +939,8 @@ static void op_waker(struct run *r, uint8_t p)
             xpoll_waker *second = (xpoll_waker *)&second;
             int rc = xpoll_waker_new(r->poll, new_token(r), &second);
             logf_op(r, "second waker -> %d", rc);
-            CHECKF(rc == -EEXIST && second == NULL,
-                   "second waker returned %d", rc);
+            CHECKF(rc == -EEXIST && second == NULL, "second waker returned %d",
+                   rc);
         }
         break;
     }
@@ -980,7 +991,8 @@ static void op_bad(struct run *r, uint8_t p)
     logf_op(r, "bad call %d", p % 8);
 }
 
-/* ---- one input ------------------------------------------------------------ */
+/* ---- one input ------------------------------------------------------------
+ */
 
 /* Descriptors a run may use: the lowest free numbers. */
 #define FD_WINDOW 128
@@ -1024,8 +1036,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     close(fds[1]);
     xpoll_free(poll);
 #ifdef XPOLL_FUZZ_KQEMU
-    kq_freebsd = backend == XPOLL_BACKEND_KQUEUE &&
-                 kqemu_personality() == KQEMU_FREEBSD;
+    kq_freebsd =
+        backend == XPOLL_BACKEND_KQUEUE && kqemu_personality() == KQEMU_FREEBSD;
 #else
     kq_freebsd = backend == XPOLL_BACKEND_KQUEUE;
 #endif

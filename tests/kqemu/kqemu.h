@@ -25,18 +25,19 @@ extern "C" {
 /* Number of changes copied into each trace record. */
 #define KQEMU_TRACE_MAX_CHANGES 8
 /* Capacity of the trace ring; older records are overwritten. */
-#define KQEMU_TRACE_CAPACITY 1024
+#define KQEMU_TRACE_CAPACITY    1024
 
 /* One recorded kevent() call, as the caller passed it and as it returned. */
 struct kqemu_call {
-  int kq;
-  int nchanges;
-  int nevents;
-  int has_timeout;
-  struct timespec timeout;
-  struct kevent changes[KQEMU_TRACE_MAX_CHANGES]; /* first min(nchanges,MAX) */
-  int result;
-  int error; /* errno when result == -1, else 0 */
+    int kq;
+    int nchanges;
+    int nevents;
+    int has_timeout;
+    struct timespec timeout;
+    struct kevent
+        changes[KQEMU_TRACE_MAX_CHANGES]; /* first min(nchanges,MAX) */
+    int result;
+    int error; /* errno when result == -1, else 0 */
 };
 
 /* Forget all recorded calls. */
@@ -44,7 +45,8 @@ KQEMU_EXPORT void kqemu_trace_reset(void);
 /* Number of records retrievable now: calls since the last reset, capped at
  * KQEMU_TRACE_CAPACITY (the ring keeps the newest ones). */
 KQEMU_EXPORT size_t kqemu_trace_count(void);
-/* Copy record i (0 = oldest retrievable) into *out; 0, or -1 if out of range. */
+/* Copy record i (0 = oldest retrievable) into *out; 0, or -1 if out of range.
+ */
 KQEMU_EXPORT int kqemu_trace_get(size_t i, struct kqemu_call *out);
 
 /* The next n kevent() calls on kq that carry changes apply all their
@@ -66,9 +68,9 @@ KQEMU_EXPORT void kqemu_set_macos_legacy_pipe_epipe(int on);
 KQEMU_EXPORT int kqemu_personality(void);
 
 struct kqemu_stats {
-  size_t kqueues;      /* live emulated kqueues */
-  size_t knotes;       /* live knotes over all kqueues */
-  size_t kevent_calls; /* kevent() calls since process start */
+    size_t kqueues;      /* live emulated kqueues */
+    size_t knotes;       /* live knotes over all kqueues */
+    size_t kevent_calls; /* kevent() calls since process start */
 };
 KQEMU_EXPORT void kqemu_stats(struct kqemu_stats *out);
 

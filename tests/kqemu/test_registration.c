@@ -7,361 +7,391 @@
 #include <unistd.h>
 
 /* Re-ADD modifies, never duplicates; last udata wins. */
-static void t18_readd_replaces_udata_no_duplicate(void **state) {
-  (void)state;
-  int s[2];
-  struct kevent ev[4];
-  t_socketpair(s);
-  int kq = t_kqueue();
-  assert_int_equal(t_change(kq, (uintptr_t)s[0], EVFILT_READ, EV_ADD, 0, 0,
-                            (void *)1), 0);
-  assert_int_equal(t_change(kq, (uintptr_t)s[0], EVFILT_READ, EV_ADD, 0, 0,
-                            (void *)2), 0);
-  t_write(s[1], 1);
-  assert_int_equal(t_poll(kq, ev, 4), 1);
-  assert_ptr_equal(ev[0].udata, (void *)2);
-  t_close(kq);
-  t_close(s[0]);
-  t_close(s[1]);
+static void t18_readd_replaces_udata_no_duplicate(void **state)
+{
+    (void)state;
+    int s[2];
+    struct kevent ev[4];
+    t_socketpair(s);
+    int kq = t_kqueue();
+    assert_int_equal(
+        t_change(kq, (uintptr_t)s[0], EVFILT_READ, EV_ADD, 0, 0, (void *)1), 0);
+    assert_int_equal(
+        t_change(kq, (uintptr_t)s[0], EVFILT_READ, EV_ADD, 0, 0, (void *)2), 0);
+    t_write(s[1], 1);
+    assert_int_equal(t_poll(kq, ev, 4), 1);
+    assert_ptr_equal(ev[0].udata, (void *)2);
+    t_close(kq);
+    t_close(s[0]);
+    t_close(s[1]);
 }
 
 /* ENOENT in-band and out-of-band; EBADF for bad fds. */
-static void t19_enoent_and_ebadf(void **state) {
-  (void)state;
-  int p[2];
-  t_pipe(p);
-  int kq = t_kqueue();
-  assert_int_equal(t_change(kq, (uintptr_t)p[0], EVFILT_READ, EV_DELETE, 0, 0,
-                            NULL), ENOENT);
-  struct kevent del = t_kev((uintptr_t)p[0], EVFILT_READ, EV_DELETE, 0, 0,
-                            NULL);
-  errno = 0;
-  assert_int_equal(kevent(kq, &del, 1, NULL, 0, NULL), -1);
-  assert_int_equal(errno, ENOENT);
-  assert_int_equal(t_change(kq, 1000, EVFILT_READ, EV_ADD, 0, 0, NULL), EBADF);
-  assert_int_equal(t_change(kq, (uintptr_t)0x100000000ull, EVFILT_READ,
-                            EV_ADD, 0, 0, NULL), EBADF);
-  t_close(kq);
-  t_close(p[0]);
-  t_close(p[1]);
+static void t19_enoent_and_ebadf(void **state)
+{
+    (void)state;
+    int p[2];
+    t_pipe(p);
+    int kq = t_kqueue();
+    assert_int_equal(
+        t_change(kq, (uintptr_t)p[0], EVFILT_READ, EV_DELETE, 0, 0, NULL),
+        ENOENT);
+    struct kevent del =
+        t_kev((uintptr_t)p[0], EVFILT_READ, EV_DELETE, 0, 0, NULL);
+    errno = 0;
+    assert_int_equal(kevent(kq, &del, 1, NULL, 0, NULL), -1);
+    assert_int_equal(errno, ENOENT);
+    assert_int_equal(t_change(kq, 1000, EVFILT_READ, EV_ADD, 0, 0, NULL),
+                     EBADF);
+    assert_int_equal(t_change(kq, (uintptr_t)0x100000000ull, EVFILT_READ,
+                              EV_ADD, 0, 0, NULL),
+                     EBADF);
+    t_close(kq);
+    t_close(p[0]);
+    t_close(p[1]);
 }
 
 /* An fd readable at registration reports on the next poll. */
-static void t20_immediate_readiness(void **state) {
-  (void)state;
-  int p[2];
-  struct kevent ev[4];
-  t_pipe(p);
-  t_write(p[1], 3);
-  int kq = t_kqueue();
-  struct kevent add = t_kev((uintptr_t)p[0], EVFILT_READ, EV_ADD, 0, 0, NULL);
-  assert_int_equal(kevent(kq, &add, 1, NULL, 0, NULL), 0);
-  assert_int_equal(t_poll(kq, ev, 4), 1);
-  assert_int_equal(ev[0].data, 3);
-  t_close(kq);
-  t_close(p[0]);
-  t_close(p[1]);
+static void t20_immediate_readiness(void **state)
+{
+    (void)state;
+    int p[2];
+    struct kevent ev[4];
+    t_pipe(p);
+    t_write(p[1], 3);
+    int kq = t_kqueue();
+    struct kevent add = t_kev((uintptr_t)p[0], EVFILT_READ, EV_ADD, 0, 0, NULL);
+    assert_int_equal(kevent(kq, &add, 1, NULL, 0, NULL), 0);
+    assert_int_equal(t_poll(kq, ev, 4), 1);
+    assert_int_equal(ev[0].data, 3);
+    t_close(kq);
+    t_close(p[0]);
+    t_close(p[1]);
 }
 
 /* EV_DELETE discards a pending event. */
-static void t21_delete_discards_pending(void **state) {
-  (void)state;
-  int p[2];
-  struct kevent ev[4];
-  t_pipe(p);
-  t_write(p[1], 1);
-  int kq = t_kqueue();
-  assert_int_equal(t_change(kq, (uintptr_t)p[0], EVFILT_READ, EV_ADD, 0, 0,
-                            NULL), 0);
-  assert_int_equal(t_change(kq, (uintptr_t)p[0], EVFILT_READ, EV_DELETE, 0, 0,
-                            NULL), 0);
-  assert_int_equal(t_poll(kq, ev, 4), 0);
-  t_close(kq);
-  t_close(p[0]);
-  t_close(p[1]);
+static void t21_delete_discards_pending(void **state)
+{
+    (void)state;
+    int p[2];
+    struct kevent ev[4];
+    t_pipe(p);
+    t_write(p[1], 1);
+    int kq = t_kqueue();
+    assert_int_equal(
+        t_change(kq, (uintptr_t)p[0], EVFILT_READ, EV_ADD, 0, 0, NULL), 0);
+    assert_int_equal(
+        t_change(kq, (uintptr_t)p[0], EVFILT_READ, EV_DELETE, 0, 0, NULL), 0);
+    assert_int_equal(t_poll(kq, ev, 4), 0);
+    t_close(kq);
+    t_close(p[0]);
+    t_close(p[1]);
 }
 
 /* Disabled knotes are silent; enable re-evaluates. */
-static void t22_disable_then_enable(void **state) {
-  (void)state;
-  int p[2];
-  struct kevent ev[4];
-  t_pipe(p);
-  int kq = t_kqueue();
-  assert_int_equal(t_change(kq, (uintptr_t)p[0], EVFILT_READ, EV_ADD, 0, 0,
-                            NULL), 0);
-  assert_int_equal(t_change(kq, (uintptr_t)p[0], EVFILT_READ, EV_DISABLE, 0, 0,
-                            NULL), 0);
-  t_write(p[1], 1);
-  assert_int_equal(t_poll(kq, ev, 4), 0);
-  assert_int_equal(t_change(kq, (uintptr_t)p[0], EVFILT_READ, EV_ENABLE, 0, 0,
-                            NULL), 0);
-  assert_int_equal(t_poll(kq, ev, 4), 1);
-  assert_int_equal(ev[0].data, 1);
-  t_close(kq);
-  t_close(p[0]);
-  t_close(p[1]);
+static void t22_disable_then_enable(void **state)
+{
+    (void)state;
+    int p[2];
+    struct kevent ev[4];
+    t_pipe(p);
+    int kq = t_kqueue();
+    assert_int_equal(
+        t_change(kq, (uintptr_t)p[0], EVFILT_READ, EV_ADD, 0, 0, NULL), 0);
+    assert_int_equal(
+        t_change(kq, (uintptr_t)p[0], EVFILT_READ, EV_DISABLE, 0, 0, NULL), 0);
+    t_write(p[1], 1);
+    assert_int_equal(t_poll(kq, ev, 4), 0);
+    assert_int_equal(
+        t_change(kq, (uintptr_t)p[0], EVFILT_READ, EV_ENABLE, 0, 0, NULL), 0);
+    assert_int_equal(t_poll(kq, ev, 4), 1);
+    assert_int_equal(ev[0].data, 1);
+    t_close(kq);
+    t_close(p[0]);
+    t_close(p[1]);
 }
 
 /* EV_ONESHOT fires once, then the knote is gone. */
-static void t23_oneshot(void **state) {
-  (void)state;
-  int p[2];
-  struct kevent ev[4];
-  t_pipe(p);
-  int kq = t_kqueue();
-  assert_int_equal(t_change(kq, (uintptr_t)p[0], EVFILT_READ,
-                            EV_ADD | EV_ONESHOT, 0, 0, NULL), 0);
-  t_write(p[1], 1);
-  assert_int_equal(t_poll(kq, ev, 4), 1);
-  assert_true(ev[0].flags & EV_ONESHOT);
-  t_write(p[1], 1);
-  assert_int_equal(t_poll(kq, ev, 4), 0);
-  assert_int_equal(t_change(kq, (uintptr_t)p[0], EVFILT_READ, EV_DELETE, 0, 0,
-                            NULL), ENOENT);
-  t_close(kq);
-  t_close(p[0]);
-  t_close(p[1]);
+static void t23_oneshot(void **state)
+{
+    (void)state;
+    int p[2];
+    struct kevent ev[4];
+    t_pipe(p);
+    int kq = t_kqueue();
+    assert_int_equal(t_change(kq, (uintptr_t)p[0], EVFILT_READ,
+                              EV_ADD | EV_ONESHOT, 0, 0, NULL),
+                     0);
+    t_write(p[1], 1);
+    assert_int_equal(t_poll(kq, ev, 4), 1);
+    assert_true(ev[0].flags & EV_ONESHOT);
+    t_write(p[1], 1);
+    assert_int_equal(t_poll(kq, ev, 4), 0);
+    assert_int_equal(
+        t_change(kq, (uintptr_t)p[0], EVFILT_READ, EV_DELETE, 0, 0, NULL),
+        ENOENT);
+    t_close(kq);
+    t_close(p[0]);
+    t_close(p[1]);
 }
 
 /* EV_DISPATCH disables after delivery; enable re-arms. */
-static void t24_dispatch(void **state) {
-  (void)state;
-  int p[2];
-  struct kevent ev[4];
-  t_pipe(p);
-  int kq = t_kqueue();
-  assert_int_equal(t_change(kq, (uintptr_t)p[0], EVFILT_READ,
-                            EV_ADD | EV_DISPATCH, 0, 0, NULL), 0);
-  t_write(p[1], 1);
-  assert_int_equal(t_poll(kq, ev, 4), 1);
-  t_write(p[1], 1);
-  assert_int_equal(t_poll(kq, ev, 4), 0);
-  assert_int_equal(t_change(kq, (uintptr_t)p[0], EVFILT_READ, EV_ENABLE, 0, 0,
-                            NULL), 0);
-  assert_int_equal(t_poll(kq, ev, 4), 1);
-  assert_int_equal(ev[0].data, 2);
-  assert_int_equal(t_poll(kq, ev, 4), 0);
-  assert_int_equal(t_change(kq, (uintptr_t)p[0], EVFILT_READ, EV_DELETE, 0, 0,
-                            NULL), 0);
-  t_close(kq);
-  t_close(p[0]);
-  t_close(p[1]);
+static void t24_dispatch(void **state)
+{
+    (void)state;
+    int p[2];
+    struct kevent ev[4];
+    t_pipe(p);
+    int kq = t_kqueue();
+    assert_int_equal(t_change(kq, (uintptr_t)p[0], EVFILT_READ,
+                              EV_ADD | EV_DISPATCH, 0, 0, NULL),
+                     0);
+    t_write(p[1], 1);
+    assert_int_equal(t_poll(kq, ev, 4), 1);
+    t_write(p[1], 1);
+    assert_int_equal(t_poll(kq, ev, 4), 0);
+    assert_int_equal(
+        t_change(kq, (uintptr_t)p[0], EVFILT_READ, EV_ENABLE, 0, 0, NULL), 0);
+    assert_int_equal(t_poll(kq, ev, 4), 1);
+    assert_int_equal(ev[0].data, 2);
+    assert_int_equal(t_poll(kq, ev, 4), 0);
+    assert_int_equal(
+        t_change(kq, (uintptr_t)p[0], EVFILT_READ, EV_DELETE, 0, 0, NULL), 0);
+    t_close(kq);
+    t_close(p[0]);
+    t_close(p[1]);
 }
 
 /* A level knote reports on every poll while readable. */
-static void t25_level_reports_each_poll(void **state) {
-  (void)state;
-  int p[2];
-  struct kevent ev[4];
-  t_pipe(p);
-  int kq = t_kqueue();
-  assert_int_equal(t_change(kq, (uintptr_t)p[0], EVFILT_READ, EV_ADD, 0, 0,
-                            NULL), 0);
-  t_write(p[1], 1);
-  assert_int_equal(t_poll(kq, ev, 4), 1);
-  assert_int_equal(t_poll(kq, ev, 4), 1);
-  t_read(p[0], 1);
-  assert_int_equal(t_poll(kq, ev, 4), 0);
-  t_close(kq);
-  t_close(p[0]);
-  t_close(p[1]);
+static void t25_level_reports_each_poll(void **state)
+{
+    (void)state;
+    int p[2];
+    struct kevent ev[4];
+    t_pipe(p);
+    int kq = t_kqueue();
+    assert_int_equal(
+        t_change(kq, (uintptr_t)p[0], EVFILT_READ, EV_ADD, 0, 0, NULL), 0);
+    t_write(p[1], 1);
+    assert_int_equal(t_poll(kq, ev, 4), 1);
+    assert_int_equal(t_poll(kq, ev, 4), 1);
+    t_read(p[0], 1);
+    assert_int_equal(t_poll(kq, ev, 4), 0);
+    t_close(kq);
+    t_close(p[0]);
+    t_close(p[1]);
 }
 
 /* EV_CLEAR reports new data only (as libkqueue's test_kevent_socket_clear). */
-static void t26_clear_reports_new_events_only(void **state) {
-  (void)state;
-  int p[2];
-  struct kevent ev[4];
-  t_pipe(p);
-  int kq = t_kqueue();
-  assert_int_equal(t_change(kq, (uintptr_t)p[0], EVFILT_READ,
-                            EV_ADD | EV_CLEAR, 0, 0, NULL), 0);
-  t_write(p[1], 1);
-  t_write(p[1], 1);
-  assert_int_equal(t_poll(kq, ev, 4), 1);
-  assert_int_equal(ev[0].data, 2);
-  assert_int_equal(t_poll(kq, ev, 4), 0);
-  t_read(p[0], 1);
-  assert_int_equal(t_poll(kq, ev, 4), 0);
-  t_write(p[1], 1);
-  assert_int_equal(t_poll(kq, ev, 4), 1);
-  assert_int_equal(ev[0].data, 2);
-  t_close(kq);
-  t_close(p[0]);
-  t_close(p[1]);
+static void t26_clear_reports_new_events_only(void **state)
+{
+    (void)state;
+    int p[2];
+    struct kevent ev[4];
+    t_pipe(p);
+    int kq = t_kqueue();
+    assert_int_equal(t_change(kq, (uintptr_t)p[0], EVFILT_READ,
+                              EV_ADD | EV_CLEAR, 0, 0, NULL),
+                     0);
+    t_write(p[1], 1);
+    t_write(p[1], 1);
+    assert_int_equal(t_poll(kq, ev, 4), 1);
+    assert_int_equal(ev[0].data, 2);
+    assert_int_equal(t_poll(kq, ev, 4), 0);
+    t_read(p[0], 1);
+    assert_int_equal(t_poll(kq, ev, 4), 0);
+    t_write(p[1], 1);
+    assert_int_equal(t_poll(kq, ev, 4), 1);
+    assert_int_equal(ev[0].data, 2);
+    t_close(kq);
+    t_close(p[0]);
+    t_close(p[1]);
 }
 
 /* Re-adding an EV_CLEAR knote re-evaluates and reports. */
-static void t27_readd_clear_knote_reports_again(void **state) {
-  (void)state;
-  int p[2];
-  struct kevent ev[4];
-  t_pipe(p);
-  int kq = t_kqueue();
-  assert_int_equal(t_change(kq, (uintptr_t)p[0], EVFILT_READ,
-                            EV_ADD | EV_CLEAR, 0, 0, NULL), 0);
-  t_write(p[1], 2);
-  assert_int_equal(t_poll(kq, ev, 4), 1);
-  assert_int_equal(t_poll(kq, ev, 4), 0);
-  assert_int_equal(t_change(kq, (uintptr_t)p[0], EVFILT_READ,
-                            EV_ADD | EV_CLEAR, 0, 0, NULL), 0);
-  assert_int_equal(t_poll(kq, ev, 4), 1);
-  assert_int_equal(ev[0].data, 2);
-  t_close(kq);
-  t_close(p[0]);
-  t_close(p[1]);
+static void t27_readd_clear_knote_reports_again(void **state)
+{
+    (void)state;
+    int p[2];
+    struct kevent ev[4];
+    t_pipe(p);
+    int kq = t_kqueue();
+    assert_int_equal(t_change(kq, (uintptr_t)p[0], EVFILT_READ,
+                              EV_ADD | EV_CLEAR, 0, 0, NULL),
+                     0);
+    t_write(p[1], 2);
+    assert_int_equal(t_poll(kq, ev, 4), 1);
+    assert_int_equal(t_poll(kq, ev, 4), 0);
+    assert_int_equal(t_change(kq, (uintptr_t)p[0], EVFILT_READ,
+                              EV_ADD | EV_CLEAR, 0, 0, NULL),
+                     0);
+    assert_int_equal(t_poll(kq, ev, 4), 1);
+    assert_int_equal(ev[0].data, 2);
+    t_close(kq);
+    t_close(p[0]);
+    t_close(p[1]);
 }
 
 /* A condition that no longer holds is not reported. */
-static void t28_recheck_at_collection(void **state) {
-  (void)state;
-  int p[2];
-  struct kevent ev[4];
-  t_pipe(p);
-  int kq = t_kqueue();
-  assert_int_equal(t_change(kq, (uintptr_t)p[0], EVFILT_READ, EV_ADD, 0, 0,
-                            NULL), 0);
-  t_write(p[1], 1);
-  t_read(p[0], 1);
-  assert_int_equal(t_poll(kq, ev, 4), 0);
-  t_close(kq);
-  t_close(p[0]);
-  t_close(p[1]);
+static void t28_recheck_at_collection(void **state)
+{
+    (void)state;
+    int p[2];
+    struct kevent ev[4];
+    t_pipe(p);
+    int kq = t_kqueue();
+    assert_int_equal(
+        t_change(kq, (uintptr_t)p[0], EVFILT_READ, EV_ADD, 0, 0, NULL), 0);
+    t_write(p[1], 1);
+    t_read(p[0], 1);
+    assert_int_equal(t_poll(kq, ev, 4), 0);
+    t_close(kq);
+    t_close(p[0]);
+    t_close(p[1]);
 }
 
 /* fd and dup(fd) are two knotes. */
-static void t29_fd_and_dup_are_independent(void **state) {
-  (void)state;
-  int p[2];
-  struct kevent ev[4];
-  t_pipe(p);
-  int d = dup(p[0]);
-  assert_true(d >= 0);
-  int kq = t_kqueue();
-  assert_int_equal(t_change(kq, (uintptr_t)p[0], EVFILT_READ, EV_ADD, 0, 0,
-                            NULL), 0);
-  assert_int_equal(t_change(kq, (uintptr_t)d, EVFILT_READ, EV_ADD, 0, 0,
-                            NULL), 0);
-  t_write(p[1], 1);
-  int n = t_poll(kq, ev, 4);
-  assert_int_equal(n, 2);
-  assert_non_null(t_find(ev, n, (uintptr_t)p[0], EVFILT_READ));
-  assert_non_null(t_find(ev, n, (uintptr_t)d, EVFILT_READ));
-  t_close(kq);
-  t_close(d);
-  t_close(p[0]);
-  t_close(p[1]);
+static void t29_fd_and_dup_are_independent(void **state)
+{
+    (void)state;
+    int p[2];
+    struct kevent ev[4];
+    t_pipe(p);
+    int d = dup(p[0]);
+    assert_true(d >= 0);
+    int kq = t_kqueue();
+    assert_int_equal(
+        t_change(kq, (uintptr_t)p[0], EVFILT_READ, EV_ADD, 0, 0, NULL), 0);
+    assert_int_equal(
+        t_change(kq, (uintptr_t)d, EVFILT_READ, EV_ADD, 0, 0, NULL), 0);
+    t_write(p[1], 1);
+    int n = t_poll(kq, ev, 4);
+    assert_int_equal(n, 2);
+    assert_non_null(t_find(ev, n, (uintptr_t)p[0], EVFILT_READ));
+    assert_non_null(t_find(ev, n, (uintptr_t)d, EVFILT_READ));
+    t_close(kq);
+    t_close(d);
+    t_close(p[0]);
+    t_close(p[1]);
 }
 
 /* Flags echoed on later events. */
-static void t30_event_flags_after_receipt_add(void **state) {
-  (void)state;
-  int p[2];
-  struct kevent ev[4];
-  t_pipe(p);
-  int kq = t_kqueue();
-  assert_int_equal(t_change(kq, (uintptr_t)p[0], EVFILT_READ,
-                            EV_ADD | EV_CLEAR, 0, 0, NULL), 0);
-  t_write(p[1], 1);
-  assert_int_equal(t_poll(kq, ev, 4), 1);
-  if (IS_DARWIN)
-    assert_int_equal(ev[0].flags, EV_ADD | EV_CLEAR | EV_RECEIPT);
-  else
-    assert_int_equal(ev[0].flags, EV_CLEAR | EV_RECEIPT);
-  t_close(kq);
-  t_close(p[0]);
-  t_close(p[1]);
+static void t30_event_flags_after_receipt_add(void **state)
+{
+    (void)state;
+    int p[2];
+    struct kevent ev[4];
+    t_pipe(p);
+    int kq = t_kqueue();
+    assert_int_equal(t_change(kq, (uintptr_t)p[0], EVFILT_READ,
+                              EV_ADD | EV_CLEAR, 0, 0, NULL),
+                     0);
+    t_write(p[1], 1);
+    assert_int_equal(t_poll(kq, ev, 4), 1);
+    if (IS_DARWIN)
+        assert_int_equal(ev[0].flags, EV_ADD | EV_CLEAR | EV_RECEIPT);
+    else
+        assert_int_equal(ev[0].flags, EV_CLEAR | EV_RECEIPT);
+    t_close(kq);
+    t_close(p[0]);
+    t_close(p[1]);
 }
 
 /* udata round-trips at full width; receipts echo the change. */
-static void t31_udata_round_trip(void **state) {
-  (void)state;
-  int p[2];
-  struct kevent ev[4];
-  void *big = (void *)(UINTPTR_MAX - 1);
-  t_pipe(p);
-  int kq = t_kqueue();
-  assert_int_equal(t_change(kq, (uintptr_t)p[0], EVFILT_READ, EV_ADD, 0, 0,
-                            big), 0);
-  t_write(p[1], 1);
-  assert_int_equal(t_poll(kq, ev, 4), 1);
-  assert_ptr_equal(ev[0].udata, big);
-  struct kevent del = t_kev((uintptr_t)p[0], EVFILT_READ,
-                            EV_DELETE | EV_RECEIPT, 0, 0, (void *)0x5150);
-  assert_int_equal(kevent(kq, &del, 1, ev, 1, NULL), 1);
-  assert_int_equal(ev[0].data, 0);
-  assert_ptr_equal(ev[0].udata, (void *)0x5150);
-  t_close(kq);
-  t_close(p[0]);
-  t_close(p[1]);
+static void t31_udata_round_trip(void **state)
+{
+    (void)state;
+    int p[2];
+    struct kevent ev[4];
+    void *big = (void *)(UINTPTR_MAX - 1);
+    t_pipe(p);
+    int kq = t_kqueue();
+    assert_int_equal(
+        t_change(kq, (uintptr_t)p[0], EVFILT_READ, EV_ADD, 0, 0, big), 0);
+    t_write(p[1], 1);
+    assert_int_equal(t_poll(kq, ev, 4), 1);
+    assert_ptr_equal(ev[0].udata, big);
+    struct kevent del = t_kev((uintptr_t)p[0], EVFILT_READ,
+                              EV_DELETE | EV_RECEIPT, 0, 0, (void *)0x5150);
+    assert_int_equal(kevent(kq, &del, 1, ev, 1, NULL), 1);
+    assert_int_equal(ev[0].data, 0);
+    assert_ptr_equal(ev[0].udata, (void *)0x5150);
+    t_close(kq);
+    t_close(p[0]);
+    t_close(p[1]);
 }
 
 /* FB 12 replaces udata on every modify unless EV_KEEPUDATA
  * (13+), which may not be combined with EV_ADD.  MAC has no EV_KEEPUDATA;
  * the emulator replaces udata on a modify there too (not verified on xnu). */
-static void r18_modify_udata_and_keepudata(void **state) {
-  (void)state;
-  int p[2];
-  struct kevent ev[4];
-  t_pipe(p);
-  int kq = t_kqueue();
-  assert_int_equal(t_change(kq, (uintptr_t)p[0], EVFILT_READ, EV_ADD, 0, 0,
-                            (void *)1), 0);
-  assert_int_equal(t_change(kq, (uintptr_t)p[0], EVFILT_READ, EV_ENABLE, 0, 0,
-                            (void *)2), 0);
+static void r18_modify_udata_and_keepudata(void **state)
+{
+    (void)state;
+    int p[2];
+    struct kevent ev[4];
+    t_pipe(p);
+    int kq = t_kqueue();
+    assert_int_equal(
+        t_change(kq, (uintptr_t)p[0], EVFILT_READ, EV_ADD, 0, 0, (void *)1), 0);
+    assert_int_equal(
+        t_change(kq, (uintptr_t)p[0], EVFILT_READ, EV_ENABLE, 0, 0, (void *)2),
+        0);
 #ifdef EV_KEEPUDATA
-  assert_int_equal(t_change(kq, (uintptr_t)p[0], EVFILT_READ,
-                            EV_ADD | EV_KEEPUDATA, 0, 0, (void *)3), EINVAL);
-  assert_int_equal(t_change(kq, (uintptr_t)p[0], EVFILT_READ,
-                            EV_ENABLE | EV_KEEPUDATA, 0, 0, (void *)4), 0);
+    assert_int_equal(t_change(kq, (uintptr_t)p[0], EVFILT_READ,
+                              EV_ADD | EV_KEEPUDATA, 0, 0, (void *)3),
+                     EINVAL);
+    assert_int_equal(t_change(kq, (uintptr_t)p[0], EVFILT_READ,
+                              EV_ENABLE | EV_KEEPUDATA, 0, 0, (void *)4),
+                     0);
 #endif
-  t_write(p[1], 1);
-  assert_int_equal(t_poll(kq, ev, 4), 1);
-  assert_ptr_equal(ev[0].udata, (void *)2);
-  t_close(kq);
-  t_close(p[0]);
-  t_close(p[1]);
+    t_write(p[1], 1);
+    assert_int_equal(t_poll(kq, ev, 4), 1);
+    assert_ptr_equal(ev[0].udata, (void *)2);
+    t_close(kq);
+    t_close(p[0]);
+    t_close(p[1]);
 }
 
 /* FB zeroes fflags in the receipt of a newly created knote; xnu
  * echoes the change.  A modify echoes the change on both. */
-static void r12_receipt_fflags_of_new_knote(void **state) {
-  (void)state;
-  int p[2];
-  t_pipe(p);
-  int kq = t_kqueue();
-  struct kevent ch = t_kev((uintptr_t)p[0], EVFILT_READ, EV_ADD | EV_RECEIPT,
-                           NOTE_LOWAT, 1, NULL);
-  struct kevent out;
-  assert_int_equal(kevent(kq, &ch, 1, &out, 1, NULL), 1);
-  assert_int_equal(out.fflags, IS_DARWIN ? NOTE_LOWAT : 0);
-  assert_int_equal(kevent(kq, &ch, 1, &out, 1, NULL), 1);
-  assert_int_equal(out.fflags, NOTE_LOWAT);
-  t_close(kq);
-  t_close(p[0]);
-  t_close(p[1]);
+static void r12_receipt_fflags_of_new_knote(void **state)
+{
+    (void)state;
+    int p[2];
+    t_pipe(p);
+    int kq = t_kqueue();
+    struct kevent ch = t_kev((uintptr_t)p[0], EVFILT_READ, EV_ADD | EV_RECEIPT,
+                             NOTE_LOWAT, 1, NULL);
+    struct kevent out;
+    assert_int_equal(kevent(kq, &ch, 1, &out, 1, NULL), 1);
+    assert_int_equal(out.fflags, IS_DARWIN ? NOTE_LOWAT : 0);
+    assert_int_equal(kevent(kq, &ch, 1, &out, 1, NULL), 1);
+    assert_int_equal(out.fflags, NOTE_LOWAT);
+    t_close(kq);
+    t_close(p[0]);
+    t_close(p[1]);
 }
 
-int kqt_run_registration(void) {
-  const struct CMUnitTest tests[] = {
-      cmocka_unit_test(t18_readd_replaces_udata_no_duplicate),
-      cmocka_unit_test(t19_enoent_and_ebadf),
-      cmocka_unit_test(t20_immediate_readiness),
-      cmocka_unit_test(t21_delete_discards_pending),
-      cmocka_unit_test(t22_disable_then_enable),
-      cmocka_unit_test(t23_oneshot),
-      cmocka_unit_test(t24_dispatch),
-      cmocka_unit_test(t25_level_reports_each_poll),
-      cmocka_unit_test(t26_clear_reports_new_events_only),
-      cmocka_unit_test(t27_readd_clear_knote_reports_again),
-      cmocka_unit_test(t28_recheck_at_collection),
-      cmocka_unit_test(t29_fd_and_dup_are_independent),
-      cmocka_unit_test(t30_event_flags_after_receipt_add),
-      cmocka_unit_test(t31_udata_round_trip),
-      cmocka_unit_test(r18_modify_udata_and_keepudata),
-      cmocka_unit_test(r12_receipt_fflags_of_new_knote),
-  };
-  return cmocka_run_group_tests_name("kqemu: registration rules", tests, NULL,
-                                     NULL);
+int kqt_run_registration(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(t18_readd_replaces_udata_no_duplicate),
+        cmocka_unit_test(t19_enoent_and_ebadf),
+        cmocka_unit_test(t20_immediate_readiness),
+        cmocka_unit_test(t21_delete_discards_pending),
+        cmocka_unit_test(t22_disable_then_enable),
+        cmocka_unit_test(t23_oneshot),
+        cmocka_unit_test(t24_dispatch),
+        cmocka_unit_test(t25_level_reports_each_poll),
+        cmocka_unit_test(t26_clear_reports_new_events_only),
+        cmocka_unit_test(t27_readd_clear_knote_reports_again),
+        cmocka_unit_test(t28_recheck_at_collection),
+        cmocka_unit_test(t29_fd_and_dup_are_independent),
+        cmocka_unit_test(t30_event_flags_after_receipt_add),
+        cmocka_unit_test(t31_udata_round_trip),
+        cmocka_unit_test(r18_modify_udata_and_keepudata),
+        cmocka_unit_test(r12_receipt_fflags_of_new_knote),
+    };
+    return cmocka_run_group_tests_name("kqemu: registration rules", tests, NULL,
+                                       NULL);
 }

@@ -18,225 +18,261 @@
 #include <time.h>
 #include <unistd.h>
 
-int t_kqueue(void) {
-  int kq = kqueue();
-  assert_true(kq >= 0);
-  return kq;
+int t_kqueue(void)
+{
+    int kq = kqueue();
+    assert_true(kq >= 0);
+    return kq;
 }
 
-void t_pipe(int p[2]) { assert_int_equal(pipe2(p, O_NONBLOCK), 0); }
-
-void t_socketpair(int s[2]) {
-  assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, s), 0);
+void t_pipe(int p[2])
+{
+    assert_int_equal(pipe2(p, O_NONBLOCK), 0);
 }
 
-void t_close(int fd) { assert_int_equal(close(fd), 0); }
+void t_socketpair(int s[2])
+{
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, s), 0);
+}
+
+void t_close(int fd)
+{
+    assert_int_equal(close(fd), 0);
+}
 
 struct kevent t_kev(uintptr_t ident, short filter, unsigned short flags,
-                    unsigned int fflags, intptr_t data, void *udata) {
-  struct kevent k;
-  memset(&k, 0, sizeof k);
-  EV_SET(&k, ident, filter, flags, fflags, data, udata);
-  return k;
+                    unsigned int fflags, intptr_t data, void *udata)
+{
+    struct kevent k;
+    memset(&k, 0, sizeof k);
+    EV_SET(&k, ident, filter, flags, fflags, data, udata);
+    return k;
 }
 
 int t_change(int kq, uintptr_t ident, short filter, unsigned short flags,
-             unsigned int fflags, intptr_t data, void *udata) {
-  struct kevent k = t_kev(ident, filter, flags | EV_RECEIPT, fflags, data,
-                          udata);
-  struct kevent out;
-  memset(&out, 0, sizeof out);
-  assert_int_equal(kevent(kq, &k, 1, &out, 1, NULL), 1);
-  assert_true(out.flags & EV_ERROR);
-  assert_int_equal(out.ident, ident);
-  assert_int_equal(out.filter, filter);
-  return (int)out.data;
+             unsigned int fflags, intptr_t data, void *udata)
+{
+    struct kevent k =
+        t_kev(ident, filter, flags | EV_RECEIPT, fflags, data, udata);
+    struct kevent out;
+    memset(&out, 0, sizeof out);
+    assert_int_equal(kevent(kq, &k, 1, &out, 1, NULL), 1);
+    assert_true(out.flags & EV_ERROR);
+    assert_int_equal(out.ident, ident);
+    assert_int_equal(out.filter, filter);
+    return (int)out.data;
 }
 
-int t_poll(int kq, struct kevent *ev, int n) {
-  struct timespec ts = {0, 0};
-  return kevent(kq, NULL, 0, ev, n, &ts);
+int t_poll(int kq, struct kevent *ev, int n)
+{
+    struct timespec ts = {0, 0};
+    return kevent(kq, NULL, 0, ev, n, &ts);
 }
 
-int t_wait_ms(int kq, struct kevent *ev, int n, long ms) {
-  struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-  return kevent(kq, NULL, 0, ev, n, &ts);
+int t_wait_ms(int kq, struct kevent *ev, int n, long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    return kevent(kq, NULL, 0, ev, n, &ts);
 }
 
-void t_write(int fd, size_t n) {
-  char buf[256];
-  memset(buf, 'x', sizeof buf);
-  assert_true(n <= sizeof buf);
-  assert_int_equal(write(fd, buf, n), (ssize_t)n);
+void t_write(int fd, size_t n)
+{
+    char buf[256];
+    memset(buf, 'x', sizeof buf);
+    assert_true(n <= sizeof buf);
+    assert_int_equal(write(fd, buf, n), (ssize_t)n);
 }
 
-void t_read(int fd, size_t n) {
-  char buf[256];
-  assert_true(n <= sizeof buf);
-  assert_int_equal(read(fd, buf, n), (ssize_t)n);
+void t_read(int fd, size_t n)
+{
+    char buf[256];
+    assert_true(n <= sizeof buf);
+    assert_int_equal(read(fd, buf, n), (ssize_t)n);
 }
 
 const struct kevent *t_find(const struct kevent *ev, int n, uintptr_t ident,
-                            short filter) {
-  for (int i = 0; i < n; i++)
-    if (ev[i].ident == ident && ev[i].filter == filter)
-      return &ev[i];
-  return NULL;
+                            short filter)
+{
+    for (int i = 0; i < n; i++)
+        if (ev[i].ident == ident && ev[i].filter == filter)
+            return &ev[i];
+    return NULL;
 }
 
-double t_now_ms(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6;
+double t_now_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6;
 }
 
-void t_sleep_ms(long ms) {
-  struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-  while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-  }
+void t_sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+    }
 }
 
-int t_loopback_socket(int type, struct sockaddr_in *a) {
-  int fd = socket(AF_INET, type | SOCK_NONBLOCK, 0);
-  assert_true(fd >= 0);
-  memset(a, 0, sizeof *a);
-  a->sin_family = AF_INET;
-  a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  assert_int_equal(bind(fd, (struct sockaddr *)a, sizeof *a), 0);
-  socklen_t len = sizeof *a;
-  assert_int_equal(getsockname(fd, (struct sockaddr *)a, &len), 0);
-  return fd;
+int t_loopback_socket(int type, struct sockaddr_in *a)
+{
+    int fd = socket(AF_INET, type | SOCK_NONBLOCK, 0);
+    assert_true(fd >= 0);
+    memset(a, 0, sizeof *a);
+    a->sin_family = AF_INET;
+    a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(bind(fd, (struct sockaddr *)a, sizeof *a), 0);
+    socklen_t len = sizeof *a;
+    assert_int_equal(getsockname(fd, (struct sockaddr *)a, &len), 0);
+    return fd;
 }
 
-int t_tcp_listener(uint16_t *port) {
-  struct sockaddr_in a;
-  int l = t_loopback_socket(SOCK_STREAM, &a);
-  assert_int_equal(listen(l, 16), 0);
-  *port = ntohs(a.sin_port);
-  return l;
+int t_tcp_listener(uint16_t *port)
+{
+    struct sockaddr_in a;
+    int l = t_loopback_socket(SOCK_STREAM, &a);
+    assert_int_equal(listen(l, 16), 0);
+    *port = ntohs(a.sin_port);
+    return l;
 }
 
-static int tcp_connect_nb(uint16_t port) {
-  int c = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
-  assert_true(c >= 0);
-  struct sockaddr_in a;
-  memset(&a, 0, sizeof a);
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  a.sin_port = htons(port);
-  int r = connect(c, (struct sockaddr *)&a, sizeof a);
-  assert_true(r == 0 || errno == EINPROGRESS);
-  return c;
+static int tcp_connect_nb(uint16_t port)
+{
+    int c = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    assert_true(c >= 0);
+    struct sockaddr_in a;
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    a.sin_port = htons(port);
+    int r = connect(c, (struct sockaddr *)&a, sizeof a);
+    assert_true(r == 0 || errno == EINPROGRESS);
+    return c;
 }
 
-void t_tcp_pair(int *client, int *server) {
-  uint16_t port;
-  int l = t_tcp_listener(&port);
-  *client = tcp_connect_nb(port);
-  t_wait_poll(l, POLLIN); /* the handshake is done, the connection queued */
-  int s = accept4(l, NULL, NULL, SOCK_NONBLOCK);
-  assert_true(s >= 0);
-  *server = s;
-  t_close(l);
+void t_tcp_pair(int *client, int *server)
+{
+    uint16_t port;
+    int l = t_tcp_listener(&port);
+    *client = tcp_connect_nb(port);
+    t_wait_poll(l, POLLIN); /* the handshake is done, the connection queued */
+    int s = accept4(l, NULL, NULL, SOCK_NONBLOCK);
+    assert_true(s >= 0);
+    *server = s;
+    t_close(l);
 }
 
-bool t_delete_ok(int kq, uintptr_t ident, short filter) {
-  int err = t_change(kq, ident, filter, EV_DELETE, 0, 0, NULL);
-  assert_true(err == 0 || err == ENOENT || err == EBADF);
-  return err == 0;
+bool t_delete_ok(int kq, uintptr_t ident, short filter)
+{
+    int err = t_change(kq, ident, filter, EV_DELETE, 0, 0, NULL);
+    assert_true(err == 0 || err == ENOENT || err == EBADF);
+    return err == 0;
 }
 
-void t_wait_poll(int fd, short events) {
-  struct pollfd p = {.fd = fd, .events = events};
-  double end = t_now_ms() + (double)T_HANG_MS;
-  while ((p.revents & events) != events && t_now_ms() < end)
-    assert_true(poll(&p, 1, 100) >= 0);
-  assert_int_equal(p.revents & events, events);
+void t_wait_poll(int fd, short events)
+{
+    struct pollfd p = {.fd = fd, .events = events};
+    double end = t_now_ms() + (double)T_HANG_MS;
+    while ((p.revents & events) != events && t_now_ms() < end)
+        assert_true(poll(&p, 1, 100) >= 0);
+    assert_int_equal(p.revents & events, events);
 }
 
-static struct tcp_info tcp_info_of(int fd) {
-  struct tcp_info ti;
-  memset(&ti, 0, sizeof ti);
-  socklen_t len = sizeof ti;
-  assert_int_equal(getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len), 0);
-  return ti;
+static struct tcp_info tcp_info_of(int fd)
+{
+    struct tcp_info ti;
+    memset(&ti, 0, sizeof ti);
+    socklen_t len = sizeof ti;
+    assert_int_equal(getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len), 0);
+    return ti;
 }
 
-int t_tcp_state(int fd) { return tcp_info_of(fd).tcpi_state; }
-
-void t_wait_accept_queue(int l, unsigned int n) {
-  double end = t_now_ms() + (double)T_HANG_MS;
-  struct tcp_info ti = tcp_info_of(l);
-  assert_int_equal(ti.tcpi_state, TCP_LISTEN);
-  while (ti.tcpi_unacked < n && t_now_ms() < end) {
-    t_sleep_ms(1);
-    ti = tcp_info_of(l);
-  }
-  assert_int_equal(ti.tcpi_unacked, n);
+int t_tcp_state(int fd)
+{
+    return tcp_info_of(fd).tcpi_state;
 }
 
-pid_t t_gettid(void) { return (pid_t)syscall(SYS_gettid); }
+void t_wait_accept_queue(int l, unsigned int n)
+{
+    double end = t_now_ms() + (double)T_HANG_MS;
+    struct tcp_info ti = tcp_info_of(l);
+    assert_int_equal(ti.tcpi_state, TCP_LISTEN);
+    while (ti.tcpi_unacked < n && t_now_ms() < end) {
+        t_sleep_ms(1);
+        ti = tcp_info_of(l);
+    }
+    assert_int_equal(ti.tcpi_unacked, n);
+}
+
+pid_t t_gettid(void)
+{
+    return (pid_t)syscall(SYS_gettid);
+}
 
 /* proc(5), /proc/pid/syscall: the number of the system call the thread is
  * blocked in and its six argument registers, "-1" when it is blocked
  * outside a system call, "running" when it is not blocked. */
-int t_wait_blocked(pid_t tid, struct t_blocked *out) {
-  char path[64];
-  snprintf(path, sizeof path, "/proc/self/task/%ld/syscall", (long)tid);
-  double end = t_now_ms() + (double)T_HANG_MS;
-  do {
-    char buf[256];
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-      return -1;
-    ssize_t k = read(fd, buf, sizeof buf - 1);
-    close(fd);
-    if (k < 0)
-      return -1;
-    buf[k] = '\0';
-    struct t_blocked b;
-    if (sscanf(buf, "%ld %lx %lx %lx %lx %lx %lx", &b.nr, &b.arg[0], &b.arg[1],
-               &b.arg[2], &b.arg[3], &b.arg[4], &b.arg[5]) == 7 &&
-        (b.nr == SYS_epoll_pwait2 || b.nr == SYS_epoll_pwait)) {
-      *out = b;
-      return 0;
-    }
-    t_sleep_ms(1);
-  } while (t_now_ms() < end);
-  return -1;
+int t_wait_blocked(pid_t tid, struct t_blocked *out)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/self/task/%ld/syscall", (long)tid);
+    double end = t_now_ms() + (double)T_HANG_MS;
+    do {
+        char buf[256];
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+            return -1;
+        ssize_t k = read(fd, buf, sizeof buf - 1);
+        close(fd);
+        if (k < 0)
+            return -1;
+        buf[k] = '\0';
+        struct t_blocked b;
+        if (sscanf(buf, "%ld %lx %lx %lx %lx %lx %lx", &b.nr, &b.arg[0],
+                   &b.arg[1], &b.arg[2], &b.arg[3], &b.arg[4],
+                   &b.arg[5]) == 7 &&
+            (b.nr == SYS_epoll_pwait2 || b.nr == SYS_epoll_pwait)) {
+            *out = b;
+            return 0;
+        }
+        t_sleep_ms(1);
+    } while (t_now_ms() < end);
+    return -1;
 }
 
-static void *waiter_main(void *arg) {
-  struct t_waiter *w = arg;
-  w->tid = t_gettid();
-  pthread_barrier_wait(&w->started);
-  w->n = kevent(w->kq, NULL, 0, w->ev, 4, w->timeout);
-  w->err = w->n < 0 ? errno : 0;
-  return NULL;
+static void *waiter_main(void *arg)
+{
+    struct t_waiter *w = arg;
+    w->tid = t_gettid();
+    pthread_barrier_wait(&w->started);
+    w->n = kevent(w->kq, NULL, 0, w->ev, 4, w->timeout);
+    w->err = w->n < 0 ? errno : 0;
+    return NULL;
 }
 
-void t_waiter_start(struct t_waiter *w, int kq,
-                    const struct timespec *timeout) {
-  memset(w, 0, sizeof *w);
-  w->kq = kq;
-  w->timeout = timeout;
-  assert_int_equal(pthread_barrier_init(&w->started, NULL, 2), 0);
-  assert_int_equal(pthread_create(&w->th, NULL, waiter_main, w), 0);
-  pthread_barrier_wait(&w->started);
+void t_waiter_start(struct t_waiter *w, int kq, const struct timespec *timeout)
+{
+    memset(w, 0, sizeof *w);
+    w->kq = kq;
+    w->timeout = timeout;
+    assert_int_equal(pthread_barrier_init(&w->started, NULL, 2), 0);
+    assert_int_equal(pthread_create(&w->th, NULL, waiter_main, w), 0);
+    pthread_barrier_wait(&w->started);
 }
 
-void t_waiter_join(struct t_waiter *w) {
-  struct timespec end;
-  assert_int_equal(clock_gettime(CLOCK_REALTIME, &end), 0);
-  end.tv_sec += T_HANG_MS / 1000;
-  assert_int_equal(pthread_timedjoin_np(w->th, NULL, &end), 0);
-  assert_int_equal(pthread_barrier_destroy(&w->started), 0);
+void t_waiter_join(struct t_waiter *w)
+{
+    struct timespec end;
+    assert_int_equal(clock_gettime(CLOCK_REALTIME, &end), 0);
+    end.tv_sec += T_HANG_MS / 1000;
+    assert_int_equal(pthread_timedjoin_np(w->th, NULL, &end), 0);
+    assert_int_equal(pthread_barrier_destroy(&w->started), 0);
 }
 
-bool t_blocked_forever(const struct t_blocked *b) {
-  if (b->nr == SYS_epoll_pwait2)
-    return b->arg[3] == 0; /* timeout: a NULL timespec */
-  return (int)b->arg[3] == -1; /* epoll_pwait: -1 ms */
+bool t_blocked_forever(const struct t_blocked *b)
+{
+    if (b->nr == SYS_epoll_pwait2)
+        return b->arg[3] == 0;   /* timeout: a NULL timespec */
+    return (int)b->arg[3] == -1; /* epoll_pwait: -1 ms */
 }
 
 /* The emulator's waits.  kqemu.c calls epoll_pwait2, and epoll_wait where
@@ -252,53 +288,57 @@ static pthread_mutex_t waits_mu = PTHREAD_MUTEX_INITIALIZER;
 static struct t_waits waits;
 static pid_t waits_tid; /* the thread whose waits are counted */
 
-static void waits_record(long long timeout_ns, int r) {
-  if (timeout_ns == 0 || (r < 0 && errno == ENOSYS))
-    return; /* a poll, or no such call: the kernel did not wait */
-  pid_t self = t_gettid();
-  pthread_mutex_lock(&waits_mu);
-  if (self != waits_tid) {
+static void waits_record(long long timeout_ns, int r)
+{
+    if (timeout_ns == 0 || (r < 0 && errno == ENOSYS))
+        return; /* a poll, or no such call: the kernel did not wait */
+    pid_t self = t_gettid();
+    pthread_mutex_lock(&waits_mu);
+    if (self != waits_tid) {
+        pthread_mutex_unlock(&waits_mu);
+        return;
+    }
+    waits.sleeping++;
+    if (timeout_ns < 0 || timeout_ns > waits.longest)
+        waits.longest = timeout_ns < 0 ? LLONG_MAX : timeout_ns;
     pthread_mutex_unlock(&waits_mu);
-    return;
-  }
-  waits.sleeping++;
-  if (timeout_ns < 0 || timeout_ns > waits.longest)
-    waits.longest = timeout_ns < 0 ? LLONG_MAX : timeout_ns;
-  pthread_mutex_unlock(&waits_mu);
 }
 
-void t_waits_reset(void) {
-  pid_t self = t_gettid();
-  pthread_mutex_lock(&waits_mu);
-  memset(&waits, 0, sizeof waits);
-  waits_tid = self;
-  pthread_mutex_unlock(&waits_mu);
+void t_waits_reset(void)
+{
+    pid_t self = t_gettid();
+    pthread_mutex_lock(&waits_mu);
+    memset(&waits, 0, sizeof waits);
+    waits_tid = self;
+    pthread_mutex_unlock(&waits_mu);
 }
 
-void t_waits(struct t_waits *out) {
-  pthread_mutex_lock(&waits_mu);
-  *out = waits;
-  pthread_mutex_unlock(&waits_mu);
+void t_waits(struct t_waits *out)
+{
+    pthread_mutex_lock(&waits_mu);
+    *out = waits;
+    pthread_mutex_unlock(&waits_mu);
 }
 
 int epoll_pwait2(int epfd, struct epoll_event *events, int maxevents,
-                 const struct timespec *timeout, const sigset_t *sigmask) {
-  int r = (int)syscall(SYS_epoll_pwait2, epfd, events, maxevents, timeout,
-                       sigmask, _NSIG / 8);
-  int e = errno;
-  waits_record(timeout ? (long long)timeout->tv_sec * 1000000000LL +
-                             timeout->tv_nsec
-                       : -1,
-               r);
-  errno = e;
-  return r;
+                 const struct timespec *timeout, const sigset_t *sigmask)
+{
+    int r = (int)syscall(SYS_epoll_pwait2, epfd, events, maxevents, timeout,
+                         sigmask, _NSIG / 8);
+    int e = errno;
+    waits_record(timeout ? (long long)timeout->tv_sec * 1000000000LL +
+                               timeout->tv_nsec
+                         : -1,
+                 r);
+    errno = e;
+    return r;
 }
 
-int epoll_wait(int epfd, struct epoll_event *events, int maxevents,
-               int timeout) {
-  int r = epoll_pwait(epfd, events, maxevents, timeout, NULL);
-  int e = errno;
-  waits_record(timeout < 0 ? -1 : (long long)timeout * 1000000LL, r);
-  errno = e;
-  return r;
+int epoll_wait(int epfd, struct epoll_event *events, int maxevents, int timeout)
+{
+    int r = epoll_pwait(epfd, events, maxevents, timeout, NULL);
+    int e = errno;
+    waits_record(timeout < 0 ? -1 : (long long)timeout * 1000000LL, r);
+    errno = e;
+    return r;
 }

@@ -58,8 +58,8 @@ void t_wait_accept_queue(int l, unsigned int n);
 pid_t t_gettid(void);
 /* The system call a blocked thread sleeps in, and its arguments. */
 struct t_blocked {
-  long nr;
-  unsigned long arg[6];
+    long nr;
+    unsigned long arg[6];
 };
 /* Waits until thread tid of this process sleeps in the system call that a
  * waiting kevent() makes (epoll_pwait2, or epoll_wait on a kernel without
@@ -71,14 +71,14 @@ bool t_blocked_forever(const struct t_blocked *b);
 
 /* A thread that makes one kevent(kq, NULL, 0, ev, 4, timeout) call. */
 struct t_waiter {
-  int kq;
-  const struct timespec *timeout;
-  int n;   /* what kevent() returned */
-  int err; /* errno when n is -1 */
-  struct kevent ev[4];
-  pid_t tid;
-  pthread_t th;
-  pthread_barrier_t started;
+    int kq;
+    const struct timespec *timeout;
+    int n;   /* what kevent() returned */
+    int err; /* errno when n is -1 */
+    struct kevent ev[4];
+    pid_t tid;
+    pthread_t th;
+    pthread_barrier_t started;
 };
 /* Starts the thread; returns once w->tid is set, before the call. */
 void t_waiter_start(struct t_waiter *w, int kq, const struct timespec *timeout);
@@ -90,9 +90,9 @@ void t_waiter_join(struct t_waiter *w);
  * ones that may sleep, made by the thread that last called t_waits_reset()
  * since that call (a thread another test left blocked does not count). */
 struct t_waits {
-  long sleeping;     /* calls with a timeout other than zero */
-  long long longest; /* their longest timeout in ns, LLONG_MAX for a call
-                      * without one; 0 when there was no call */
+    long sleeping;     /* calls with a timeout other than zero */
+    long long longest; /* their longest timeout in ns, LLONG_MAX for a call
+                        * without one; 0 when there was no call */
 };
 void t_waits_reset(void);
 void t_waits(struct t_waits *out);

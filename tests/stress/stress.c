@@ -203,7 +203,8 @@ int echo_init(struct echo_server *s, size_t capacity, char *addr, size_t len)
         rc = s->listen_fd < 0 ? s->listen_fd : 0;
     }
     if (rc == 0)
-        rc = xpoll_register(s->poll, s->listen_fd, ECHO_LISTENER, XPOLL_READABLE);
+        rc = xpoll_register(s->poll, s->listen_fd, ECHO_LISTENER,
+                            XPOLL_READABLE);
     if (rc == 0 && addr != NULL) {
         int n = xpoll_local_addr(s->listen_fd, addr, len);
         rc = n < 0 ? n : 0;

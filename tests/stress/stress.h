@@ -28,16 +28,16 @@ long stress_raise_nofile(long want);
 /* ---- the echo loop ------------------------------------------------------- */
 
 #define ECHO_LISTENER ((xpoll_token)-1)
-#define ECHO_BUF 4096
+#define ECHO_BUF      4096
 
 struct echo_conn {
     int fd;
-    bool may_read;  /* not known drained: read before trusting edges */
-    bool eof;       /* the peer's FIN was read */
-    bool want_write; /* WRITABLE is registered */
-    bool queued;    /* on the revisit list */
+    bool may_read;        /* not known drained: read before trusting edges */
+    bool eof;             /* the peer's FIN was read */
+    bool want_write;      /* WRITABLE is registered */
+    bool queued;          /* on the revisit list */
     unsigned long events; /* events delivered for it */
-    size_t start, end; /* pending output buf[start, end) */
+    size_t start, end;    /* pending output buf[start, end) */
     char buf[ECHO_BUF];
 };
 
@@ -55,11 +55,11 @@ struct echo_server {
     int listen_fd;
     struct echo_conn **conns; /* indexed by fd */
     int nconns_cap;
-    int *revisit;             /* fds with unread input (fairness cap hit) */
+    int *revisit; /* fds with unread input (fairness cap hit) */
     int nrevisit;
-    xpoll_token stop_token;   /* an extra token that ends echo_run (0: none) */
+    xpoll_token stop_token; /* an extra token that ends echo_run (0: none) */
     bool stop_seen;
-    int first_error;          /* the first unexpected failure (negative) */
+    int first_error; /* the first unexpected failure (negative) */
     struct echo_stats st;
 };
 

@@ -34,8 +34,8 @@ static void no_failed_token(struct fixture *f, int peer)
     int n = xpoll_wait(f->poll, f->events, 0);
     assert_true(n >= 0);
     for (int i = 0; i < n; i++)
-        assert_int_not_equal(xpoll_event_token(xpoll_events_get(f->events, (size_t)i)),
-                             TRY);
+        assert_int_not_equal(
+            xpoll_event_token(xpoll_events_get(f->events, (size_t)i)), TRY);
 }
 
 static int points_of(struct fixture *f, bool re)
@@ -45,7 +45,8 @@ static int points_of(struct fixture *f, bool re)
     assert_int_equal(xpoll_socketpair(SOCK_STREAM, fds), 0);
     for (long k = 0; k < 64; k++) {
         if (re)
-            assert_int_equal(xpoll_register(f->poll, fds[0], 1, XPOLL_READABLE), 0);
+            assert_int_equal(xpoll_register(f->poll, fds[0], 1, XPOLL_READABLE),
+                             0);
         heap_count_from(k);
         int rc = re ? xpoll_reregister(f->poll, fds[0], TRY, XPOLL_WRITABLE)
                     : xpoll_register(f->poll, fds[0], TRY,
@@ -104,7 +105,8 @@ static void reregister_fails_cleanly_at_each_allocation(void **state)
         assert_int_equal(points, 0);
 }
 
-#define T(name) cmocka_unit_test_setup_teardown(name, fixture_setup, fixture_teardown)
+#define T(name)                                                                \
+    cmocka_unit_test_setup_teardown(name, fixture_setup, fixture_teardown)
 
 int main(void)
 {

@@ -82,7 +82,8 @@ static void run_clients(int in_fd, int out_fd, int n)
     char addr[XPOLL_ADDRSTRLEN] = {0};
     struct sockaddr_in sin = {.sin_family = AF_INET};
 
-    if (read(in_fd, addr, sizeof addr - 1) <= 0 || strncmp(addr, "127.0.0.1:", 10))
+    if (read(in_fd, addr, sizeof addr - 1) <= 0 ||
+        strncmp(addr, "127.0.0.1:", 10))
         _exit(3);
     sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     sin.sin_port = htons((uint16_t)atoi(addr + 10));
@@ -98,7 +99,8 @@ static void run_clients(int in_fd, int out_fd, int n)
     /* Phase 1: open every connection; they all stay open until phase 3. */
     int64_t start = now_ns(), deadline = start + RUN_LIMIT;
     for (int i = 0; i < n; i++) {
-        c[i].fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        c[i].fd =
+            socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
         if (c[i].fd < 0)
             _exit(6);
         if (connect(c[i].fd, (struct sockaddr *)&sin, sizeof sin) < 0 &&
@@ -118,7 +120,8 @@ static void run_clients(int in_fd, int out_fd, int n)
                 client_fail(&r, err);
             c[i].state = 1;
             r.connected++;
-            struct epoll_event ev = {.events = EPOLLIN, .data.u32 = (uint32_t)i};
+            struct epoll_event ev = {.events = EPOLLIN,
+                                     .data.u32 = (uint32_t)i};
             epoll_ctl(ep, EPOLL_CTL_MOD, c[i].fd, &ev);
         }
     }
@@ -149,7 +152,8 @@ static void run_clients(int in_fd, int out_fd, int n)
         for (int j = 0; j < k; j++) {
             int i = (int)evs[j].data.u32;
             struct cconn *cc = &c[i];
-            ssize_t got = read(cc->fd, cc->reply + cc->got, (size_t)(REQ - cc->got));
+            ssize_t got =
+                read(cc->fd, cc->reply + cc->got, (size_t)(REQ - cc->got));
             if (got <= 0) {
                 if (got < 0 && errno == EAGAIN)
                     continue;
@@ -250,9 +254,9 @@ static void ten_thousand_connections_all_served(void **state)
     char addr[XPOLL_ADDRSTRLEN];
     assert_int_equal(echo_init(&srv, CAPACITY, addr, sizeof addr), 0);
     srv.stop_token = (xpoll_token)-2;
-    assert_int_equal(xpoll_register(srv.poll, from_child[0], srv.stop_token,
-                                    XPOLL_READABLE),
-                     0);
+    assert_int_equal(
+        xpoll_register(srv.poll, from_child[0], srv.stop_token, XPOLL_READABLE),
+        0);
     assert_int_equal(write(to_child[1], addr, strlen(addr)),
                      (ssize_t)strlen(addr));
 

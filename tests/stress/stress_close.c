@@ -215,7 +215,8 @@ static void close_without_deregister_churn(void **state)
     close(p[1]);
 }
 
-#define T(name) cmocka_unit_test_setup_teardown(name, fixture_setup, fixture_teardown)
+#define T(name)                                                                \
+    cmocka_unit_test_setup_teardown(name, fixture_setup, fixture_teardown)
 
 int main(void)
 {

@@ -63,7 +63,8 @@ static void *storm_main(void *arg)
             next.tv_nsec -= 1000000000L;
             next.tv_sec++;
         }
-        while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &next, NULL) == EINTR) {
+        while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &next, NULL) ==
+               EINTR) {
         }
     }
     return NULL;
@@ -104,7 +105,8 @@ struct writer {
 
 static unsigned char pattern(int pair, size_t offset)
 {
-    return (unsigned char)((offset * 131 + (size_t)pair * 17 + offset / 4096) & 0xff);
+    return (unsigned char)((offset * 131 + (size_t)pair * 17 + offset / 4096) &
+                           0xff);
 }
 
 /* Writes per_pair bytes to each pair, round robin, pausing 1 ms every
@@ -121,7 +123,8 @@ static void *writer_main(void *arg)
         for (int p = 0; p < PAIRS; p++) {
             if (done[p] == w->per_pair)
                 continue;
-            size_t n = w->per_pair - done[p] < CHUNK ? w->per_pair - done[p] : CHUNK;
+            size_t n =
+                w->per_pair - done[p] < CHUNK ? w->per_pair - done[p] : CHUNK;
             for (size_t i = 0; i < n; i++)
                 buf[i] = pattern(p, done[p] + i);
             ssize_t k = write(w->fds[p], buf, n);
@@ -167,7 +170,8 @@ static void data_survives_signal_storm(void **state)
         w.fds[p] = fds[1];
         int fl = fcntl(fds[1], F_GETFL);
         assert_int_equal(fcntl(fds[1], F_SETFL, fl & ~O_NONBLOCK), 0);
-        assert_int_equal(xpoll_register(poll, rd[p], (xpoll_token)p, XPOLL_READABLE), 0);
+        assert_int_equal(
+            xpoll_register(poll, rd[p], (xpoll_token)p, XPOLL_READABLE), 0);
     }
 
     struct storm storm;
@@ -381,9 +385,11 @@ static void registration_is_not_disturbed(void **state)
     long failures = 0, missing = 0;
     for (int r = 0; r < rounds; r++) {
         for (int i = 0; i < FDS; i++) {
-            failures += xpoll_register(poll, fds[i][0], (xpoll_token)i, XPOLL_READABLE) != 0;
-            failures += xpoll_reregister(poll, fds[i][0], (xpoll_token)(i + FDS),
-                                         XPOLL_READABLE) != 0;
+            failures += xpoll_register(poll, fds[i][0], (xpoll_token)i,
+                                       XPOLL_READABLE) != 0;
+            failures +=
+                xpoll_reregister(poll, fds[i][0], (xpoll_token)(i + FDS),
+                                 XPOLL_READABLE) != 0;
         }
         assert_int_equal(write(fds[r % FDS][1], "x", 1), 1);
         int n;

@@ -26,7 +26,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-/* ---- filling the table ---------------------------------------------------- */
+/* ---- filling the table ----------------------------------------------------
+ */
 
 struct fill {
     struct rlimit saved;
@@ -108,7 +109,8 @@ static void poll_new_at_emfile(void **state)
             xpoll_events *events;
             assert_int_equal(xpoll_events_new(&events, 4), 0);
             assert_int_equal(xpoll_pipe(fds), 0);
-            assert_int_equal(xpoll_register(poll, fds[0], 5, XPOLL_READABLE), 0);
+            assert_int_equal(xpoll_register(poll, fds[0], 5, XPOLL_READABLE),
+                             0);
             assert_int_equal(write(fds[1], "x", 1), 1);
             assert_int_equal(xpoll_wait(poll, events, SEC), 1);
             assert_int_equal(xpoll_deregister(poll, fds[0]), 0);

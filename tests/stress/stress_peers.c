@@ -95,8 +95,8 @@ static int64_t round_trip(struct fixture_peers *f, int fd, size_t len)
         else
             assert_true(n < 0 && errno == EAGAIN);
         if (now_ns() - start > HANG_NS)
-            fail_msg("healthy client: %zu of %zu bytes back after %lld ms",
-                     got, len, (long long)((now_ns() - start) / MS));
+            fail_msg("healthy client: %zu of %zu bytes back after %lld ms", got,
+                     len, (long long)((now_ns() - start) / MS));
     }
     assert_memory_equal(in, out, len);
     return now_ns() - start;
@@ -125,7 +125,8 @@ static int count_blocked(struct fixture_peers *f, struct echo_conn **last)
 }
 
 /* Sends without reading until the server is blocked writing to us too. */
-static struct echo_conn *stuff_until_server_blocks(struct fixture_peers *f, int fd)
+static struct echo_conn *stuff_until_server_blocks(struct fixture_peers *f,
+                                                   int fd)
 {
     static char junk[65536];
     struct echo_conn *c = NULL;
@@ -141,7 +142,8 @@ static struct echo_conn *stuff_until_server_blocks(struct fixture_peers *f, int 
 static void reset_fd(int fd)
 {
     struct linger lin = {.l_onoff = 1, .l_linger = 0};
-    assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_LINGER, &lin, sizeof lin), 0);
+    assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_LINGER, &lin, sizeof lin),
+                     0);
     close(fd); /* RST instead of FIN */
 }
 
@@ -233,7 +235,8 @@ static void pump_until_quiet(struct fixture_peers *f, const int *fds, int nfds)
             return;
         if (now_ns() > deadline && stalled)
             fail_msg("waits keep reporting events on connections at a "
-                     "standstill (%d in the last)", n);
+                     "standstill (%d in the last)",
+                     n);
         if (now_ns() > deadline)
             fail_msg("the connections did not come to a standstill");
     }
@@ -292,11 +295,13 @@ static void half_close_gets_full_echo(void **state)
     int64_t deadline = now_ns() + HANG_NS;
     for (int iter = 0; !eof && now_ns() < deadline; iter++) {
         if (sent < LEN) {
-            ssize_t n = send(half, out + sent, LEN - sent, MSG_NOSIGNAL | MSG_DONTWAIT);
+            ssize_t n =
+                send(half, out + sent, LEN - sent, MSG_NOSIGNAL | MSG_DONTWAIT);
             if (n > 0)
                 sent += (size_t)n;
         } else if (!shut) {
-            assert_int_equal(shutdown(half, SHUT_WR), 0); /* FIN, still reading */
+            assert_int_equal(shutdown(half, SHUT_WR),
+                             0); /* FIN, still reading */
             shut = true;
         }
         echo_pump(&f->srv, 0);
@@ -332,7 +337,8 @@ static void stopped_reader_does_not_block_others(void **state)
         int64_t t = round_trip(f, healthy, 1 + (size_t)i * 97 % 8000);
         worst = t > worst ? t : worst;
     }
-    printf("stopped reader: worst healthy round trip %.2f ms\n", (double)worst / 1e6);
+    printf("stopped reader: worst healthy round trip %.2f ms\n",
+           (double)worst / 1e6);
     assert_int_equal(count_blocked(f, NULL), 1); /* still stuck, still open */
     end_checks(f, 2);
     close(stuck);
@@ -434,7 +440,7 @@ static void many_bad_peers_at_once(void **state)
         case 1: /* half-close */
             assert_int_equal(shutdown(bad[i], SHUT_WR), 0);
             break;
-        case 2: /* silent */
+        case 2:                         /* silent */
             pump_until_held(f, bad[i]); /* counted as live below */
             break;
         default: /* send, then vanish */
@@ -460,7 +466,8 @@ static void many_bad_peers_at_once(void **state)
     no_leak(f);
 }
 
-#define T(name) cmocka_unit_test_setup_teardown(name, peers_setup, peers_teardown)
+#define T(name)                                                                \
+    cmocka_unit_test_setup_teardown(name, peers_setup, peers_teardown)
 
 int main(void)
 {
