@@ -55,6 +55,7 @@
 #include <unistd.h>
 
 #include "xpoll.h"
+#include "fuzz_check.h"
 
 #ifdef XPOLL_FUZZ_KQEMU
 #include "kqemu.h" /* personality and leak counters of the emulation */
@@ -138,17 +139,13 @@ static void logf_op(struct run *r, const char *fmt, ...)
     r->nlog++;
 }
 
-static void fail(const char *fmt, ...)
+/* The backend, the last operations and the model, printed when a check
+ * fails. */
+static void fuzz_dump_state(void)
 {
-    va_list ap;
     struct run *r = current;
 
-    fprintf(stderr, "\n==== fuzz_reactor: check failed (backend %s)\n",
-            xpoll_backend_name(backend));
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputc('\n', stderr);
+    fprintf(stderr, "backend: %s\n", xpoll_backend_name(backend));
     if (r != NULL) {
         int first = r->nlog > 64 ? r->nlog - 64 : 0;
         fprintf(stderr, "last operations:\n");
@@ -169,21 +166,7 @@ static void fail(const char *fmt, ...)
                     s->need_rclose, s->need_w, s->need_wclose);
         }
     }
-    abort();
 }
-
-#define CHECK(cond)                                                            \
-    do {                                                                       \
-        if (!(cond))                                                           \
-            fail("%s:%d: %s", __FILE__, __LINE__, #cond);                      \
-    } while (0)
-
-/* CHECK with a message; fail() never returns. */
-#define CHECKF(cond, ...)                                                      \
-    do {                                                                       \
-        if (!(cond))                                                           \
-            fail(__VA_ARGS__);                                                 \
-    } while (0)
 
 /* ---- input ----------------------------------------------------------------
  */
@@ -216,15 +199,16 @@ static void open_slot(struct slot *s, enum kind kind)
     switch (kind) {
     case K_STREAM:
     case K_DGRAM:
-        CHECK(xpoll_socketpair(kind == K_STREAM ? SOCK_STREAM : SOCK_DGRAM,
-                               fds) == 0);
+        FUZZ_CHECK(xpoll_socketpair(kind == K_STREAM ? SOCK_STREAM : SOCK_DGRAM,
+                                    fds) == 0,
+                   "socketpair: %s", strerror(errno));
         s->w = fds[0];
         s->peer = fds[1];
         s->ws = WS_WRITABLE;
         break;
     case K_PIPE_R:
     case K_PIPE_W:
-        CHECK(xpoll_pipe(fds) == 0);
+        FUZZ_CHECK(xpoll_pipe(fds) == 0, "pipe: %s", strerror(errno));
         s->w = kind == K_PIPE_R ? fds[0] : fds[1];
         s->peer = kind == K_PIPE_R ? fds[1] : fds[0];
         /* A read end is never writable: owe nothing for WRITABLE. */
@@ -232,7 +216,7 @@ static void open_slot(struct slot *s, enum kind kind)
         break;
     case K_EVENTFD:
         s->w = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-        CHECK(s->w >= 0);
+        FUZZ_CHECK(s->w >= 0, "eventfd: %s", strerror(errno));
         s->peer = -1;
         s->ws = WS_WRITABLE;
         break;
@@ -345,18 +329,20 @@ static void check_event(struct run *r, const xpoll_event *ev, int *waker_events)
     bool wclosed = xpoll_event_is_write_closed(ev);
     bool error = xpoll_event_is_error(ev);
 
-    CHECKF(!xpoll_event_is_priority(ev) && !xpoll_event_is_aio(ev) &&
-               !xpoll_event_is_lio(ev),
-           "token %#lx: priority/aio/lio flag on a socketpair, pipe or eventfd",
-           (unsigned long)t);
+    FUZZ_CHECK(
+        !xpoll_event_is_priority(ev) && !xpoll_event_is_aio(ev) &&
+            !xpoll_event_is_lio(ev),
+        "token %#lx: priority/aio/lio flag on a socketpair, pipe or eventfd",
+        (unsigned long)t);
 
     if (r->waker != NULL && t == r->waker_token) {
-        CHECKF(readable && !writable && !error && !rclosed && !wclosed,
-               "waker event is not plain readable");
-        CHECKF(r->wake_owed, "waker event without a wake since the last one");
+        FUZZ_CHECK(readable && !writable && !error && !rclosed && !wclosed,
+                   "waker event is not plain readable");
+        FUZZ_CHECK(r->wake_owed,
+                   "waker event without a wake since the last one");
         r->wake_owed = false;
         (*waker_events)++;
-        CHECKF(*waker_events == 1, "two waker events in one wait");
+        FUZZ_CHECK(*waker_events == 1, "two waker events in one wait");
         return;
     }
 
@@ -368,24 +354,24 @@ static void check_event(struct run *r, const xpoll_event *ev, int *waker_events)
         if (!via_r && !via_w && !via_p)
             continue;
         if (readable)
-            CHECKF(via_r,
-                   "slot %d (%s): readable event for token %#lx without "
-                   "READABLE interest under that token",
-                   i, kind_names[s->kind], (unsigned long)t);
+            FUZZ_CHECK(via_r,
+                       "slot %d (%s): readable event for token %#lx without "
+                       "READABLE interest under that token",
+                       i, kind_names[s->kind], (unsigned long)t);
         if (writable)
-            CHECKF(via_w,
-                   "slot %d (%s): writable event for token %#lx without "
-                   "WRITABLE interest under that token",
-                   i, kind_names[s->kind], (unsigned long)t);
-        CHECKF(!rclosed || may_read_close(s),
-               "slot %d (%s): read-closed while both read halves are open", i,
-               kind_names[s->kind]);
-        CHECKF(!wclosed || may_write_close(s),
-               "slot %d (%s): write-closed while the write half is open", i,
-               kind_names[s->kind]);
-        CHECKF(!error || may_error(s),
-               "slot %d (%s): error flag without any close", i,
-               kind_names[s->kind]);
+            FUZZ_CHECK(via_w,
+                       "slot %d (%s): writable event for token %#lx without "
+                       "WRITABLE interest under that token",
+                       i, kind_names[s->kind], (unsigned long)t);
+        FUZZ_CHECK(!rclosed || may_read_close(s),
+                   "slot %d (%s): read-closed while both read halves are open",
+                   i, kind_names[s->kind]);
+        FUZZ_CHECK(!wclosed || may_write_close(s),
+                   "slot %d (%s): write-closed while the write half is open", i,
+                   kind_names[s->kind]);
+        FUZZ_CHECK(!error || may_error(s),
+                   "slot %d (%s): error flag without any close", i,
+                   kind_names[s->kind]);
         if (via_r && (readable || rclosed)) {
             s->need_r = false;
             s->r_armed = false;
@@ -400,9 +386,11 @@ static void check_event(struct run *r, const xpoll_event *ev, int *waker_events)
             s->need_wclose = false;
         return;
     }
-    fail("event for token %#lx, which no live registration carries "
-         "(stale, deregistered or never used); flags r%d w%d rc%d wc%d e%d",
-         (unsigned long)t, readable, writable, rclosed, wclosed, error);
+    FUZZ_CHECK(
+        false,
+        "event for token %#lx, which no live registration carries "
+        "(stale, deregistered or never used); flags r%d w%d rc%d wc%d e%d",
+        (unsigned long)t, readable, writable, rclosed, wclosed, error);
 }
 
 static void describe_owed(const struct run *r, char *buf, size_t len)
@@ -435,13 +423,13 @@ static void op_wait(struct run *r)
     for (int iter = 0; iter < 4096; iter++) {
         int64_t timeout = rounds == 0 ? 0 : NS_PER_MS;
         int n = xpoll_wait(r->poll, r->events, timeout);
-        CHECKF(n >= 0, "xpoll_wait returned %d", n);
-        CHECKF((size_t)n <= r->capacity, "wait returned %d > capacity %zu", n,
-               r->capacity);
-        CHECKF(xpoll_events_len(r->events) == (size_t)n, "events_len %zu != %d",
-               xpoll_events_len(r->events), n);
-        CHECKF(xpoll_events_get(r->events, (size_t)n) == NULL,
-               "events_get past len is not NULL");
+        FUZZ_CHECK(n >= 0, "xpoll_wait returned %d", n);
+        FUZZ_CHECK((size_t)n <= r->capacity, "wait returned %d > capacity %zu",
+                   n, r->capacity);
+        FUZZ_CHECK(xpoll_events_len(r->events) == (size_t)n,
+                   "events_len %zu != %d", xpoll_events_len(r->events), n);
+        FUZZ_CHECK(xpoll_events_get(r->events, (size_t)n) == NULL,
+                   "events_get past len is not NULL");
         int waker_events = 0;
         for (int i = 0; i < n; i++)
             check_event(r, xpoll_events_get(r->events, (size_t)i),
@@ -453,10 +441,11 @@ static void op_wait(struct run *r)
         if (rounds++ >= grace) {
             char owed[512];
             describe_owed(r, owed, sizeof owed);
-            fail("lost edge: after %d wait(s) still owed: %s", rounds, owed);
+            FUZZ_CHECK(false, "lost edge: after %d wait(s) still owed: %s",
+                       rounds, owed);
         }
     }
-    fail("waits kept returning full buffers");
+    FUZZ_CHECK(false, "waits kept returning full buffers");
 }
 
 /* ---- operations -----------------------------------------------------------
@@ -564,8 +553,9 @@ static void op_register(struct run *r, struct slot *s, int idx, uint8_t p,
                 : xpoll_register(r->poll, fd, t, in);
     logf_op(r, "%s slot%d fd %d interests %#x token %#lx -> %d",
             re ? "reregister" : "register", idx, fd, in, (unsigned long)t, rc);
-    CHECKF(rc == expect, "%s(fd %d, interests %#x) returned %d, expected %d",
-           re ? "reregister" : "register", fd, in, rc, expect);
+    FUZZ_CHECK(rc == expect,
+               "%s(fd %d, interests %#x) returned %d, expected %d",
+               re ? "reregister" : "register", fd, in, rc, expect);
     if (rc == 0)
         apply_registration(r, s, t, in, re);
 }
@@ -583,8 +573,8 @@ static void op_deregister(struct run *r, struct slot *s, int idx)
         expect = 0;
     int rc = xpoll_deregister(r->poll, fd);
     logf_op(r, "deregister slot%d fd %d -> %d", idx, fd, rc);
-    CHECKF(rc == expect, "deregister(fd %d) returned %d, expected %d", fd, rc,
-           expect);
+    FUZZ_CHECK(rc == expect, "deregister(fd %d) returned %d, expected %d", fd,
+               rc, expect);
     if (s->w >= 0)
         forget_registration(s);
 }
@@ -610,11 +600,11 @@ static void op_write_peer(struct run *r, struct slot *s, int idx, uint8_t p)
         logf_op(r, "eventfd slot%d write %llu -> %zd", idx,
                 (unsigned long long)v, n);
         if (n < 0) {
-            CHECKF(errno == EAGAIN && v > EVENTFD_MAX - s->in,
-                   "eventfd write failed: %s", strerror(errno));
+            FUZZ_CHECK(errno == EAGAIN && v > EVENTFD_MAX - s->in,
+                       "eventfd write failed: %s", strerror(errno));
             return;
         }
-        CHECK(n == (ssize_t)sizeof v);
+        FUZZ_CHECK(n == (ssize_t)sizeof v, "eventfd write of %zd bytes", n);
         s->in += v;
         if (s->in == EVENTFD_MAX) {
             s->ws = WS_FULL; /* no longer writable: nothing owed */
@@ -629,17 +619,17 @@ static void op_write_peer(struct run *r, struct slot *s, int idx, uint8_t p)
     logf_op(r, "write peer->slot%d %zu bytes -> %zd", idx, len, n);
     if (n < 0) {
         bool must_fail = s->peer_wr_shut || s->w_rd_shut;
-        CHECKF(errno == EAGAIN || errno == EPIPE || errno == ECONNRESET ||
-                   errno == ECONNREFUSED || errno == ENOTCONN,
-               "peer write failed: %s", strerror(errno));
-        CHECKF(errno != EPIPE || must_fail || !s->pristine,
-               "peer write EPIPE on an open pair");
+        FUZZ_CHECK(errno == EAGAIN || errno == EPIPE || errno == ECONNRESET ||
+                       errno == ECONNREFUSED || errno == ENOTCONN,
+                   "peer write failed: %s", strerror(errno));
+        FUZZ_CHECK(errno != EPIPE || must_fail || !s->pristine,
+                   "peer write EPIPE on an open pair");
         return;
     }
-    CHECKF(!(s->peer_wr_shut || s->w_rd_shut),
-           "peer wrote %zd bytes although the model says its write half or "
-           "w's read half is shut",
-           n);
+    FUZZ_CHECK(!(s->peer_wr_shut || s->w_rd_shut),
+               "peer wrote %zd bytes although the model says its write half or "
+               "w's read half is shut",
+               n);
     s->in += s->kind == K_DGRAM ? 1 : (uint64_t)n;
     data_arrived(s);
 }
@@ -667,11 +657,11 @@ static uint64_t read_all(int fd, bool *eof, bool dgram)
             *eof = true;
             return total;
         }
-        CHECKF(errno == EAGAIN || errno == ECONNRESET, "read failed: %s",
-               strerror(errno));
+        FUZZ_CHECK(errno == EAGAIN || errno == ECONNRESET, "read failed: %s",
+                   strerror(errno));
         return total;
     }
-    fail("read never reached EAGAIN");
+    FUZZ_CHECK(false, "read never reached EAGAIN");
     return 0;
 }
 
@@ -685,12 +675,12 @@ static void op_read_w(struct run *r, struct slot *s, int idx)
         logf_op(r, "eventfd slot%d read -> %zd (%llu)", idx, n,
                 (unsigned long long)v);
         if (n < 0) {
-            CHECKF(errno == EAGAIN && s->in == 0,
-                   "eventfd read: %s (count %llu)", strerror(errno),
-                   (unsigned long long)s->in);
+            FUZZ_CHECK(errno == EAGAIN && s->in == 0,
+                       "eventfd read: %s (count %llu)", strerror(errno),
+                       (unsigned long long)s->in);
         } else {
-            CHECKF(v == s->in, "eventfd read %llu, model %llu",
-                   (unsigned long long)v, (unsigned long long)s->in);
+            FUZZ_CHECK(v == s->in, "eventfd read %llu, model %llu",
+                       (unsigned long long)v, (unsigned long long)s->in);
         }
         /* A read resets the count: readable gone, writable back. */
         drained_in(s);
@@ -704,12 +694,13 @@ static void op_read_w(struct run *r, struct slot *s, int idx)
     logf_op(r, "read slot%d -> %llu%s", idx, (unsigned long long)got,
             eof ? " EOF" : "");
     if (s->pristine)
-        CHECKF(got == s->in && !eof, "slot %d: read %llu%s, model says %llu",
-               idx, (unsigned long long)got, eof ? " and EOF" : "",
-               (unsigned long long)s->in);
+        FUZZ_CHECK(got == s->in && !eof,
+                   "slot %d: read %llu%s, model says %llu", idx,
+                   (unsigned long long)got, eof ? " and EOF" : "",
+                   (unsigned long long)s->in);
     if (eof)
-        CHECKF(s->w_rd_shut, "slot %d: EOF although w's read half is open",
-               idx);
+        FUZZ_CHECK(s->w_rd_shut, "slot %d: EOF although w's read half is open",
+                   idx);
     drained_in(s);
 }
 
@@ -723,12 +714,14 @@ static void op_fill_w(struct run *r, struct slot *s, int idx, uint8_t p)
         /* Up to the maximum count, then a write of 1 must fail. */
         uint64_t v = EVENTFD_MAX - s->in;
         if (v > 0) {
-            CHECK(write(s->w, &v, sizeof v) == (ssize_t)sizeof v);
+            FUZZ_CHECK(write(s->w, &v, sizeof v) == (ssize_t)sizeof v,
+                       "eventfd fill: %s", strerror(errno));
             s->in = EVENTFD_MAX;
             data_arrived(s);
         }
         uint64_t one = 1;
-        CHECK(write(s->w, &one, sizeof one) < 0 && errno == EAGAIN);
+        FUZZ_CHECK(write(s->w, &one, sizeof one) < 0 && errno == EAGAIN,
+                   "a full eventfd took a write");
         logf_op(r, "eventfd slot%d filled", idx);
         s->ws = WS_FULL;
         s->need_w = false;
@@ -780,11 +773,11 @@ static void op_fill_w(struct run *r, struct slot *s, int idx, uint8_t p)
     bool must_fail = s->w_wr_shut || s->peer_closed || s->peer_rd_shut;
     /* A datagram socket whose peer is gone: ECONNREFUSED, then
      * ENOTCONN (Linux disconnects it). */
-    CHECKF(err == EPIPE || err == ECONNRESET || err == ECONNREFUSED ||
-               err == ENOTCONN,
-           "slot %d: write failed: %s", idx, strerror(err));
-    CHECKF(must_fail, "slot %d: write failed with %s on an open pair", idx,
-           strerror(err));
+    FUZZ_CHECK(err == EPIPE || err == ECONNRESET || err == ECONNREFUSED ||
+                   err == ENOTCONN,
+               "slot %d: write failed: %s", idx, strerror(err));
+    FUZZ_CHECK(must_fail, "slot %d: write failed with %s on an open pair", idx,
+               strerror(err));
 }
 
 static void op_drain_peer(struct run *r, struct slot *s, int idx)
@@ -802,9 +795,10 @@ static void op_drain_peer(struct run *r, struct slot *s, int idx)
     logf_op(r, "drain peer of slot%d -> %llu%s", idx, (unsigned long long)got,
             eof ? " EOF" : "");
     if (s->pristine)
-        CHECKF(got == s->out && !eof, "slot %d: peer read %llu%s, model %llu",
-               idx, (unsigned long long)got, eof ? " and EOF" : "",
-               (unsigned long long)s->out);
+        FUZZ_CHECK(got == s->out && !eof,
+                   "slot %d: peer read %llu%s, model %llu", idx,
+                   (unsigned long long)got, eof ? " and EOF" : "",
+                   (unsigned long long)s->out);
     s->out = 0;
     /* Everything w sent has been consumed: w's send space is all free. */
     if (s->ws == WS_FULL && s->wr.on && s->w_armed && !s->wr.maybe_absent)
@@ -840,7 +834,7 @@ static void op_shutdown(struct run *r, struct slot *s, int idx, uint8_t p)
     int rc = shutdown(fd, how);
     logf_op(r, "shutdown slot%d %s how %d -> %d", idx, on_peer ? "peer" : "w",
             how, rc);
-    CHECKF(rc == 0, "shutdown failed: %s", strerror(errno));
+    FUZZ_CHECK(rc == 0, "shutdown failed: %s", strerror(errno));
     s->pristine = false;
     if (on_peer) {
         s->peer_rd_shut |= rd;
@@ -888,7 +882,7 @@ static void op_reopen(struct run *r, struct slot *s, int idx, uint8_t p)
 {
     if (s->w >= 0 && registered(s)) {
         int rc = xpoll_deregister(r->poll, s->w);
-        CHECKF(rc == 0, "deregister before close returned %d", rc);
+        FUZZ_CHECK(rc == 0, "deregister before close returned %d", rc);
     }
     logf_op(r, "reopen slot%d (was fd %d) as %s", idx, s->w,
             kind_names[p % K_COUNT]);
@@ -916,7 +910,7 @@ static void op_waker(struct run *r, uint8_t p)
         if (r->waker != NULL) {
             int rc = xpoll_waker_wake(r->waker);
             logf_op(r, "wake -> %d", rc);
-            CHECKF(rc == 0, "wake returned %d", rc);
+            FUZZ_CHECK(rc == 0, "wake returned %d", rc);
             r->wake_owed = true;
         }
         break;
@@ -931,7 +925,8 @@ static void op_waker(struct run *r, uint8_t p)
             int rc = xpoll_waker_new(r->poll, r->waker_token, &r->waker);
             logf_op(r, "waker new token %#lx -> %d",
                     (unsigned long)r->waker_token, rc);
-            CHECKF(rc == 0 && r->waker != NULL, "waker_new returned %d", rc);
+            FUZZ_CHECK(rc == 0 && r->waker != NULL, "waker_new returned %d",
+                       rc);
         }
         break;
     default:
@@ -939,8 +934,8 @@ static void op_waker(struct run *r, uint8_t p)
             xpoll_waker *second = (xpoll_waker *)&second;
             int rc = xpoll_waker_new(r->poll, new_token(r), &second);
             logf_op(r, "second waker -> %d", rc);
-            CHECKF(rc == -EEXIST && second == NULL, "second waker returned %d",
-                   rc);
+            FUZZ_CHECK(rc == -EEXIST && second == NULL,
+                       "second waker returned %d", rc);
         }
         break;
     }
@@ -953,39 +948,40 @@ static void op_bad(struct run *r, uint8_t p)
     switch (p % 8) {
     case 0:
         rc = xpoll_register(r->poll, -1 - (int)(p >> 3), 1, XPOLL_READABLE);
-        CHECKF(rc == -EBADF, "register(negative fd) returned %d", rc);
+        FUZZ_CHECK(rc == -EBADF, "register(negative fd) returned %d", rc);
         break;
     case 1:
         rc = xpoll_register(r->poll, closed_fd, 1, XPOLL_READABLE);
-        CHECKF(rc == -EBADF, "register(closed fd) returned %d", rc);
+        FUZZ_CHECK(rc == -EBADF, "register(closed fd) returned %d", rc);
         break;
     case 2:
         rc = xpoll_reregister(r->poll, closed_fd, 1, XPOLL_WRITABLE);
-        CHECKF(rc == -EBADF, "reregister(closed fd) returned %d", rc);
+        FUZZ_CHECK(rc == -EBADF, "reregister(closed fd) returned %d", rc);
         break;
     case 3:
         rc = xpoll_wait(NULL, r->events, 0);
-        CHECKF(rc == -EINVAL && xpoll_events_len(r->events) == 0,
-               "wait(NULL poll) returned %d", rc);
+        FUZZ_CHECK(rc == -EINVAL && xpoll_events_len(r->events) == 0,
+                   "wait(NULL poll) returned %d", rc);
         break;
     case 4:
         rc = xpoll_wait(r->poll, NULL, 0);
-        CHECKF(rc == -EINVAL, "wait(NULL events) returned %d", rc);
+        FUZZ_CHECK(rc == -EINVAL, "wait(NULL events) returned %d", rc);
         break;
     case 5:
         /* The poll's own descriptor inside itself: epoll_ctl refuses it
          * (EINVAL), and so does kqueue (FreeBSD kqueue_register). */
         rc = xpoll_register(r->poll, xpoll_fd(r->poll), 1, XPOLL_READABLE);
-        CHECKF(rc == -EINVAL, "register(the poll's own fd) returned %d", rc);
+        FUZZ_CHECK(rc == -EINVAL, "register(the poll's own fd) returned %d",
+                   rc);
         break;
     case 6:
         rc = xpoll_register(NULL, 0, 1, XPOLL_READABLE);
-        CHECKF(rc == -EINVAL, "register(NULL poll) returned %d", rc);
+        FUZZ_CHECK(rc == -EINVAL, "register(NULL poll) returned %d", rc);
         break;
     default:
-        CHECKF(xpoll_events_get(r->events, xpoll_events_len(r->events) + p) ==
-                   NULL,
-               "events_get past len is not NULL");
+        FUZZ_CHECK(xpoll_events_get(r->events,
+                                    xpoll_events_len(r->events) + p) == NULL,
+                   "events_get past len is not NULL");
         break;
     }
     logf_op(r, "bad call %d", p % 8);
@@ -1075,12 +1071,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     uint8_t b0 = next_byte(&in), b1 = next_byte(&in);
     r->nslots = 1 + (b0 & 7);
     r->capacity = 1 + (b1 & 15);
-    CHECK(xpoll_new(&r->poll) == 0);
-    CHECK(xpoll_get_backend(r->poll) == backend);
-    CHECK(xpoll_events_new(&r->events, r->capacity) == 0);
+    FUZZ_CHECK(xpoll_new(&r->poll) == 0, "xpoll_new");
+    FUZZ_CHECK(xpoll_get_backend(r->poll) == backend, "backend %s",
+               xpoll_backend_name(xpoll_get_backend(r->poll)));
+    FUZZ_CHECK(xpoll_events_new(&r->events, r->capacity) == 0,
+               "xpoll_events_new");
     if (b0 & 0x80) {
         r->waker_token = new_token(r);
-        CHECK(xpoll_waker_new(r->poll, r->waker_token, &r->waker) == 0);
+        FUZZ_CHECK(xpoll_waker_new(r->poll, r->waker_token, &r->waker) == 0,
+                   "xpoll_waker_new");
     }
     for (int i = 0; i < r->nslots; i++)
         open_slot(&r->slots[i], (enum kind)(next_byte(&in) % K_COUNT));
@@ -1142,7 +1141,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     for (int i = 0; i < r->nslots; i++) {
         struct slot *s = &r->slots[i];
         if (s->w >= 0 && registered(s))
-            CHECKF(xpoll_deregister(r->poll, s->w) == 0, "final deregister");
+            FUZZ_CHECK(xpoll_deregister(r->poll, s->w) == 0,
+                       "final deregister");
         close_fds(s);
     }
     xpoll_waker_free(r->waker);
@@ -1152,14 +1152,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     snapshot_open(after);
     for (int fd = 0; fd < FD_WINDOW; fd++)
-        CHECKF(after[fd] == before[fd], "descriptor %d %s during the run", fd,
-               after[fd] ? "leaked" : "closed behind our back");
+        FUZZ_CHECK(after[fd] == before[fd], "descriptor %d %s during the run",
+                   fd, after[fd] ? "leaked" : "closed behind our back");
 #ifdef XPOLL_FUZZ_KQEMU
     struct kqemu_stats st;
     kqemu_stats(&st);
-    CHECKF(st.kqueues == 0 && st.knotes == 0,
-           "emulation keeps %zu kqueue(s) and %zu knote(s) after the run",
-           st.kqueues, st.knotes);
+    FUZZ_CHECK(st.kqueues == 0 && st.knotes == 0,
+               "emulation keeps %zu kqueue(s) and %zu knote(s) after the run",
+               st.kqueues, st.knotes);
 #endif
     return 0;
 }
