@@ -3,7 +3,9 @@
 # promises for XPOLL_BUILD_TESTS:
 #   - left at AUTO: configure succeeds, says in one line why the tests are
 #     off, and the library and the examples build;
-#   - ON: configure fails.
+#   - ON: configure fails;
+#   - the kqueue emulation (XPOLL_KQUEUE_EMULATION=ON) needs no cmocka
+#     either: only its fidelity suite does, and that follows the decision.
 # A positive control (AUTO with both present) must configure the tests.
 #
 #   cmake -DSOURCE_DIR=... -DWORK_DIR=... -DC_COMPILER=... -DGENERATOR=...
@@ -94,6 +96,13 @@ expect_tests_off(auto_no_pkg_config "pkg-config")
 
 configure(auto_no_cmocka ENV ${_no_cmocka_env})
 expect_tests_off(auto_no_cmocka "cmocka")
+
+configure(emulation_no_cmocka ENV ${_no_cmocka_env}
+          ARGS -DXPOLL_KQUEUE_EMULATION=ON)
+expect_tests_off(emulation_no_cmocka "cmocka")
+if(EXISTS ${WORK_DIR}/emulation_no_cmocka/tests/kqemu/CTestTestfile.cmake)
+  check_failed("emulation_no_cmocka: the fidelity suite was configured")
+endif()
 
 configure(on_no_pkg_config ARGS ${_no_pkg_config} -DXPOLL_BUILD_TESTS=ON)
 expect_error(on_no_pkg_config "Could NOT find PkgConfig")
