@@ -21,8 +21,10 @@
 #include "fd.h"
 
 /* What finish() still has to do for a new descriptor. */
-#define BY_FCNTL  0x1 /* set O_NONBLOCK and FD_CLOEXEC: the call could not */
-#define IS_SOCKET 0x2 /* set SO_NOSIGPIPE where the system has it */
+#define SET_CLOEXEC  0x1 /* FD_CLOEXEC: the call could not */
+#define SET_NONBLOCK 0x2 /* O_NONBLOCK: the call could not */
+#define IS_SOCKET    0x4 /* set SO_NOSIGPIPE where the system has it */
+#define BY_FCNTL     (SET_CLOEXEC | SET_NONBLOCK)
 
 #if defined(SOCK_NONBLOCK) && defined(SOCK_CLOEXEC)
 #define SOCK_FLAGS  (SOCK_NONBLOCK | SOCK_CLOEXEC)
@@ -36,10 +38,12 @@
  * per-socket protection from SIGPIPE; it does not apply to pipes. */
 static int set_flags(int fd, unsigned todo)
 {
-    if (todo & BY_FCNTL) {
+    if (todo & SET_NONBLOCK) {
         int fl = fcntl(fd, F_GETFL);
         if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
             return -errno;
+    }
+    if (todo & SET_CLOEXEC) {
         int fd_fl = fcntl(fd, F_GETFD);
         if (fd_fl < 0 || fcntl(fd, F_SETFD, fd_fl | FD_CLOEXEC) < 0)
             return -errno;
@@ -120,6 +124,11 @@ int xpoll__pipe(int fds[2])
 #else
     return finish_pair(pipe(pair), pair, fds, BY_FCNTL);
 #endif
+}
+
+int xpoll__cloexec(int fd)
+{
+    return finish(fd, SET_CLOEXEC);
 }
 
 bool xpoll__have_so_reuseport(void)

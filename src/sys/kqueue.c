@@ -33,6 +33,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include "fd.h"
 #include "selector.h"
 
 /* NetBSD widened filter and flags to 32 bits and, before NetBSD 10, typed
@@ -204,18 +205,15 @@ static int xpoll__kqueue_deregister(xpoll *poll, int fd)
 
 static int xpoll__kqueue_open(xpoll *poll)
 {
-    int fd = kqueue();
-    if (fd < 0)
-        return -errno;
     /* kqueue() has no close-on-exec flag on macOS (nor before FreeBSD
      * 14's kqueuex): a fork+exec racing with this call can inherit the
      * descriptor, though a kqueue is useless in the child ("The queue is
-     * not inherited by a child created with fork(2)", kqueue(2)). */
-    if (fcntl(fd, F_SETFD, FD_CLOEXEC) < 0) {
-        int err = -errno;
-        close(fd); /* mio leaked it here once (41e68807) */
-        return err;
-    }
+     * not inherited by a child created with fork(2)", kqueue(2)).  mio
+     * once leaked the descriptor when that fcntl failed (41e68807);
+     * xpoll__cloexec() closes it. */
+    int fd = xpoll__cloexec(kqueue());
+    if (fd < 0)
+        return fd;
     poll->fd = fd;
     return 0;
 }
