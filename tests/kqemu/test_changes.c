@@ -13,7 +13,7 @@
 
 /* Close-on-exec starts clear; an empty call returns 0 at once:
  * it never asks the kernel to wait. */
-static void t01_new_kqueue_no_cloexec_and_empty_call(void **state)
+static void new_kqueue_no_cloexec_and_empty_call(void **state)
 {
     (void)state;
     int kq = t_kqueue();
@@ -28,9 +28,9 @@ static void t01_new_kqueue_no_cloexec_and_empty_call(void **state)
     t_close(kq);
 }
 
-/* Bad and non-kqueue descriptors.  The FB personality is 12.x,
- * which answers EBADF for a non-kqueue fd (FB main would say EINVAL). */
-static void t02_kevent_on_bad_fds(void **state)
+/* Bad and non-kqueue descriptors.  The FreeBSD personality is 12.x,
+ * which answers EBADF for a non-kqueue fd (FreeBSD main would say EINVAL). */
+static void kevent_on_bad_fds(void **state)
 {
     (void)state;
     struct kevent ev;
@@ -52,7 +52,7 @@ static void t02_kevent_on_bad_fds(void **state)
 }
 
 /* A dup is the same queue; it dies with the last alias. */
-static void t03_dup_shares_queue_until_last_close(void **state)
+static void dup_shares_queue_until_last_close(void **state)
 {
     (void)state;
     struct kevent ev[4];
@@ -79,7 +79,7 @@ static void t03_dup_shares_queue_until_last_close(void **state)
 
 /* A dup that kevent() never saw still keeps the queue alive
  * when the original is closed (found through /proc/self/fdinfo). */
-static void t03b_unseen_dup_keeps_queue_alive(void **state)
+static void unseen_dup_keeps_queue_alive(void **state)
 {
     (void)state;
     struct kevent ev[4];
@@ -100,7 +100,7 @@ static void t03b_unseen_dup_keeps_queue_alive(void **state)
 }
 
 /* Closing a kqueue with knotes frees them (ASan checks leaks). */
-static void t04_close_with_knotes_frees_everything(void **state)
+static void close_with_knotes_frees_everything(void **state)
 {
     (void)state;
     struct kqemu_stats before, after;
@@ -128,7 +128,7 @@ static void t04_close_with_knotes_frees_everything(void **state)
 }
 
 /* Changes apply in order, each receipt data 0. */
-static void t05_add_then_delete_in_one_call(void **state)
+static void add_then_delete_in_one_call(void **state)
 {
     (void)state;
     int p[2];
@@ -153,7 +153,7 @@ static void t05_add_then_delete_in_one_call(void **state)
 }
 
 /* An error entry does not stop later changes. */
-static void t06_delete_absent_then_add(void **state)
+static void delete_absent_then_add(void **state)
 {
     (void)state;
     int p[2];
@@ -173,7 +173,7 @@ static void t06_delete_absent_then_add(void **state)
 }
 
 /* Receipt shape; flags differ per personality. */
-static void t07_receipt_shape(void **state)
+static void receipt_entry_shape(void **state)
 {
     (void)state;
     int p[2];
@@ -198,7 +198,7 @@ static void t07_receipt_shape(void **state)
 }
 
 /* A call that produced a receipt neither collects nor waits. */
-static void t08_receipt_call_does_not_collect_or_block(void **state)
+static void receipt_call_does_not_collect_or_block(void **state)
 {
     (void)state;
     int p[2];
@@ -225,7 +225,7 @@ static void t08_receipt_call_does_not_collect_or_block(void **state)
 }
 
 /* An error entry, later changes applied, no collection. */
-static void t09_error_entry_then_add(void **state)
+static void error_entry_then_add(void **state)
 {
     (void)state;
     int p[2];
@@ -251,7 +251,7 @@ static void t09_error_entry_then_add(void **state)
 }
 
 /* Without room an error fails the call at once. */
-static void t10_error_without_room_stops(void **state)
+static void error_without_room_stops(void **state)
 {
     (void)state;
     int p[2];
@@ -274,8 +274,8 @@ static void t10_error_without_room_stops(void **state)
     t_close(p[1]);
 }
 
-/* Receipts without room: FB stops and returns 0, MAC goes on. */
-static void t11_receipt_without_room(void **state)
+/* Receipts without room: FreeBSD stops and returns 0, macOS goes on. */
+static void receipt_without_room(void **state)
 {
     (void)state;
     int p[2], s[2];
@@ -307,8 +307,8 @@ static void t11_receipt_without_room(void **state)
     t_close(s[1]);
 }
 
-/* Filter 0 is skipped by FB, EINVAL on MAC. */
-static void t12_filter_zero(void **state)
+/* Filter 0 is skipped by FreeBSD, EINVAL on macOS. */
+static void filter_zero_per_personality(void **state)
 {
     (void)state;
     int p[2];
@@ -334,7 +334,7 @@ static void t12_filter_zero(void **state)
 }
 
 /* Unknown filter in-band EINVAL; negative counts -1. */
-static void t13_bad_filter_and_negative_counts(void **state)
+static void bad_filter_and_negative_counts(void **state)
 {
     (void)state;
     int kq = t_kqueue();
@@ -349,8 +349,8 @@ static void t13_bad_filter_and_negative_counts(void **state)
     t_close(kq);
 }
 
-/* EV_ENABLE|EV_DISABLE: FB EINVAL, MAC disable wins. */
-static void t14_enable_with_disable(void **state)
+/* EV_ENABLE|EV_DISABLE: FreeBSD EINVAL, macOS disable wins. */
+static void enable_with_disable(void **state)
 {
     (void)state;
     int p[2];
@@ -375,7 +375,7 @@ static void t14_enable_with_disable(void **state)
 }
 
 /* EV_ADD|EV_DELETE on an absent knote. */
-static void t15_add_with_delete_on_absent(void **state)
+static void add_with_delete_on_absent(void **state)
 {
     (void)state;
     int p[2];
@@ -396,7 +396,7 @@ static void t15_add_with_delete_on_absent(void **state)
 }
 
 /* One buffer as changelist and eventlist. */
-static void t16_same_buffer_for_changes_and_events(void **state)
+static void same_buffer_for_changes_and_events(void **state)
 {
     (void)state;
     int p[2];
@@ -426,7 +426,7 @@ static void t16_same_buffer_for_changes_and_events(void **state)
 }
 
 /* EV_SYSFLAGS in a change are cleared before processing. */
-static void t17_sysflags_in_input_are_ignored(void **state)
+static void sysflags_in_input_are_ignored(void **state)
 {
     (void)state;
     int p[2];
@@ -447,7 +447,7 @@ static void t17_sysflags_in_input_are_ignored(void **state)
 }
 
 /* Other filters are rejected in-band with a stderr diagnostic. */
-static void r39_unemulated_filter_einval_with_diagnostic(void **state)
+static void unemulated_filter_einval_with_diagnostic(void **state)
 {
     (void)state;
     int kq = t_kqueue();
@@ -471,25 +471,25 @@ static void r39_unemulated_filter_einval_with_diagnostic(void **state)
 int kqt_run_changes(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(t01_new_kqueue_no_cloexec_and_empty_call),
-        cmocka_unit_test(t02_kevent_on_bad_fds),
-        cmocka_unit_test(t03_dup_shares_queue_until_last_close),
-        cmocka_unit_test(t03b_unseen_dup_keeps_queue_alive),
-        cmocka_unit_test(t04_close_with_knotes_frees_everything),
-        cmocka_unit_test(t05_add_then_delete_in_one_call),
-        cmocka_unit_test(t06_delete_absent_then_add),
-        cmocka_unit_test(t07_receipt_shape),
-        cmocka_unit_test(t08_receipt_call_does_not_collect_or_block),
-        cmocka_unit_test(t09_error_entry_then_add),
-        cmocka_unit_test(t10_error_without_room_stops),
-        cmocka_unit_test(t11_receipt_without_room),
-        cmocka_unit_test(t12_filter_zero),
-        cmocka_unit_test(t13_bad_filter_and_negative_counts),
-        cmocka_unit_test(t14_enable_with_disable),
-        cmocka_unit_test(t15_add_with_delete_on_absent),
-        cmocka_unit_test(t16_same_buffer_for_changes_and_events),
-        cmocka_unit_test(t17_sysflags_in_input_are_ignored),
-        cmocka_unit_test(r39_unemulated_filter_einval_with_diagnostic),
+        cmocka_unit_test(new_kqueue_no_cloexec_and_empty_call),
+        cmocka_unit_test(kevent_on_bad_fds),
+        cmocka_unit_test(dup_shares_queue_until_last_close),
+        cmocka_unit_test(unseen_dup_keeps_queue_alive),
+        cmocka_unit_test(close_with_knotes_frees_everything),
+        cmocka_unit_test(add_then_delete_in_one_call),
+        cmocka_unit_test(delete_absent_then_add),
+        cmocka_unit_test(receipt_entry_shape),
+        cmocka_unit_test(receipt_call_does_not_collect_or_block),
+        cmocka_unit_test(error_entry_then_add),
+        cmocka_unit_test(error_without_room_stops),
+        cmocka_unit_test(receipt_without_room),
+        cmocka_unit_test(filter_zero_per_personality),
+        cmocka_unit_test(bad_filter_and_negative_counts),
+        cmocka_unit_test(enable_with_disable),
+        cmocka_unit_test(add_with_delete_on_absent),
+        cmocka_unit_test(same_buffer_for_changes_and_events),
+        cmocka_unit_test(sysflags_in_input_are_ignored),
+        cmocka_unit_test(unemulated_filter_einval_with_diagnostic),
     };
     return cmocka_run_group_tests_name("kqemu: object and change processing",
                                        tests, NULL, NULL);

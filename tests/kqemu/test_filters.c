@@ -26,7 +26,7 @@ static void add(int kq, int fd, short filter, unsigned short flags)
 }
 
 /* Data is the readable byte count. */
-static void t32_socket_read_data(void **state)
+static void socket_read_data(void **state)
 {
     (void)state;
     int s[2];
@@ -44,7 +44,7 @@ static void t32_socket_read_data(void **state)
 }
 
 /* AF_UNIX peer close: READ and WRITE both get EV_EOF. */
-static void t33_unix_peer_close_eof_both_ways(void **state)
+static void unix_peer_close_eof_both_ways(void **state)
 {
     (void)state;
     int s[2];
@@ -69,7 +69,7 @@ static void t33_unix_peer_close_eof_both_ways(void **state)
 }
 
 /* TCP FIN then RST; the socket error is cached. */
-static void t34_tcp_fin_then_rst(void **state)
+static void tcp_fin_then_rst(void **state)
 {
     (void)state;
     int c, s;
@@ -126,7 +126,7 @@ static int connect_nb(uint16_t port)
 
 /* Listener READ counts the backlog; WRITE never fires,
  * not even when a connection joins the accept queue. */
-static void t35_listener_backlog_and_silent_write(void **state)
+static void listener_backlog_and_silent_write(void **state)
 {
     (void)state;
     uint16_t port;
@@ -158,7 +158,7 @@ static void t35_listener_backlog_and_silent_write(void **state)
 }
 
 /* A refused connect: both filters EV_EOF + ECONNREFUSED. */
-static void t36_refused_connect(void **state)
+static void refused_connect_reports_eof_and_error(void **state)
 {
     (void)state;
     uint16_t port;
@@ -188,7 +188,7 @@ static void t36_refused_connect(void **state)
  * sk_ack_backlog > sk_max_ack_backlog), and while it is full Linux drops
  * every SYN (net/ipv4/tcp_input.c, tcp_conn_request), so c2 stays in
  * SYN_SENT, retransmitting, until the queue has room. */
-static void t37_connect_in_progress_write_silent(void **state)
+static void connect_in_progress_write_silent(void **state)
 {
     (void)state;
     uint16_t port;
@@ -219,7 +219,7 @@ static void t37_connect_in_progress_write_silent(void **state)
 }
 
 /* Local shutdown: SHUT_WR ends writes, SHUT_RD reads. */
-static void t38_shutdown_directions(void **state)
+static void shutdown_directions(void **state)
 {
     (void)state;
     int s[2];
@@ -268,7 +268,7 @@ static void udp_send_to_self(const char *msg, size_t len, int *u, int *kq)
 
 /* A UDP datagram makes READ fire with data > 0; the sum
  * over several datagrams is a documented difference and not asserted. */
-static void t39_udp_datagram(void **state)
+static void udp_datagram_fires_read(void **state)
 {
     (void)state;
     struct kevent ev[4];
@@ -408,7 +408,7 @@ static void unix_peer_shutdown_write_deviation(void **state)
 }
 
 /* EV_EOF stays on a level READ knote once reported. */
-static void t40_eof_is_sticky(void **state)
+static void eof_is_sticky(void **state)
 {
     (void)state;
     int s[2];
@@ -432,7 +432,7 @@ static void t40_eof_is_sticky(void **state)
 }
 
 /* Pipe READ data; EOF keeps the unread count. */
-static void t41_pipe_read_then_writer_close(void **state)
+static void pipe_read_then_writer_close(void **state)
 {
     (void)state;
     int p[2];
@@ -454,7 +454,7 @@ static void t41_pipe_read_then_writer_close(void **state)
 }
 
 /* Edge WRITE on a pipe: silent when full, fires on drain. */
-static void t42_pipe_write_edge(void **state)
+static void pipe_write_edge(void **state)
 {
     (void)state;
     int p[2];
@@ -480,7 +480,7 @@ static void t42_pipe_write_edge(void **state)
 }
 
 /* WRITE on a pipe whose reader is gone. */
-static void t43_pipe_write_reader_gone(void **state)
+static void pipe_write_reader_gone(void **state)
 {
     (void)state;
     int p[2];
@@ -503,7 +503,7 @@ static void t43_pipe_write_reader_gone(void **state)
 }
 
 /* The legacy knob (mio #582): old macOS says EPIPE yet attaches. */
-static void t43b_legacy_macos_epipe_knob(void **state)
+static void legacy_macos_epipe_knob(void **state)
 {
     (void)state;
     int p[2];
@@ -520,14 +520,14 @@ static void t43b_legacy_macos_epipe_knob(void **state)
         assert_int_equal(n, 1); /* attached anyway */
         assert_true(ev[0].flags & EV_EOF);
     } else {
-        assert_int_equal(n, 0); /* FB: nothing attached */
+        assert_int_equal(n, 0); /* FreeBSD: nothing attached */
     }
     t_close(kq);
     t_close(p[1]);
 }
 
 /* The reader closing later: WRITE EV_EOF with data 0. */
-static void t44_pipe_reader_closes_later(void **state)
+static void pipe_reader_closes_later(void **state)
 {
     (void)state;
     int p[2];
@@ -545,8 +545,8 @@ static void t44_pipe_reader_closes_later(void **state)
     t_close(p[1]);
 }
 
-/* READ on a pipe's write end: FB never, MAC only at EOF. */
-static void t45_pipe_wrong_direction(void **state)
+/* READ on a pipe's write end: FreeBSD never, macOS only at EOF. */
+static void pipe_wrong_direction(void **state)
 {
     (void)state;
     int p[2];
@@ -573,7 +573,7 @@ static void t45_pipe_wrong_direction(void **state)
 /* NOTE_LOWAT holds a level READ knote back until the threshold;
  * meanwhile epoll says readable, and a blocked kevent() must still sleep
  * (not spin on the readable socket) until the threshold is met. */
-static void r31_note_lowat_read(void **state)
+static void note_lowat_read(void **state)
 {
     (void)state;
     int s[2];
@@ -606,7 +606,7 @@ static void r31_note_lowat_read(void **state)
 }
 
 /* A level pipe WRITE knote needs PIPE_BUF (512) bytes of space. */
-static void r35_pipe_write_lowat(void **state)
+static void pipe_write_lowat(void **state)
 {
     (void)state;
     int p[2];
@@ -630,7 +630,7 @@ static void r35_pipe_write_lowat(void **state)
 
 /* Regular files are synthesized: data = size - offset (README.md,
  * "Regular files"). */
-static void r36_regular_file_read(void **state)
+static void regular_file_read(void **state)
 {
     (void)state;
     struct kevent ev[4];
@@ -657,7 +657,7 @@ static void r36_regular_file_read(void **state)
 /* Reporting the error in fflags must not consume it: the code
  * under test still reads it with getsockopt(SO_ERROR), once, as on BSD;
  * after that the socket reports EOF with fflags 0. */
-static void r34_so_error_still_readable_after_report(void **state)
+static void so_error_still_readable_after_report(void **state)
 {
     (void)state;
     uint16_t port;
@@ -688,29 +688,29 @@ static void r34_so_error_still_readable_after_report(void **state)
 int kqt_run_filters(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(t32_socket_read_data),
-        cmocka_unit_test(t33_unix_peer_close_eof_both_ways),
-        cmocka_unit_test(t34_tcp_fin_then_rst),
-        cmocka_unit_test(t35_listener_backlog_and_silent_write),
-        cmocka_unit_test(t36_refused_connect),
-        cmocka_unit_test(t37_connect_in_progress_write_silent),
-        cmocka_unit_test(t38_shutdown_directions),
-        cmocka_unit_test(t39_udp_datagram),
+        cmocka_unit_test(socket_read_data),
+        cmocka_unit_test(unix_peer_close_eof_both_ways),
+        cmocka_unit_test(tcp_fin_then_rst),
+        cmocka_unit_test(listener_backlog_and_silent_write),
+        cmocka_unit_test(refused_connect_reports_eof_and_error),
+        cmocka_unit_test(connect_in_progress_write_silent),
+        cmocka_unit_test(shutdown_directions),
+        cmocka_unit_test(udp_datagram_fires_read),
         cmocka_unit_test(udp_empty_datagram_fires_read),
         cmocka_unit_test(tcp_peer_fin_wakes_read_only),
         cmocka_unit_test(tcp_fin_with_ack_fires_write),
         cmocka_unit_test(unix_peer_shutdown_write_deviation),
-        cmocka_unit_test(t40_eof_is_sticky),
-        cmocka_unit_test(t41_pipe_read_then_writer_close),
-        cmocka_unit_test(t42_pipe_write_edge),
-        cmocka_unit_test(t43_pipe_write_reader_gone),
-        cmocka_unit_test(t43b_legacy_macos_epipe_knob),
-        cmocka_unit_test(t44_pipe_reader_closes_later),
-        cmocka_unit_test(t45_pipe_wrong_direction),
-        cmocka_unit_test(r31_note_lowat_read),
-        cmocka_unit_test(r34_so_error_still_readable_after_report),
-        cmocka_unit_test(r35_pipe_write_lowat),
-        cmocka_unit_test(r36_regular_file_read),
+        cmocka_unit_test(eof_is_sticky),
+        cmocka_unit_test(pipe_read_then_writer_close),
+        cmocka_unit_test(pipe_write_edge),
+        cmocka_unit_test(pipe_write_reader_gone),
+        cmocka_unit_test(legacy_macos_epipe_knob),
+        cmocka_unit_test(pipe_reader_closes_later),
+        cmocka_unit_test(pipe_wrong_direction),
+        cmocka_unit_test(note_lowat_read),
+        cmocka_unit_test(so_error_still_readable_after_report),
+        cmocka_unit_test(pipe_write_lowat),
+        cmocka_unit_test(regular_file_read),
     };
     return cmocka_run_group_tests_name("kqemu: sockets and pipes", tests, NULL,
                                        NULL);

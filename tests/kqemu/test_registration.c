@@ -7,7 +7,7 @@
 #include <unistd.h>
 
 /* Re-ADD modifies, never duplicates; last udata wins. */
-static void t18_readd_replaces_udata_no_duplicate(void **state)
+static void readd_replaces_udata_no_duplicate(void **state)
 {
     (void)state;
     int s[2];
@@ -27,7 +27,7 @@ static void t18_readd_replaces_udata_no_duplicate(void **state)
 }
 
 /* ENOENT in-band and out-of-band; EBADF for bad fds. */
-static void t19_enoent_and_ebadf(void **state)
+static void enoent_and_ebadf(void **state)
 {
     (void)state;
     int p[2];
@@ -52,7 +52,7 @@ static void t19_enoent_and_ebadf(void **state)
 }
 
 /* An fd readable at registration reports on the next poll. */
-static void t20_immediate_readiness(void **state)
+static void immediate_readiness(void **state)
 {
     (void)state;
     int p[2];
@@ -70,7 +70,7 @@ static void t20_immediate_readiness(void **state)
 }
 
 /* EV_DELETE discards a pending event. */
-static void t21_delete_discards_pending(void **state)
+static void delete_discards_pending(void **state)
 {
     (void)state;
     int p[2];
@@ -89,7 +89,7 @@ static void t21_delete_discards_pending(void **state)
 }
 
 /* Disabled knotes are silent; enable re-evaluates. */
-static void t22_disable_then_enable(void **state)
+static void disable_then_enable(void **state)
 {
     (void)state;
     int p[2];
@@ -112,7 +112,7 @@ static void t22_disable_then_enable(void **state)
 }
 
 /* EV_ONESHOT fires once, then the knote is gone. */
-static void t23_oneshot(void **state)
+static void oneshot_fires_once_then_deletes(void **state)
 {
     (void)state;
     int p[2];
@@ -136,7 +136,7 @@ static void t23_oneshot(void **state)
 }
 
 /* EV_DISPATCH disables after delivery; enable re-arms. */
-static void t24_dispatch(void **state)
+static void dispatch_disables_after_firing(void **state)
 {
     (void)state;
     int p[2];
@@ -163,7 +163,7 @@ static void t24_dispatch(void **state)
 }
 
 /* A level knote reports on every poll while readable. */
-static void t25_level_reports_each_poll(void **state)
+static void level_reports_each_poll(void **state)
 {
     (void)state;
     int p[2];
@@ -183,7 +183,7 @@ static void t25_level_reports_each_poll(void **state)
 }
 
 /* EV_CLEAR reports new data only (as libkqueue's test_kevent_socket_clear). */
-static void t26_clear_reports_new_events_only(void **state)
+static void clear_reports_new_events_only(void **state)
 {
     (void)state;
     int p[2];
@@ -209,7 +209,7 @@ static void t26_clear_reports_new_events_only(void **state)
 }
 
 /* Re-adding an EV_CLEAR knote re-evaluates and reports. */
-static void t27_readd_clear_knote_reports_again(void **state)
+static void readd_clear_knote_reports_again(void **state)
 {
     (void)state;
     int p[2];
@@ -233,7 +233,7 @@ static void t27_readd_clear_knote_reports_again(void **state)
 }
 
 /* A condition that no longer holds is not reported. */
-static void t28_recheck_at_collection(void **state)
+static void recheck_at_collection(void **state)
 {
     (void)state;
     int p[2];
@@ -251,7 +251,7 @@ static void t28_recheck_at_collection(void **state)
 }
 
 /* fd and dup(fd) are two knotes. */
-static void t29_fd_and_dup_are_independent(void **state)
+static void fd_and_dup_are_independent(void **state)
 {
     (void)state;
     int p[2];
@@ -276,7 +276,7 @@ static void t29_fd_and_dup_are_independent(void **state)
 }
 
 /* Flags echoed on later events. */
-static void t30_event_flags_after_receipt_add(void **state)
+static void event_flags_after_receipt_add(void **state)
 {
     (void)state;
     int p[2];
@@ -298,7 +298,7 @@ static void t30_event_flags_after_receipt_add(void **state)
 }
 
 /* udata round-trips at full width; receipts echo the change. */
-static void t31_udata_round_trip(void **state)
+static void udata_round_trip(void **state)
 {
     (void)state;
     int p[2];
@@ -321,10 +321,10 @@ static void t31_udata_round_trip(void **state)
     t_close(p[1]);
 }
 
-/* FB 12 replaces udata on every modify unless EV_KEEPUDATA
- * (13+), which may not be combined with EV_ADD.  MAC has no EV_KEEPUDATA;
+/* FreeBSD 12 replaces udata on every modify unless EV_KEEPUDATA
+ * (13+), which may not be combined with EV_ADD.  macOS has no EV_KEEPUDATA;
  * the emulator replaces udata on a modify there too (not verified on xnu). */
-static void r18_modify_udata_and_keepudata(void **state)
+static void modify_udata_and_keepudata(void **state)
 {
     (void)state;
     int p[2];
@@ -352,9 +352,9 @@ static void r18_modify_udata_and_keepudata(void **state)
     t_close(p[1]);
 }
 
-/* FB zeroes fflags in the receipt of a newly created knote; xnu
+/* FreeBSD zeroes fflags in the receipt of a newly created knote; xnu
  * echoes the change.  A modify echoes the change on both. */
-static void r12_receipt_fflags_of_new_knote(void **state)
+static void receipt_fflags_of_new_knote(void **state)
 {
     (void)state;
     int p[2];
@@ -375,22 +375,22 @@ static void r12_receipt_fflags_of_new_knote(void **state)
 int kqt_run_registration(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(t18_readd_replaces_udata_no_duplicate),
-        cmocka_unit_test(t19_enoent_and_ebadf),
-        cmocka_unit_test(t20_immediate_readiness),
-        cmocka_unit_test(t21_delete_discards_pending),
-        cmocka_unit_test(t22_disable_then_enable),
-        cmocka_unit_test(t23_oneshot),
-        cmocka_unit_test(t24_dispatch),
-        cmocka_unit_test(t25_level_reports_each_poll),
-        cmocka_unit_test(t26_clear_reports_new_events_only),
-        cmocka_unit_test(t27_readd_clear_knote_reports_again),
-        cmocka_unit_test(t28_recheck_at_collection),
-        cmocka_unit_test(t29_fd_and_dup_are_independent),
-        cmocka_unit_test(t30_event_flags_after_receipt_add),
-        cmocka_unit_test(t31_udata_round_trip),
-        cmocka_unit_test(r18_modify_udata_and_keepudata),
-        cmocka_unit_test(r12_receipt_fflags_of_new_knote),
+        cmocka_unit_test(readd_replaces_udata_no_duplicate),
+        cmocka_unit_test(enoent_and_ebadf),
+        cmocka_unit_test(immediate_readiness),
+        cmocka_unit_test(delete_discards_pending),
+        cmocka_unit_test(disable_then_enable),
+        cmocka_unit_test(oneshot_fires_once_then_deletes),
+        cmocka_unit_test(dispatch_disables_after_firing),
+        cmocka_unit_test(level_reports_each_poll),
+        cmocka_unit_test(clear_reports_new_events_only),
+        cmocka_unit_test(readd_clear_knote_reports_again),
+        cmocka_unit_test(recheck_at_collection),
+        cmocka_unit_test(fd_and_dup_are_independent),
+        cmocka_unit_test(event_flags_after_receipt_add),
+        cmocka_unit_test(udata_round_trip),
+        cmocka_unit_test(modify_udata_and_keepudata),
+        cmocka_unit_test(receipt_fflags_of_new_knote),
     };
     return cmocka_run_group_tests_name("kqemu: registration rules", tests, NULL,
                                        NULL);

@@ -35,7 +35,7 @@ static int user_trigger(int kq, unsigned int fflags, intptr_t data)
 }
 
 /* An EV_CLEAR user event fires once per trigger. */
-static void t46_user_trigger_clear(void **state)
+static void user_trigger_clear(void **state)
 {
     (void)state;
     struct kevent ev[4];
@@ -52,7 +52,7 @@ static void t46_user_trigger_clear(void **state)
 }
 
 /* Triggers coalesce. */
-static void t47_two_triggers_one_event(void **state)
+static void two_triggers_one_event(void **state)
 {
     (void)state;
     struct kevent ev[4];
@@ -66,7 +66,7 @@ static void t47_two_triggers_one_event(void **state)
 }
 
 /* A trigger wakes a kevent() blocked in another thread. */
-static void t48_trigger_wakes_blocked_thread(void **state)
+static void trigger_wakes_blocked_thread(void **state)
 {
     (void)state;
     struct t_waiter w;
@@ -85,7 +85,7 @@ static void t48_trigger_wakes_blocked_thread(void **state)
 }
 
 /* NOTE_FF* operations and the data passed with a trigger. */
-static void t49_fflags_operations_and_data(void **state)
+static void fflags_operations_and_data(void **state)
 {
     (void)state;
     struct kevent ev[4];
@@ -110,7 +110,7 @@ static void t49_fflags_operations_and_data(void **state)
 }
 
 /* NOTE_TRIGGER on the creating EV_ADD. */
-static void t50_trigger_on_initial_add(void **state)
+static void trigger_on_initial_add(void **state)
 {
     (void)state;
     struct kevent ev[4];
@@ -121,7 +121,7 @@ static void t50_trigger_on_initial_add(void **state)
 }
 
 /* EV_CLEAR in the trigger change. */
-static void t51_trigger_with_clear_flag(void **state)
+static void trigger_with_clear_flag(void **state)
 {
     (void)state;
     struct kevent ev[4];
@@ -135,7 +135,7 @@ static void t51_trigger_with_clear_flag(void **state)
 }
 
 /* Without EV_CLEAR a triggered user event is level. */
-static void t52_level_user_event(void **state)
+static void level_user_event(void **state)
 {
     (void)state;
     struct kevent ev[4];
@@ -148,7 +148,7 @@ static void t52_level_user_event(void **state)
 }
 
 /* A trigger while disabled is delivered after enable. */
-static void t53_trigger_while_disabled(void **state)
+static void trigger_while_disabled(void **state)
 {
     (void)state;
     struct kevent ev[4];
@@ -166,7 +166,7 @@ static void t53_trigger_while_disabled(void **state)
  * the emulator asks the kernel to wait for is read from t_waits: a poll
  * and a call with an event pending never wait; a finite wait asks for no
  * more than its timeout, and with nothing to report returns 0 no sooner. */
-static void t54_timeout_shapes(void **state)
+static void timeout_poll_finite_and_null(void **state)
 {
     (void)state;
     struct kevent ev[4];
@@ -207,7 +207,7 @@ static int add_with_timeout(int kq, int fd, int nevents,
 }
 
 /* tv_nsec = 1e9: where and when it is rejected. */
-static void t55_bad_nsec(void **state)
+static void bad_nsec(void **state)
 {
     (void)state;
     int p[2], err;
@@ -261,7 +261,7 @@ static void *signal_once_blocked(void *arg)
 }
 
 /* Negative, 1e8, 1e8+1 and INT64_MAX seconds. */
-static void t56_timeout_bounds(void **state)
+static void timeout_bounds(void **state)
 {
     (void)state;
     int p[2], err;
@@ -321,7 +321,7 @@ static void on_alarm(int sig)
 /* EINTR even under SA_RESTART; the changes were applied.  The
  * signal comes once the call sleeps in the kernel's wait, which epoll_wait
  * never restarts (signal(7)). */
-static void t57_eintr_not_restarted(void **state)
+static void eintr_not_restarted(void **state)
 {
     (void)state;
     int p[2];
@@ -349,7 +349,7 @@ static void t57_eintr_not_restarted(void **state)
     assert_int_equal(wt.seen, 0);
     assert_true(t_blocked_forever(&wt.blocked));
     /* The wait seen asleep is the one t_waits counted: t_waits sees the
-     * emulator's real waits, which t54_timeout_shapes relies on. */
+     * emulator's real waits, which timeout_poll_finite_and_null relies on. */
     assert_int_equal(waits.sleeping, 1);
     assert_int_equal(waits.longest, LLONG_MAX);
     assert_int_equal(r, -1);
@@ -361,7 +361,7 @@ static void t57_eintr_not_restarted(void **state)
 }
 
 /* Close drops knotes; reuse starts clean. */
-static void t58_close_drops_knotes(void **state)
+static void close_drops_knotes(void **state)
 {
     (void)state;
     int p[2];
@@ -390,7 +390,7 @@ static void t58_close_drops_knotes(void **state)
 }
 
 /* Close and dup2 act on the number, not the file. */
-static void t59_close_and_dup2_on_dup(void **state)
+static void close_and_dup2_on_dup(void **state)
 {
     (void)state;
     int p[2], o[2];
@@ -421,7 +421,7 @@ static void t59_close_and_dup2_on_dup(void **state)
 
 /* A knote left stale by a raw close is replaced by a
  * fresh add on the reused number; the old file never reports. */
-static void t60_stale_knote_after_raw_close(void **state)
+static void stale_knote_after_raw_close(void **state)
 {
     (void)state;
     int a[2], b[2];
@@ -456,7 +456,7 @@ static void t60_stale_knote_after_raw_close(void **state)
 }
 
 /* A kqueue watched by another kqueue. */
-static void t61_kqueue_in_kqueue(void **state)
+static void kqueue_in_kqueue(void **state)
 {
     (void)state;
     struct kevent ev[4];
@@ -485,7 +485,7 @@ static void t61_kqueue_in_kqueue(void **state)
 }
 
 /* Layout per personality (also asserted in <sys/event.h>). */
-static void t62_struct_layout(void **state)
+static void struct_kevent_layout(void **state)
 {
     (void)state;
     if (IS_DARWIN) {
@@ -517,7 +517,7 @@ static void t62_struct_layout(void **state)
 
 /* A registration from another thread wakes a blocked kevent(), as a
  * registration during a wait must (docs/design.md). */
-static void k01_registration_wakes_blocked_thread(void **state)
+static void registration_wakes_blocked_thread(void **state)
 {
     (void)state;
     int p[2];
@@ -540,7 +540,7 @@ static void k01_registration_wakes_blocked_thread(void **state)
 }
 
 /* The trace records arguments as passed and results as returned. */
-static void k02_trace_records_calls(void **state)
+static void trace_records_calls(void **state)
 {
     (void)state;
     int p[2];
@@ -579,7 +579,7 @@ static void k02_trace_records_calls(void **state)
 }
 
 /* kqemu_inject_eintr_after_changes: applied, nothing written, EINTR. */
-static void k03_inject_eintr(void **state)
+static void inject_eintr(void **state)
 {
     (void)state;
     int p[2];
@@ -602,7 +602,7 @@ static void k03_inject_eintr(void **state)
 }
 
 /* kqemu_inject_change_errno: in-band error, change still applied. */
-static void k04_inject_change_errno(void **state)
+static void inject_change_errno(void **state)
 {
     (void)state;
     int p[2];
@@ -621,7 +621,7 @@ static void k04_inject_change_errno(void **state)
 }
 
 /* A forked child inherits no queue. */
-static void k05_fork_child_has_no_queue(void **state)
+static void fork_child_has_no_queue(void **state)
 {
     (void)state;
     int kq = t_kqueue();
@@ -644,7 +644,7 @@ static void k05_fork_child_has_no_queue(void **state)
 }
 
 /* kqemu_stats counts queues and knotes. */
-static void k06_stats(void **state)
+static void control_stats_count_kqueues_and_knotes(void **state)
 {
     (void)state;
     struct kqemu_stats a, b;
@@ -671,7 +671,7 @@ static int open_fds(void)
 }
 
 /* KQEMU_FDS_PER_KQUEUE is what one queue costs; closing gives it back. */
-static void k07_fds_per_kqueue(void **state)
+static void fds_per_kqueue(void **state)
 {
     (void)state;
     int before = open_fds();
@@ -684,30 +684,30 @@ static void k07_fds_per_kqueue(void **state)
 int kqt_run_user_time_life(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(t46_user_trigger_clear),
-        cmocka_unit_test(t47_two_triggers_one_event),
-        cmocka_unit_test(t48_trigger_wakes_blocked_thread),
-        cmocka_unit_test(t49_fflags_operations_and_data),
-        cmocka_unit_test(t50_trigger_on_initial_add),
-        cmocka_unit_test(t51_trigger_with_clear_flag),
-        cmocka_unit_test(t52_level_user_event),
-        cmocka_unit_test(t53_trigger_while_disabled),
-        cmocka_unit_test(t54_timeout_shapes),
-        cmocka_unit_test(t55_bad_nsec),
-        cmocka_unit_test(t56_timeout_bounds),
-        cmocka_unit_test(t57_eintr_not_restarted),
-        cmocka_unit_test(t58_close_drops_knotes),
-        cmocka_unit_test(t59_close_and_dup2_on_dup),
-        cmocka_unit_test(t60_stale_knote_after_raw_close),
-        cmocka_unit_test(t61_kqueue_in_kqueue),
-        cmocka_unit_test(t62_struct_layout),
-        cmocka_unit_test(k01_registration_wakes_blocked_thread),
-        cmocka_unit_test(k02_trace_records_calls),
-        cmocka_unit_test(k03_inject_eintr),
-        cmocka_unit_test(k04_inject_change_errno),
-        cmocka_unit_test(k05_fork_child_has_no_queue),
-        cmocka_unit_test(k06_stats),
-        cmocka_unit_test(k07_fds_per_kqueue),
+        cmocka_unit_test(user_trigger_clear),
+        cmocka_unit_test(two_triggers_one_event),
+        cmocka_unit_test(trigger_wakes_blocked_thread),
+        cmocka_unit_test(fflags_operations_and_data),
+        cmocka_unit_test(trigger_on_initial_add),
+        cmocka_unit_test(trigger_with_clear_flag),
+        cmocka_unit_test(level_user_event),
+        cmocka_unit_test(trigger_while_disabled),
+        cmocka_unit_test(timeout_poll_finite_and_null),
+        cmocka_unit_test(bad_nsec),
+        cmocka_unit_test(timeout_bounds),
+        cmocka_unit_test(eintr_not_restarted),
+        cmocka_unit_test(close_drops_knotes),
+        cmocka_unit_test(close_and_dup2_on_dup),
+        cmocka_unit_test(stale_knote_after_raw_close),
+        cmocka_unit_test(kqueue_in_kqueue),
+        cmocka_unit_test(struct_kevent_layout),
+        cmocka_unit_test(registration_wakes_blocked_thread),
+        cmocka_unit_test(trace_records_calls),
+        cmocka_unit_test(inject_eintr),
+        cmocka_unit_test(inject_change_errno),
+        cmocka_unit_test(fork_child_has_no_queue),
+        cmocka_unit_test(control_stats_count_kqueues_and_knotes),
+        cmocka_unit_test(fds_per_kqueue),
     };
     return cmocka_run_group_tests_name(
         "kqemu: user events, timeouts, lifetime, nesting", tests, NULL, NULL);

@@ -32,7 +32,8 @@
 
 /* ---- struct kevent ----------------------------------------------------- */
 #if KQEMU_PERSONALITY == KQEMU_DARWIN
-/* Apple's header packs the struct to 4 bytes: 32 bytes on LP64 (AH). */
+/* Apple's header packs the struct to 4 bytes: 32 bytes on LP64 (xnu
+ * bsd/sys/event.h). */
 #pragma pack(push, 4)
 struct kevent {
     uintptr_t ident;
@@ -44,7 +45,8 @@ struct kevent {
 };
 #pragma pack(pop)
 #else
-/* FreeBSD 12+: 64 bytes, ext[4] appended (MAN; libc crate freebsd12). */
+/* FreeBSD 12+: 64 bytes, ext[4] appended (FreeBSD sys/sys/event.h;
+ * the Rust libc crate, freebsd12 module). */
 struct kevent {
     uintptr_t ident;
     short filter;
