@@ -10,21 +10,14 @@
  * sockets, AF_NETLINK and Linux's answers to a few error cases.
  */
 #define _GNU_SOURCE
-#include <setjmp.h> /* cmocka needs these first */
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
+#include "support.h"
 
-#include <cmocka.h>
-
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <net/if.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,26 +26,9 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "xpoll.h"
-
-#define SEC INT64_C(1000000000)
-
 /* ------------------------------------------------------------------------
  * Helpers
  * ---------------------------------------------------------------------- */
-
-static int open_fd_count(void)
-{
-    DIR *dir = opendir("/proc/self/fd");
-    assert_non_null(dir);
-    int n = 0;
-    struct dirent *d;
-    while ((d = readdir(dir)) != NULL)
-        if (d->d_name[0] != '.')
-            n++;
-    closedir(dir);
-    return n - 1; /* the directory's own descriptor */
-}
 
 static void assert_nonblock_cloexec(int fd)
 {
@@ -1098,8 +1074,6 @@ static void test_errno_untouched_by_successes(void **state)
 
 int main(void)
 {
-    /* Tests write to sockets whose peer may be gone. */
-    signal(SIGPIPE, SIG_IGN);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_listen_ipv4_port0_gets_real_port),
         cmocka_unit_test(test_listen_ipv6_port0_gets_real_port),
@@ -1153,5 +1127,5 @@ int main(void)
         cmocka_unit_test(test_errno_untouched_by_failures),
         cmocka_unit_test(test_errno_untouched_by_successes),
     };
-    return cmocka_run_group_tests_name("net", tests, NULL, NULL);
+    return RUN(tests, NULL, NULL);
 }

@@ -12,17 +12,13 @@
  * sizes to keep the time bounded.  Linux-only: /proc, prctl, RLIMIT_NOFILE.
  */
 #define _GNU_SOURCE
-#include <setjmp.h> /* cmocka needs these first */
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
+#include "support.h"
 
-#include <cmocka.h>
-
+#include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <arpa/inet.h>
+#include <linux/sockios.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -31,7 +27,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <linux/sockios.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -40,8 +35,6 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-
-#include "xpoll.h"
 
 #define KiB   ((size_t)1024)
 #define MiB   (1024 * KiB)
@@ -54,19 +47,12 @@ static const char *valgrind;
  * Small utilities
  * ---------------------------------------------------------------------- */
 
-static int64_t now_ms(void)
+/* Milliseconds from now until `deadline` (a now_ns() value), rounded up
+ * so that poll() never gets 0 before the deadline; 0 once it passed. */
+static int ms_until(int64_t deadline)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {.tv_sec = ms / 1000,
-                          .tv_nsec = (ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) < 0 && errno == EINTR) {
-    }
+    int64_t left = deadline - now_ns();
+    return left <= 0 ? 0 : (int)((left + MS - 1) / MS);
 }
 
 /* Payload byte `off` of the stream with `seed` (splitmix64 per 8 bytes), so
@@ -88,7 +74,7 @@ static uint64_t next_seed(void)
 {
     static uint64_t s;
     if (s == 0)
-        s = (uint64_t)now_ms() * 0x2545f4914f6cdd1du ^ (uint64_t)getpid();
+        s = (uint64_t)now_ns() * 0x2545f4914f6cdd1du ^ (uint64_t)getpid();
     return s += 0x9e3779b97f4a7c15u;
 }
 
@@ -184,10 +170,10 @@ static void proc_start(struct proc *p, const char *name,
 static void proc_read_addr(struct proc *p)
 {
     size_t len = 0;
-    int64_t deadline = now_ms() + (valgrind ? 30000 : 10000);
+    int64_t deadline = now_ns() + (valgrind ? 30 : 10) * SEC;
     while (len < sizeof p->addr - 1) {
         struct pollfd pf = {.fd = p->out, .events = POLLIN};
-        int left = (int)(deadline - now_ms());
+        int left = ms_until(deadline);
         if (left <= 0 || poll(&pf, 1, left) != 1)
             fail_msg("no address line from the server");
         ssize_t r = read(p->out, p->addr + len, 1);
@@ -216,7 +202,7 @@ static void proc_drain(struct proc *p, int64_t deadline)
     assert_non_null(p->rest);
     for (;;) {
         struct pollfd pf = {.fd = p->out, .events = POLLIN};
-        int left = (int)(deadline - now_ms());
+        int left = ms_until(deadline);
         if (left <= 0 || poll(&pf, 1, left) != 1)
             fail_msg("pid %d did not exit in time (its stdout is still open)",
                      (int)p->pid);
@@ -237,7 +223,7 @@ static void proc_drain(struct proc *p, int64_t deadline)
 /* Wait for the child to exit; returns its wait status. */
 static int proc_wait(struct proc *p, int timeout_ms)
 {
-    int64_t deadline = now_ms() + timeout_ms * (valgrind ? 3 : 1);
+    int64_t deadline = now_ns() + timeout_ms * MS * (valgrind ? 3 : 1);
     int status;
     proc_drain(p, deadline);
     for (;;) {
@@ -245,7 +231,7 @@ static int proc_wait(struct proc *p, int timeout_ms)
         assert_true(r >= 0);
         if (r == p->pid)
             break;
-        if (now_ms() > deadline)
+        if (now_ns() > deadline)
             fail_msg("pid %d did not exit in time", (int)p->pid);
         sleep_ms(10);
     }
@@ -354,12 +340,12 @@ static int proc_fd_count(pid_t pid)
  * (a hang). */
 static void wait_fd_count(pid_t pid, int want)
 {
-    int64_t deadline = now_ms() + (valgrind ? 60000 : 20000);
+    int64_t deadline = now_ns() + (valgrind ? 60 : 20) * SEC;
     int n;
     while ((n = proc_fd_count(pid)) != want) {
         if (proc_state(pid) == 'Z')
             fail_msg("the server died (expected %d descriptors)", want);
-        if (now_ms() > deadline)
+        if (now_ns() > deadline)
             fail_msg("server holds %d descriptors, expected %d", n, want);
         sleep_ms(20);
     }
@@ -372,7 +358,7 @@ static void wait_fd_count(pid_t pid, int want)
  * Proves the server reached its wait with nothing left to do. */
 static void wait_blocked_in_wait(pid_t pid)
 {
-    int64_t deadline = now_ms() + (valgrind ? 60000 : 20000);
+    int64_t deadline = now_ns() + (valgrind ? 60 : 20) * SEC;
     char path[64];
     snprintf(path, sizeof path, "/proc/%d/syscall", (int)pid);
     for (;;) {
@@ -387,7 +373,7 @@ static void wait_blocked_in_wait(pid_t pid)
             return;
         if (proc_state(pid) == 'Z')
             fail_msg("the server died");
-        if (now_ms() > deadline)
+        if (now_ns() > deadline)
             fail_msg("the server never went idle in its wait (syscall %ld)",
                      nr);
         sleep_ms(5);
@@ -550,13 +536,13 @@ static void flows_run(struct flow *f, size_t n, int timeout_ms)
 {
     struct pollfd *p = calloc(n, sizeof *p);
     assert_non_null(p);
-    int64_t deadline = now_ms() + timeout_ms * (valgrind ? 4 : 1);
+    int64_t deadline = now_ns() + timeout_ms * MS * (valgrind ? 4 : 1);
     size_t left = n;
     for (size_t i = 0; i < n; i++)
         left -= f[i].done;
 
     while (left > 0) {
-        if (now_ms() > deadline) {
+        if (now_ns() > deadline) {
             size_t i = 0;
             while (f[i].done)
                 i++;
@@ -608,10 +594,10 @@ static int try_ping(int fd, int timeout_ms)
         return errno == EPIPE || errno == ECONNRESET ? 0 : -2;
     assert_int_equal(w, 4);
     size_t got = 0;
-    int64_t deadline = now_ms() + timeout_ms;
+    int64_t deadline = now_ns() + timeout_ms * MS;
     while (got < 4) {
         pf.events = POLLIN;
-        int left = (int)(deadline - now_ms());
+        int left = ms_until(deadline);
         if (left <= 0 || poll(&pf, 1, left) != 1)
             return -1;
         ssize_t r = read(fd, buf + got, sizeof buf - got);
@@ -723,14 +709,14 @@ static void test_tcp_echo_many(void **state)
 /* Write without reading until nothing more goes in for `quiet_ms`. */
 static void push_until_stuck(struct flow *f, int quiet_ms)
 {
-    int64_t last = now_ms();
-    while (f->sent < f->len && now_ms() - last < quiet_ms) {
+    int64_t last = now_ns();
+    while (f->sent < f->len && now_ns() - last < quiet_ms * MS) {
         struct pollfd pf = {.fd = f->fd, .events = POLLOUT};
         if (poll(&pf, 1, 50) == 1) {
             size_t before = f->sent;
             flow_write(f);
             if (f->sent > before)
-                last = now_ms();
+                last = now_ns();
         }
     }
 }
@@ -811,7 +797,7 @@ static bool server_read_all(const char *addr, int fd, bool eof,
             if (ss.rx == 0 && (!eof || ss.state == TCP_STATE_CLOSE_WAIT))
                 return true;
         }
-        if (now_ms() > deadline)
+        if (now_ns() > deadline)
             fail_msg("the server did not read what the client sent");
         sleep_ms(2);
     }
@@ -893,7 +879,7 @@ static bool try_pending_at_fin(const char *addr, struct flow *f,
  * its end, so it still checks the echo and the server's close. */
 static void pending_at_fin(const char *addr, struct flow *f)
 {
-    int64_t deadline = now_ms() + (valgrind ? 120000 : 30000);
+    int64_t deadline = now_ns() + (valgrind ? 120 : 30) * SEC;
     for (int tries = 1; !try_pending_at_fin(addr, f, deadline); tries++) {
         flows_run(f, 1, 30000);
         close(f->fd);
@@ -1058,7 +1044,7 @@ static void test_tcp_echo_emfile(void **state)
     /* More clients over a second, all turned away promptly, at little
      * CPU cost to the server. */
     long ticks0 = proc_cpu_ticks(srv.pid);
-    int64_t t0 = now_ms();
+    int64_t t0 = now_ns();
     for (int i = 0; i < MORE; i++) {
         int fd = connect_to(srv.addr);
         assert_int_equal(try_ping(fd, PING_HANG_MS), 0);
@@ -1068,7 +1054,7 @@ static void test_tcp_echo_emfile(void **state)
     long ticks = proc_cpu_ticks(srv.pid) - ticks0;
     long hz = sysconf(_SC_CLK_TCK);
     print_message("  %ld ticks of server CPU in %ld ms\n", ticks,
-                  (long)(now_ms() - t0));
+                  (long)((now_ns() - t0) / MS));
     assert_true(ticks * 1000 / hz < 250);
     /* A loop spinning on a listener that stays readable never sleeps;
      * this one goes back to sleep in its wait. */
@@ -1500,7 +1486,7 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < sizeof scenarios / sizeof scenarios[0]; i++) {
         if (strcmp(scenarios[i].name, name) == 0) {
             const struct CMUnitTest one[] = {scenarios[i].test};
-            return cmocka_run_group_tests_name(name, one, NULL, NULL);
+            return run_group(name, one, 1, NULL, NULL);
         }
     }
     return usage();
