@@ -49,8 +49,9 @@ struct kevent t_kev(uintptr_t ident, short filter, unsigned short flags,
     return k;
 }
 
-int t_change(int kq, uintptr_t ident, short filter, unsigned short flags,
-             unsigned int fflags, intptr_t data, void *udata)
+struct kevent t_receipt(int kq, uintptr_t ident, short filter,
+                        unsigned short flags, unsigned int fflags,
+                        intptr_t data, void *udata)
 {
     struct kevent k =
         t_kev(ident, filter, flags | EV_RECEIPT, fflags, data, udata);
@@ -60,7 +61,45 @@ int t_change(int kq, uintptr_t ident, short filter, unsigned short flags,
     assert_true(out.flags & EV_ERROR);
     assert_int_equal(out.ident, ident);
     assert_int_equal(out.filter, filter);
-    return (int)out.data;
+    return out;
+}
+
+int t_change(int kq, uintptr_t ident, short filter, unsigned short flags,
+             unsigned int fflags, intptr_t data, void *udata)
+{
+    return (int)t_receipt(kq, ident, filter, flags, fflags, data, udata).data;
+}
+
+void t_expect_receipt(int kq, uintptr_t ident, short filter,
+                      unsigned short flags, int err)
+{
+    assert_int_equal(t_change(kq, ident, filter, flags, 0, 0, NULL), err);
+}
+
+void t_add(int kq, uintptr_t ident, short filter, unsigned short flags)
+{
+    t_expect_receipt(kq, ident, filter, EV_ADD | flags, 0);
+}
+
+void t_add_udata(int kq, uintptr_t ident, short filter, unsigned short flags,
+                 void *udata)
+{
+    assert_int_equal(t_change(kq, ident, filter, EV_ADD | flags, 0, 0, udata),
+                     0);
+}
+
+bool t_delete_ok(int kq, uintptr_t ident, short filter)
+{
+    int err = t_change(kq, ident, filter, EV_DELETE, 0, 0, NULL);
+    assert_true(err == 0 || err == ENOENT || err == EBADF);
+    return err == 0;
+}
+
+void t_expect_errno_(long r, int err)
+{
+    int e = errno;
+    assert_int_equal(r, -1);
+    assert_int_equal(e, err);
 }
 
 int t_poll(int kq, struct kevent *ev, int n)
@@ -99,6 +138,123 @@ const struct kevent *t_find(const struct kevent *ev, int n, uintptr_t ident,
     return NULL;
 }
 
+static void check_event(const struct kevent *e, const struct t_ev *w)
+{
+    if (w->with)
+        assert_int_equal(e->flags & w->with, w->with);
+    if (w->without)
+        assert_int_equal(e->flags & w->without, 0);
+    if (w->has_flags)
+        assert_int_equal(e->flags, w->flags);
+    if (w->has_fflags)
+        assert_int_equal(e->fflags, w->fflags);
+    if (w->has_data)
+        assert_int_equal(e->data, w->data);
+    if (w->has_data_min)
+        assert_true(e->data >= w->data_min);
+    if (w->has_udata)
+        assert_ptr_equal(e->udata, w->udata);
+}
+
+void t_match_events(const struct kevent *ev, int n, bool receipts,
+                    struct kevent *got, const struct t_ev *want, int nwant)
+{
+    bool used[T_MAX_EVENTS] = {false};
+    assert_int_equal(n, nwant);
+    assert_true(n <= T_MAX_EVENTS);
+    for (int i = 0; i < nwant; i++) {
+        /* Receipts: the i-th entry.  Events: the first unused one of the
+         * pair, so that entries of one pair match in order. */
+        int j = receipts ? i : 0;
+        while (!receipts && j < n &&
+               (used[j] || ev[j].ident != want[i].ident ||
+                ev[j].filter != want[i].filter))
+            j++;
+        if (j == n)
+            print_error("no event with ident %ju and filter %d\n",
+                        (uintmax_t)want[i].ident, want[i].filter);
+        assert_int_not_equal(j, n);
+        assert_int_equal(ev[j].ident, want[i].ident);
+        assert_int_equal(ev[j].filter, want[i].filter);
+        if (receipts)
+            assert_true(ev[j].flags & EV_ERROR);
+        used[j] = true;
+        check_event(&ev[j], &want[i]);
+        if (got)
+            got[i] = ev[j];
+    }
+}
+
+void t_expect_events(int kq, struct kevent *got, const struct t_ev *want,
+                     int nwant)
+{
+    struct kevent ev[T_MAX_EVENTS];
+    int n = t_poll(kq, ev, T_MAX_EVENTS);
+    t_match_events(ev, n, false, got, want, nwant);
+}
+
+void t_expect_none(int kq)
+{
+    struct kevent ev[T_MAX_EVENTS];
+    assert_int_equal(t_poll(kq, ev, T_MAX_EVENTS), 0);
+}
+
+static struct t_fx fx;
+
+static int setup(void **state, int kq, int fd0, int fd1)
+{
+    fx.kq = kq;
+    fx.fd[0] = fd0;
+    fx.fd[1] = fd1;
+    *state = &fx;
+    return 0;
+}
+
+int t_setup_kqueue(void **state)
+{
+    return setup(state, t_kqueue(), -1, -1);
+}
+
+int t_setup_pipe(void **state)
+{
+    int p[2];
+    t_pipe(p);
+    return setup(state, t_kqueue(), p[0], p[1]);
+}
+
+int t_setup_socketpair(void **state)
+{
+    int s[2];
+    t_socketpair(s);
+    return setup(state, t_kqueue(), s[0], s[1]);
+}
+
+int t_setup_tcp(void **state)
+{
+    int c, s;
+    t_tcp_pair(&c, &s);
+    return setup(state, t_kqueue(), c, s);
+}
+
+int t_teardown(void **state)
+{
+    struct t_fx *f = *state;
+    if (f->kq >= 0)
+        t_close(f->kq);
+    for (int i = 0; i < 2; i++)
+        if (f->fd[i] >= 0)
+            t_close(f->fd[i]);
+    return 0;
+}
+
+void t_fx_close(struct t_fx *f, int fd)
+{
+    int *slot = f->kq == fd ? &f->kq : f->fd[0] == fd ? &f->fd[0] : &f->fd[1];
+    assert_int_equal(*slot, fd);
+    t_close(fd);
+    *slot = -1;
+}
+
 double t_now_ms(void)
 {
     struct timespec t;
@@ -135,7 +291,7 @@ int t_tcp_listener(uint16_t *port)
     return l;
 }
 
-static int tcp_connect_nb(uint16_t port)
+int t_tcp_connect(uint16_t port)
 {
     int c = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
     assert_true(c >= 0);
@@ -153,19 +309,12 @@ void t_tcp_pair(int *client, int *server)
 {
     uint16_t port;
     int l = t_tcp_listener(&port);
-    *client = tcp_connect_nb(port);
+    *client = t_tcp_connect(port);
     t_wait_poll(l, POLLIN); /* the handshake is done, the connection queued */
     int s = accept4(l, NULL, NULL, SOCK_NONBLOCK);
     assert_true(s >= 0);
     *server = s;
     t_close(l);
-}
-
-bool t_delete_ok(int kq, uintptr_t ident, short filter)
-{
-    int err = t_change(kq, ident, filter, EV_DELETE, 0, 0, NULL);
-    assert_true(err == 0 || err == ENOENT || err == EBADF);
-    return err == 0;
 }
 
 void t_wait_poll(int fd, short events)
