@@ -182,6 +182,15 @@ size_t fill(int fd)
     }
 }
 
+int closed_fd(void)
+{
+    int fds[2];
+    assert_int_equal(xpoll_pipe(fds), 0);
+    close(fds[0]);
+    close(fds[1]);
+    return fds[1];
+}
+
 uint32_t event_flags(const xpoll_event *event)
 {
     return (xpoll_event_is_readable(event) ? SEEN_READABLE : 0) |

@@ -56,6 +56,9 @@ size_t fill(int fd);
 void set_nonblock(int fd);
 /* getsockopt(SO_ERROR): the pending error (cleared by reading it). */
 int so_error(int fd);
+/* A descriptor number that is closed (both ends of a new pipe, closed
+ * again): the calls under test must find nothing open there. */
+int closed_fd(void);
 
 /* What one wait reported for one token, merged over split events. */
 struct seen {

@@ -121,6 +121,29 @@ static void poll_fd_is_open_and_cloexec(void **state)
     assert_true(flags & FD_CLOEXEC);
 }
 
+/* The poll's own descriptor reads as readable while events are pending,
+ * so a poll nests inside another event loop (<xpoll/poll.h>, xpoll_fd). */
+static void another_poll_nests_and_reads_readable(void **state)
+{
+    struct fixture *f = *state;
+    xpoll *inner;
+    int fds[2];
+    assert_int_equal(xpoll_new(&inner), 0);
+    assert_int_equal(xpoll_pipe(fds), 0);
+    assert_int_equal(xpoll_register(inner, fds[0], 1, XPOLL_READABLE), 0);
+    assert_int_equal(
+        xpoll_register(f->poll, xpoll_fd(inner), 2, XPOLL_READABLE), 0);
+    expect_no_event(f->poll, f->events, 0);
+    assert_int_equal(write(fds[1], "x", 1), 1);
+    struct seen seen = expect_event(f->poll, f->events, 2);
+    assert_true(seen.flags & SEEN_READABLE);
+    assert_int_equal(xpoll_deregister(f->poll, xpoll_fd(inner)), 0);
+    assert_int_equal(xpoll_deregister(inner, fds[0]), 0);
+    close(fds[0]);
+    close(fds[1]);
+    xpoll_free(inner);
+}
+
 static void free_closes_the_selector(void **state)
 {
     (void)state;
@@ -486,6 +509,8 @@ int main(void)
         cmocka_unit_test(free_null_is_noop),
         cmocka_unit_test(null_poll_queries),
         cmocka_unit_test_setup_teardown(poll_fd_is_open_and_cloexec,
+                                        fixture_setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(another_poll_nests_and_reads_readable,
                                         fixture_setup, fixture_teardown),
         cmocka_unit_test(free_closes_the_selector),
         cmocka_unit_test(events_new_rejects_bad_arguments),

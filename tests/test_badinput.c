@@ -1,8 +1,9 @@
 /*
- * API misuse not covered elsewhere, for docs/bad-input.md: every row of the
- * table names the test that backs it; the rows already proven by
- * test_api.c, test_backend.c, test_wait.c, test_waker.c, test_register.c
- * and test_net.c are not repeated here.
+ * API misuse of <xpoll/poll.h> not covered elsewhere, for
+ * docs/bad-input.md: every row of the table names the test that backs it;
+ * the rows already proven by test_api.c, test_backend.c, test_wait.c,
+ * test_waker.c, test_register.c and test_net.c (all of <xpoll/net.h>) are
+ * not repeated here.
  *
  * Where the backends differ the test asserts each backend's documented
  * (or, marked so, observed) result.
@@ -13,7 +14,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,16 +33,6 @@ static bool kqueue_freebsd_rules(void)
 #else
     return true;
 #endif
-}
-
-/* A descriptor number that is certainly closed. */
-static int closed_fd(void)
-{
-    int fds[2];
-    assert_int_equal(xpoll_pipe(fds), 0);
-    close(fds[0]);
-    close(fds[1]);
-    return fds[1];
 }
 
 /* ---- xpoll_wait ---------------------------------------------------------- */
@@ -107,27 +97,6 @@ static void poll_inside_itself_is_einval(void **state)
     assert_int_equal(
         xpoll_register(f->poll, xpoll_fd(f->poll), 1, XPOLL_READABLE), -EINVAL);
     expect_no_event(f->poll, f->events, 0);
-}
-
-static void another_poll_nests_and_reads_readable(void **state)
-{
-    struct fixture *f = *state;
-    xpoll *inner;
-    int fds[2];
-    assert_int_equal(xpoll_new(&inner), 0);
-    assert_int_equal(xpoll_pipe(fds), 0);
-    assert_int_equal(xpoll_register(inner, fds[0], 1, XPOLL_READABLE), 0);
-    assert_int_equal(
-        xpoll_register(f->poll, xpoll_fd(inner), 2, XPOLL_READABLE), 0);
-    expect_no_event(f->poll, f->events, 0);
-    assert_int_equal(write(fds[1], "x", 1), 1);
-    struct seen seen = expect_event(f->poll, f->events, 2);
-    assert_true(seen.flags & SEEN_READABLE);
-    assert_int_equal(xpoll_deregister(f->poll, xpoll_fd(inner)), 0);
-    assert_int_equal(xpoll_deregister(inner, fds[0]), 0);
-    close(fds[0]);
-    close(fds[1]);
-    xpoll_free(inner);
 }
 
 enum unpollable { UNPOLLABLE_DIRECTORY, UNPOLLABLE_DEV_NULL };
@@ -271,71 +240,6 @@ static void backend_env_garbage(void **state)
         unsetenv("XPOLL_BACKEND");
 }
 
-/* ---- net.h --------------------------------------------------------------- */
-
-static void net_bad_descriptors(void **state)
-{
-    (void)state;
-    int gone = closed_fd();
-    char buf[XPOLL_ADDRSTRLEN];
-    assert_int_equal(xpoll_tcp_nodelay(-1, true), -EBADF);
-    assert_int_equal(xpoll_tcp_nodelay(gone, false), -EBADF);
-    assert_int_equal(xpoll_accept(gone), -EBADF);
-    assert_int_equal(xpoll_socket_error(gone), -EBADF);
-    assert_int_equal(xpoll_peer_addr(gone, buf, sizeof buf), -EBADF);
-    /* The buffer is checked before the descriptor. */
-    assert_int_equal(xpoll_peer_addr(-1, NULL, 0), -EINVAL);
-    assert_int_equal(xpoll_local_addr(gone, NULL, sizeof buf), -EINVAL);
-}
-
-static void net_socketpair_bad_types(void **state)
-{
-    (void)state;
-    const struct {
-        int type, err;
-    } cases[] = {
-        {-1, -EINVAL},       {12345, -EINVAL},    {0, -EINVAL},
-        {SOCK_RDM, -EINVAL}, {SOCK_RAW, -EINVAL}, /* Linux would quietly make a
-                                                     datagram pair */
-    };
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        int fds[2] = {7, 7};
-        int rc = xpoll_socketpair(cases[i].type, fds);
-        if (rc != cases[i].err)
-            fail_msg("xpoll_socketpair(%d): %d, expected %d", cases[i].type, rc,
-                     cases[i].err);
-        assert_int_equal(fds[0], -1);
-        assert_int_equal(fds[1], -1);
-    }
-}
-
-static void net_backlog_out_of_range_is_accepted(void **state)
-{
-    (void)state;
-    const int backlogs[] = {-1, 0, INT_MIN, INT_MAX};
-    for (size_t i = 0; i < sizeof backlogs / sizeof backlogs[0]; i++) {
-        char addr[XPOLL_ADDRSTRLEN];
-        int l = xpoll_tcp_listen("127.0.0.1:0", backlogs[i], 0);
-        assert_true(l >= 0); /* <= 0: SOMAXCONN; the kernel caps the rest */
-        assert_true(xpoll_local_addr(l, addr, sizeof addr) > 0);
-        int c = xpoll_tcp_connect(addr);
-        assert_true(c >= 0);
-        /* The connection is in the accept queue once the listener polls
-         * readable (accept(2)); wait for that, however long it takes. */
-        struct pollfd pfd = {.fd = l, .events = POLLIN};
-        int ready;
-        while ((ready = poll(&pfd, 1, -1)) < 0 && errno == EINTR) {
-        }
-        assert_int_equal(ready, 1);
-        assert_true(pfd.revents & POLLIN);
-        int a = xpoll_accept(l);
-        assert_true(a >= 0);
-        close(a);
-        close(c);
-        close(l);
-    }
-}
-
 #define T(name)                                                                \
     cmocka_unit_test_setup_teardown(name, fixture_setup, fixture_teardown)
 
@@ -347,16 +251,12 @@ int main(void)
         T(int_min_fd_is_ebadf),
         T(error_precedence),
         T(poll_inside_itself_is_einval),
-        T(another_poll_nests_and_reads_readable),
         T(directory_fd),
         T(dev_null),
         T(aio_interest_on_closed_fd_is_ebadf),
         T(lio_interest_per_backend),
         cmocka_unit_test(backend_values_far_outside_the_enum),
         cmocka_unit_test(backend_env_garbage),
-        cmocka_unit_test(net_bad_descriptors),
-        cmocka_unit_test(net_socketpair_bad_types),
-        cmocka_unit_test(net_backlog_out_of_range_is_accepted),
     };
     return RUN(tests, NULL, NULL);
 }

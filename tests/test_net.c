@@ -14,6 +14,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <net/if.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -1021,6 +1022,73 @@ static void test_pipe_null_einval(void **state)
 }
 
 /* ------------------------------------------------------------------------
+ * Bad arguments
+ * ---------------------------------------------------------------------- */
+
+static void test_bad_descriptors(void **state)
+{
+    (void)state;
+    int gone = closed_fd();
+    char buf[XPOLL_ADDRSTRLEN];
+    assert_int_equal(xpoll_tcp_nodelay(-1, true), -EBADF);
+    assert_int_equal(xpoll_tcp_nodelay(gone, false), -EBADF);
+    assert_int_equal(xpoll_accept(gone), -EBADF);
+    assert_int_equal(xpoll_socket_error(gone), -EBADF);
+    assert_int_equal(xpoll_peer_addr(gone, buf, sizeof buf), -EBADF);
+    /* The buffer is checked before the descriptor. */
+    assert_int_equal(xpoll_peer_addr(-1, NULL, 0), -EINVAL);
+    assert_int_equal(xpoll_local_addr(gone, NULL, sizeof buf), -EINVAL);
+}
+
+static void test_socketpair_bad_types(void **state)
+{
+    (void)state;
+    const struct {
+        int type, err;
+    } cases[] = {
+        {-1, -EINVAL},       {12345, -EINVAL},    {0, -EINVAL},
+        {SOCK_RDM, -EINVAL}, {SOCK_RAW, -EINVAL}, /* Linux would quietly make a
+                                                     datagram pair */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        int fds[2] = {7, 7};
+        int rc = xpoll_socketpair(cases[i].type, fds);
+        if (rc != cases[i].err)
+            fail_msg("xpoll_socketpair(%d): %d, expected %d", cases[i].type, rc,
+                     cases[i].err);
+        assert_int_equal(fds[0], -1);
+        assert_int_equal(fds[1], -1);
+    }
+}
+
+static void test_backlog_out_of_range_is_accepted(void **state)
+{
+    (void)state;
+    const int backlogs[] = {-1, 0, INT_MIN, INT_MAX};
+    for (size_t i = 0; i < sizeof backlogs / sizeof backlogs[0]; i++) {
+        char addr[XPOLL_ADDRSTRLEN];
+        int l = xpoll_tcp_listen("127.0.0.1:0", backlogs[i], 0);
+        assert_true(l >= 0); /* <= 0: SOMAXCONN; the kernel caps the rest */
+        assert_true(xpoll_local_addr(l, addr, sizeof addr) > 0);
+        int c = xpoll_tcp_connect(addr);
+        assert_true(c >= 0);
+        /* The connection is in the accept queue once the listener polls
+         * readable (accept(2)); wait for that, however long it takes. */
+        struct pollfd pfd = {.fd = l, .events = POLLIN};
+        int ready;
+        while ((ready = poll(&pfd, 1, -1)) < 0 && errno == EINTR) {
+        }
+        assert_int_equal(ready, 1);
+        assert_true(pfd.revents & POLLIN);
+        int a = xpoll_accept(l);
+        assert_true(a >= 0);
+        close(a);
+        close(c);
+        close(l);
+    }
+}
+
+/* ------------------------------------------------------------------------
  * errno
  * ---------------------------------------------------------------------- */
 
@@ -1124,6 +1192,9 @@ int main(void)
         cmocka_unit_test(test_socketpair_bad_args),
         cmocka_unit_test(test_pipe_carries_data_nonblocking),
         cmocka_unit_test(test_pipe_null_einval),
+        cmocka_unit_test(test_bad_descriptors),
+        cmocka_unit_test(test_socketpair_bad_types),
+        cmocka_unit_test(test_backlog_out_of_range_is_accepted),
         cmocka_unit_test(test_errno_untouched_by_failures),
         cmocka_unit_test(test_errno_untouched_by_successes),
     };
