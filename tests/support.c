@@ -238,6 +238,24 @@ struct seen expect_event(xpoll *poll, xpoll_events *events, xpoll_token token)
     return seen;
 }
 
+int wait_tokens(xpoll *poll, xpoll_events *events, int64_t timeout_ns,
+                xpoll_token *out, int max)
+{
+    int n = xpoll_wait(poll, events, timeout_ns);
+    assert_true(n >= 0);
+    for (int i = 0; i < n && i < max; i++)
+        out[i] = xpoll_event_token(xpoll_events_get(events, (size_t)i));
+    return n;
+}
+
+bool has_token(const xpoll_token *tokens, int n, xpoll_token token)
+{
+    for (int i = 0; i < n; i++)
+        if (tokens[i] == token)
+            return true;
+    return false;
+}
+
 void expect_no_event(xpoll *poll, xpoll_events *events, int64_t timeout_ns)
 {
     int n = xpoll_wait(poll, events, timeout_ns);

@@ -82,6 +82,12 @@ int wait_once(xpoll *poll, xpoll_events *events, int64_t timeout_ns,
  * more wait of `settle_ns` to collect split events (kqueue); returns what
  * the token got.  Fails the test if no event arrives. */
 struct seen expect_event(xpoll *poll, xpoll_events *events, xpoll_token token);
+/* One xpoll_wait of `timeout_ns` (asserted not to fail); the tokens of
+ * its first `max` events go to `out`.  Returns the number of events. */
+int wait_tokens(xpoll *poll, xpoll_events *events, int64_t timeout_ns,
+                xpoll_token *out, int max);
+/* Whether `token` is among the `n` tokens of `tokens`. */
+bool has_token(const xpoll_token *tokens, int n, xpoll_token token);
 /* Asserts that a wait of `timeout_ns` reports nothing for any token. */
 void expect_no_event(xpoll *poll, xpoll_events *events, int64_t timeout_ns);
 
