@@ -6,6 +6,7 @@
  * under test.  Every server is stopped with a signal and must exit 0.
  *
  *   example_tests --bin DIR [--valgrind PATH] SCENARIO
+ *   example_tests --check-table ENTRY...     (see check_table)
  *
  * DIR holds the example binaries.  With --valgrind every example runs under
  * valgrind (leaks and errors make it exit 99), and scenarios shrink their
@@ -1417,43 +1418,85 @@ static void test_tcp_echo_client_refused(void **state)
 
 /* ------------------------------------------------------------------------ */
 
-#define SCENARIO(name)                                                         \
+/* The scenarios.  This table is their only list: tests/examples/
+ * CMakeLists.txt reads its SCENARIO lines to register one ctest test per
+ * scenario and backend, and the test examples.scenario_table checks that
+ * it read every entry (--check-table).  ALSO_UNDER_VALGRIND: registered
+ * again with every example under valgrind; NATIVE_ONLY for the scenarios
+ * that measure the server's process (RSS, CPU time, a 32-descriptor limit
+ * that valgrind's own descriptors would eat) and those left out to bound
+ * the time under valgrind. */
+enum valgrind_run { NATIVE_ONLY, ALSO_UNDER_VALGRIND };
+
+#define SCENARIO(scenario, run)                                                \
     {                                                                          \
-#name, cmocka_unit_test_teardown(test_##name, teardown_kill)           \
+        .name = #scenario, .valgrind_run = run,                                \
+        .test = cmocka_unit_test_teardown(test_##scenario, teardown_kill)      \
     }
 
 static const struct {
     const char *name;
+    enum valgrind_run valgrind_run;
     struct CMUnitTest test;
 } scenarios[] = {
-    SCENARIO(tcp_echo_payloads),
-    SCENARIO(tcp_echo_ipv6),
-    SCENARIO(tcp_echo_bare_port),
-    SCENARIO(tcp_echo_bad_address_fails),
-    SCENARIO(tcp_echo_many),
-    SCENARIO(tcp_echo_half_close),
-    SCENARIO(tcp_echo_reset),
-    SCENARIO(tcp_echo_slow_reader),
-    SCENARIO(tcp_echo_emfile),
-    SCENARIO(tcp_echo_sigint),
-    SCENARIO(udp_echo_ipv4),
-    SCENARIO(udp_echo_ipv6),
-    SCENARIO(tcp_echo_threads),
-    SCENARIO(waker_demo),
-    SCENARIO(waker_demo_many_workers),
-    SCENARIO(tcp_echo_client_1000),
-    SCENARIO(tcp_echo_client_large),
-    SCENARIO(tcp_echo_client_detects_corruption),
-    SCENARIO(tcp_echo_client_detects_early_close),
-    SCENARIO(tcp_echo_client_refused),
+    SCENARIO(tcp_echo_payloads, ALSO_UNDER_VALGRIND),
+    SCENARIO(tcp_echo_ipv6, NATIVE_ONLY),
+    SCENARIO(tcp_echo_bare_port, NATIVE_ONLY),
+    SCENARIO(tcp_echo_bad_address_fails, NATIVE_ONLY),
+    SCENARIO(tcp_echo_many, ALSO_UNDER_VALGRIND),
+    SCENARIO(tcp_echo_half_close, ALSO_UNDER_VALGRIND),
+    SCENARIO(tcp_echo_reset, ALSO_UNDER_VALGRIND),
+    SCENARIO(tcp_echo_slow_reader, NATIVE_ONLY),
+    SCENARIO(tcp_echo_emfile, NATIVE_ONLY),
+    SCENARIO(tcp_echo_sigint, ALSO_UNDER_VALGRIND),
+    SCENARIO(udp_echo_ipv4, ALSO_UNDER_VALGRIND),
+    SCENARIO(udp_echo_ipv6, NATIVE_ONLY),
+    SCENARIO(tcp_echo_threads, ALSO_UNDER_VALGRIND),
+    SCENARIO(waker_demo, ALSO_UNDER_VALGRIND),
+    SCENARIO(waker_demo_many_workers, NATIVE_ONLY),
+    SCENARIO(tcp_echo_client_1000, ALSO_UNDER_VALGRIND),
+    SCENARIO(tcp_echo_client_large, NATIVE_ONLY),
+    SCENARIO(tcp_echo_client_detects_corruption, NATIVE_ONLY),
+    SCENARIO(tcp_echo_client_detects_early_close, NATIVE_ONLY),
+    SCENARIO(tcp_echo_client_refused, NATIVE_ONLY),
 };
+
+#define N_SCENARIOS (sizeof scenarios / sizeof scenarios[0])
+
+/* The table as CMake read it, one argument per scenario: its name, with
+ * ":valgrind" appended for ALSO_UNDER_VALGRIND.  Returns 0 if the
+ * arguments are exactly the table's entries in its order, else 1, with
+ * each difference on stderr. */
+static int check_table(int argc, char **argv)
+{
+    int differences = 0;
+    for (size_t i = 0; i < N_SCENARIOS || (int)i < argc; i++) {
+        char entry[128] = "";
+        if (i < N_SCENARIOS)
+            snprintf(entry, sizeof entry, "%s%s", scenarios[i].name,
+                     scenarios[i].valgrind_run == ALSO_UNDER_VALGRIND
+                         ? ":valgrind"
+                         : "");
+        const char *got = (int)i < argc ? argv[i] : "";
+        if (strcmp(entry, got) != 0) {
+            fprintf(stderr,
+                    "entry %zu: the table has \"%s\", CMake read \"%s\"\n", i,
+                    entry, got);
+            differences++;
+        }
+    }
+    if (differences == 0)
+        printf("%zu scenarios, all registered\n", N_SCENARIOS);
+    return differences != 0;
+}
 
 static int usage(void)
 {
     fprintf(stderr,
             "usage: example_tests --bin DIR [--valgrind PATH] SCENARIO\n"
+            "       example_tests --check-table ENTRY...\n"
             "scenarios:");
-    for (size_t i = 0; i < sizeof scenarios / sizeof scenarios[0]; i++)
+    for (size_t i = 0; i < N_SCENARIOS; i++)
         fprintf(stderr, " %s", scenarios[i].name);
     fprintf(stderr, "\n");
     return 2;
@@ -1462,6 +1505,8 @@ static int usage(void)
 int main(int argc, char **argv)
 {
     const char *name = NULL;
+    if (argc >= 2 && strcmp(argv[1], "--check-table") == 0)
+        return check_table(argc - 2, argv + 2);
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--bin") == 0 && i + 1 < argc)
             bin_dir = argv[++i];
@@ -1483,7 +1528,7 @@ int main(int argc, char **argv)
         rl.rlim_cur = rl.rlim_max;
         setrlimit(RLIMIT_NOFILE, &rl);
     }
-    for (size_t i = 0; i < sizeof scenarios / sizeof scenarios[0]; i++) {
+    for (size_t i = 0; i < N_SCENARIOS; i++) {
         if (strcmp(scenarios[i].name, name) == 0) {
             const struct CMUnitTest one[] = {scenarios[i].test};
             return run_group(name, one, 1, NULL, NULL);
