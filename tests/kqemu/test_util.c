@@ -114,19 +114,43 @@ int t_wait_ms(int kq, struct kevent *ev, int n, long ms)
     return kevent(kq, NULL, 0, ev, n, &ts);
 }
 
+static char io_buf[T_IO_MAX];
+
 void t_write(int fd, size_t n)
 {
-    char buf[256];
-    memset(buf, 'x', sizeof buf);
-    assert_true(n <= sizeof buf);
-    assert_int_equal(write(fd, buf, n), (ssize_t)n);
+    assert_true(n <= sizeof io_buf);
+    memset(io_buf, 'x', n);
+    assert_int_equal(write(fd, io_buf, n), (ssize_t)n);
 }
 
 void t_read(int fd, size_t n)
 {
-    char buf[256];
-    assert_true(n <= sizeof buf);
-    assert_int_equal(read(fd, buf, n), (ssize_t)n);
+    assert_true(n <= sizeof io_buf);
+    assert_int_equal(read(fd, io_buf, n), (ssize_t)n);
+}
+
+size_t t_fill(int fd)
+{
+    size_t total = 0;
+    ssize_t k;
+    while ((k = write(fd, io_buf, sizeof io_buf)) > 0)
+        total += (size_t)k;
+    int e = errno;
+    assert_int_equal(k, -1);
+    assert_int_equal(e, EAGAIN);
+    return total;
+}
+
+size_t t_drain(int fd)
+{
+    size_t total = 0;
+    ssize_t k;
+    while ((k = read(fd, io_buf, sizeof io_buf)) > 0)
+        total += (size_t)k;
+    int e = errno;
+    assert_int_equal(k, -1);
+    assert_int_equal(e, EAGAIN);
+    return total;
 }
 
 const struct kevent *t_find(const struct kevent *ev, int n, uintptr_t ident,
@@ -160,6 +184,13 @@ void t_match_events(const struct kevent *ev, int n, bool receipts,
                     struct kevent *got, const struct t_ev *want, int nwant)
 {
     bool used[T_MAX_EVENTS] = {false};
+    if (n != nwant)
+        for (int j = 0; j < n; j++)
+            print_error("reported: ident %ju filter %d flags %#x fflags %#x "
+                        "data %jd\n",
+                        (uintmax_t)ev[j].ident, ev[j].filter,
+                        (unsigned)ev[j].flags, (unsigned)ev[j].fflags,
+                        (intmax_t)ev[j].data);
     assert_int_equal(n, nwant);
     assert_true(n <= T_MAX_EVENTS);
     for (int i = 0; i < nwant; i++) {
@@ -406,6 +437,14 @@ void t_waiter_start(struct t_waiter *w, int kq, const struct timespec *timeout)
     assert_int_equal(pthread_barrier_init(&w->started, NULL, 2), 0);
     assert_int_equal(pthread_create(&w->th, NULL, waiter_main, w), 0);
     pthread_barrier_wait(&w->started);
+}
+
+void t_waiter_asleep(struct t_waiter *w, int kq)
+{
+    struct t_blocked b;
+    t_waiter_start(w, kq, NULL);
+    assert_int_equal(t_wait_blocked(w->tid, &b), 0);
+    assert_true(t_blocked_forever(&b));
 }
 
 void t_waiter_join(struct t_waiter *w)

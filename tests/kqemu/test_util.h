@@ -147,8 +147,16 @@ void t_fx_close(struct t_fx *f, int fd);
 #define T_TEST(test, setup)                                                    \
     cmocka_unit_test_setup_teardown(test, setup, t_teardown)
 
+/* Writes (reads) exactly n bytes, n <= T_IO_MAX, in one call. */
+#define T_IO_MAX 65536
 void t_write(int fd, size_t n);
 void t_read(int fd, size_t n);
+/* Writes to the non-blocking fd until it fails with EAGAIN (a pipe or a
+ * socket buffer is full); returns the bytes written. */
+size_t t_fill(int fd);
+/* Reads from the non-blocking fd until it fails with EAGAIN (nothing is
+ * left to read yet); returns the bytes read. */
+size_t t_drain(int fd);
 const struct kevent *t_find(const struct kevent *ev, int n, uintptr_t ident,
                             short filter);
 double t_now_ms(void);
@@ -197,6 +205,9 @@ struct t_waiter {
 };
 /* Starts the thread; returns once w->tid is set, before the call. */
 void t_waiter_start(struct t_waiter *w, int kq, const struct timespec *timeout);
+/* Starts a waiter without a timeout and asserts that it is seen asleep in
+ * the kernel's wait, with no timeout either (t_wait_blocked). */
+void t_waiter_asleep(struct t_waiter *w, int kq);
 /* Joins it; fails the test if the call has not returned after T_HANG_MS. */
 void t_waiter_join(struct t_waiter *w);
 
