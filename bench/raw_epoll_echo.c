@@ -12,12 +12,13 @@
  * receive queue was empty, so no extra read is made to reach EAGAIN (not
  * once the peer's FIN has been seen: then read on to 0 or EAGAIN).
  *
- * Same behaviour as examples/tcp_echo_server: every byte is echoed, output
- * that does not fit in the socket is buffered (at most BUF_SIZE per
- * connection; reading pauses while the buffer is full) and EPOLLOUT is
- * wanted only while output is pending; a half-closed connection is
- * flushed, then closed.  One malloc per connection (at accept).  SIGTERM
- * and SIGINT (through a signalfd) end it cleanly with status 0.
+ * Same behaviour as xpoll_echo.c and the examples' engine
+ * (examples/tcp_echo_engine.c): every byte is echoed, output that does not
+ * fit in the socket is buffered (at most BUF_SIZE per connection; reading
+ * pauses while the buffer is full) and EPOLLOUT is wanted only while
+ * output is pending; a half-closed connection is flushed, then closed.  One
+ * malloc per connection (at accept).  SIGTERM and SIGINT (through a signalfd)
+ * end it cleanly with status 0.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>

@@ -4,10 +4,19 @@
 #
 #   bench/run.sh               full run (about 25 minutes on 2 vCPUs)
 #   QUICK=1 bench/run.sh       smoke run (about 3.5 minutes)
+#   QUICK=1 REPS=1 SERVERS="raw xpoll" bench/run.sh
+#                              the xpoll entrant against raw epoll alone, one
+#                              round (about 1.5 minutes with the build): it
+#                              proves the pipeline, not the figures
 #
 # Environment: BUILD (default build/bench), OUT (default $BUILD/results),
 # REPS, DURATION, WARMUP, SERVERS ("raw xpoll libuv libevent libev"),
 # PORT_BASE (default 19200), SKIP_BUILD=1, SKIP_INSTALL=1.
+#
+# Servers (bench/, each started as NAME PORT): raw = raw_epoll_echo.c, the
+# hand-written epoll server every ratio is taken to; xpoll = xpoll_echo.c,
+# the xpoll entrant (the raw server's structure and fast path on xpoll);
+# libuv, libevent, libev = libuv_echo.c, libevent_echo.c, libev_echo.c.
 #
 # Steps: install the Debian packages it needs (if missing and root), build
 # Release (-O2 -g -DNDEBUG for the library and every server alike; xpoll
