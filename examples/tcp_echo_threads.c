@@ -1,8 +1,8 @@
 /*
- * tcp_echo_threads - the echo server of tcp_echo_server.c on several
- * threads.  Each thread has its own xpoll and its own listener on the same
- * port (SO_REUSEPORT), so the kernel spreads new connections over the
- * threads and they share no state and no lock.
+ * tcp_echo_threads - the echo engine of tcp_echo_server (tcp_echo_engine.c)
+ * on several threads.  Each thread has its own xpoll and its own listener
+ * on the same port (SO_REUSEPORT), so the kernel spreads new connections
+ * over the threads and they share no state and no lock.
  *
  *   tcp_echo_threads [ADDR] [THREADS]   default 127.0.0.1:9000, 4 threads
  *
@@ -18,10 +18,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <unistd.h>
 
-#include "tcp_echo.h"
+#include "tcp_echo_engine.h"
 
 #define MAX_THREADS 64
 
@@ -76,12 +75,7 @@ int main(int argc, char **argv)
                 MAX_THREADS);
         return 2;
     }
-    signal(SIGPIPE, SIG_IGN);
-    struct rlimit rl;
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-        rl.rlim_cur = rl.rlim_max;
-        setrlimit(RLIMIT_NOFILE, &rl);
-    }
+    echo_setup_process();
     /* Signals go to this thread's sigwait() only: the workers inherit the
      * blocked mask, and no handler runs at all. */
     sigset_t set;
