@@ -1,5 +1,7 @@
-/* kqemu fidelity suite: t01-t62 and the r../k.. checks, one personality
- * per executable (kqemu_fidelity_freebsd, kqemu_fidelity_darwin). */
+/* kqemu fidelity suite, one personality per executable
+ * (kqemu_fidelity_freebsd, kqemu_fidelity_darwin): the groups of
+ * test_changes.c, test_registration.c, test_filters.c and
+ * test_user_time_life.c. */
 #include <signal.h>
 #include <stdio.h>
 
@@ -7,7 +9,7 @@
 
 int main(void)
 {
-    /* t34 writes into a reset TCP connection. */
+    /* tcp_fin_then_rst writes into a connection the peer has closed. */
     signal(SIGPIPE, SIG_IGN);
     fprintf(stderr, "kqemu personality: %s\n",
             IS_DARWIN ? "darwin" : "freebsd");

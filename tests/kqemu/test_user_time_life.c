@@ -1,5 +1,5 @@
 /*
- * Fidelity tests t46-t62: user events, timeouts and signals, descriptor
+ * Fidelity tests of user events, timeouts and signals, descriptor
  * lifetime, kqueue in kqueue, layout (FreeBSD sys/kern/kern_event.c
  * filt_user*(), kqueue_scan(), knote_fdclose(); xnu bsd/kern/kern_event.c;
  * docs/kqueue.md), plus checks of the kqemu.h control API and of
@@ -20,77 +20,72 @@
 
 #define UID 42
 
-static int user_add(int kq, unsigned short flags, unsigned int fflags,
-                    void *udata)
+/* Adds the user event UID with EV_ADD | flags; it must be applied. */
+static void user_add(int kq, unsigned short flags, unsigned int fflags,
+                     void *udata)
 {
-    return t_change(kq, UID, EVFILT_USER, EV_ADD | flags, fflags, 0, udata);
+    assert_int_equal(
+        t_change(kq, UID, EVFILT_USER, EV_ADD | flags, fflags, 0, udata), 0);
 }
 
 /* mio's wake(): EV_ADD|EV_RECEIPT plus NOTE_TRIGGER, no EV_CLEAR
- * (mio src/sys/unix/selector/kqueue.rs, Waker::wake). */
-static int user_trigger(int kq, unsigned int fflags, intptr_t data)
+ * (mio src/sys/unix/selector/kqueue.rs, Waker::wake); it must be applied. */
+static void user_trigger(int kq, unsigned int fflags, intptr_t data)
 {
-    return t_change(kq, UID, EVFILT_USER, EV_ADD, NOTE_TRIGGER | fflags, data,
-                    (void *)0xC0DE);
+    assert_int_equal(t_change(kq, UID, EVFILT_USER, EV_ADD,
+                              NOTE_TRIGGER | fflags, data, (void *)0xC0DE),
+                     0);
+}
+
+/* The next poll reports the user event UID if `fired`, else nothing. */
+static void expect_user_event(int kq, bool fired)
+{
+    if (fired)
+        t_expect(kq, T_EV(UID, EVFILT_USER));
+    else
+        t_expect_none(kq);
 }
 
 /* An EV_CLEAR user event fires once per trigger. */
 static void user_trigger_clear(void **state)
 {
-    (void)state;
-    struct kevent ev[4];
-    int kq = t_kqueue();
-    assert_int_equal(user_add(kq, EV_CLEAR, 0, (void *)0xC0DE), 0);
-    assert_int_equal(t_poll(kq, ev, 4), 0);
-    assert_int_equal(user_trigger(kq, 0, 0), 0);
-    assert_int_equal(t_poll(kq, ev, 4), 1);
-    assert_int_equal(ev[0].filter, EVFILT_USER);
-    assert_int_equal(ev[0].ident, UID);
-    assert_ptr_equal(ev[0].udata, (void *)0xC0DE);
-    assert_int_equal(t_poll(kq, ev, 4), 0);
-    t_close(kq);
+    struct t_fx *f = *state;
+    user_add(f->kq, EV_CLEAR, 0, (void *)0xC0DE);
+    t_expect_none(f->kq);
+    user_trigger(f->kq, 0, 0);
+    t_expect(f->kq, T_EV(UID, EVFILT_USER, T_UDATA((void *)0xC0DE)));
+    t_expect_none(f->kq);
 }
 
 /* Triggers coalesce. */
 static void two_triggers_one_event(void **state)
 {
-    (void)state;
-    struct kevent ev[4];
-    int kq = t_kqueue();
-    assert_int_equal(user_add(kq, EV_CLEAR, 0, NULL), 0);
-    assert_int_equal(user_trigger(kq, 0, 0), 0);
-    assert_int_equal(user_trigger(kq, 0, 0), 0);
-    assert_int_equal(t_poll(kq, ev, 4), 1);
-    assert_int_equal(t_poll(kq, ev, 4), 0);
-    t_close(kq);
+    struct t_fx *f = *state;
+    user_add(f->kq, EV_CLEAR, 0, NULL);
+    user_trigger(f->kq, 0, 0);
+    user_trigger(f->kq, 0, 0);
+    t_expect(f->kq, T_EV(UID, EVFILT_USER));
+    t_expect_none(f->kq);
 }
 
 /* A trigger wakes a kevent() blocked in another thread. */
 static void trigger_wakes_blocked_thread(void **state)
 {
-    (void)state;
+    struct t_fx *f = *state;
     struct t_waiter w;
-    struct t_blocked b;
-    int kq = t_kqueue();
-    assert_int_equal(user_add(kq, EV_CLEAR, 0, NULL), 0);
-    t_waiter_start(&w, kq, NULL);
-    assert_int_equal(t_wait_blocked(w.tid, &b), 0); /* asleep, no timeout */
-    assert_true(t_blocked_forever(&b));
-    assert_int_equal(user_trigger(kq, 0, 0), 0);
+    user_add(f->kq, EV_CLEAR, 0, NULL);
+    t_waiter_asleep(&w, f->kq);
+    user_trigger(f->kq, 0, 0);
     t_waiter_join(&w);
-    assert_int_equal(w.n, 1);
-    assert_int_equal(w.ev[0].filter, EVFILT_USER);
-    assert_int_equal(w.ev[0].ident, UID);
-    t_close(kq);
+    t_expect_in(w.ev, w.n, T_EV(UID, EVFILT_USER));
 }
 
 /* NOTE_FF* operations and the data passed with a trigger. */
 static void fflags_operations_and_data(void **state)
 {
-    (void)state;
-    struct kevent ev[4];
-    int kq = t_kqueue();
-    assert_int_equal(user_add(kq, EV_CLEAR, 0, NULL), 0);
+    struct t_fx *f = *state;
+    struct kevent got;
+    user_add(f->kq, EV_CLEAR, 0, NULL);
     static const struct {
         unsigned int ffl;
         unsigned int want;
@@ -99,67 +94,53 @@ static void fflags_operations_and_data(void **state)
                  {NOTE_FFCOPY | 9, 9},
                  {NOTE_FFNOP | 1, 9}};
     for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) {
-        assert_int_equal(user_trigger(kq, steps[i].ffl, 0), 0);
-        assert_int_equal(t_poll(kq, ev, 4), 1);
-        assert_int_equal(ev[0].fflags & NOTE_FFLAGSMASK, steps[i].want);
+        user_trigger(f->kq, steps[i].ffl, 0);
+        t_expect_into(f->kq, &got, T_EV(UID, EVFILT_USER));
+        assert_int_equal(got.fflags & NOTE_FFLAGSMASK, steps[i].want);
     }
-    assert_int_equal(user_trigger(kq, 0, 7), 0);
-    assert_int_equal(t_poll(kq, ev, 4), 1);
-    assert_int_equal(ev[0].data, 7);
-    t_close(kq);
+    user_trigger(f->kq, 0, 7);
+    t_expect(f->kq, T_EV(UID, EVFILT_USER, T_DATA(7)));
 }
 
 /* NOTE_TRIGGER on the creating EV_ADD. */
 static void trigger_on_initial_add(void **state)
 {
-    (void)state;
-    struct kevent ev[4];
-    int kq = t_kqueue();
-    assert_int_equal(user_add(kq, EV_CLEAR, NOTE_TRIGGER, NULL), 0);
-    assert_int_equal(t_poll(kq, ev, 4), IS_DARWIN ? 1 : 0);
-    t_close(kq);
+    struct t_fx *f = *state;
+    user_add(f->kq, EV_CLEAR, NOTE_TRIGGER, NULL);
+    expect_user_event(f->kq, IS_DARWIN);
 }
 
 /* EV_CLEAR in the trigger change. */
 static void trigger_with_clear_flag(void **state)
 {
-    (void)state;
-    struct kevent ev[4];
-    int kq = t_kqueue();
-    assert_int_equal(user_add(kq, EV_CLEAR, 0, NULL), 0);
-    assert_int_equal(t_change(kq, UID, EVFILT_USER, EV_ADD | EV_CLEAR,
+    struct t_fx *f = *state;
+    user_add(f->kq, EV_CLEAR, 0, NULL);
+    assert_int_equal(t_change(f->kq, UID, EVFILT_USER, EV_ADD | EV_CLEAR,
                               NOTE_TRIGGER, 0, NULL),
                      0);
-    assert_int_equal(t_poll(kq, ev, 4), IS_DARWIN ? 1 : 0);
-    t_close(kq);
+    expect_user_event(f->kq, IS_DARWIN);
 }
 
 /* Without EV_CLEAR a triggered user event is level. */
 static void level_user_event(void **state)
 {
-    (void)state;
-    struct kevent ev[4];
-    int kq = t_kqueue();
-    assert_int_equal(user_add(kq, 0, 0, NULL), 0);
-    assert_int_equal(user_trigger(kq, 0, 0), 0);
+    struct t_fx *f = *state;
+    user_add(f->kq, 0, 0, NULL);
+    user_trigger(f->kq, 0, 0);
     for (int i = 0; i < 3; i++)
-        assert_int_equal(t_poll(kq, ev, 4), 1);
-    t_close(kq);
+        t_expect(f->kq, T_EV(UID, EVFILT_USER));
 }
 
 /* A trigger while disabled is delivered after enable. */
 static void trigger_while_disabled(void **state)
 {
-    (void)state;
-    struct kevent ev[4];
-    int kq = t_kqueue();
-    assert_int_equal(user_add(kq, EV_CLEAR | EV_DISABLE, 0, NULL), 0);
-    assert_int_equal(t_change(kq, UID, EVFILT_USER, 0, NOTE_TRIGGER, 0, NULL),
-                     0);
-    assert_int_equal(t_poll(kq, ev, 4), 0);
-    assert_int_equal(t_change(kq, UID, EVFILT_USER, EV_ENABLE, 0, 0, NULL), 0);
-    assert_int_equal(t_poll(kq, ev, 4), 1);
-    t_close(kq);
+    struct t_fx *f = *state;
+    user_add(f->kq, EV_CLEAR | EV_DISABLE, 0, NULL);
+    assert_int_equal(
+        t_change(f->kq, UID, EVFILT_USER, 0, NOTE_TRIGGER, 0, NULL), 0);
+    t_expect_none(f->kq);
+    t_expect_receipt(f->kq, UID, EVFILT_USER, EV_ENABLE, 0);
+    t_expect(f->kq, T_EV(UID, EVFILT_USER));
 }
 
 /* Poll, finite wait, NULL with an event pending.  What
@@ -168,33 +149,31 @@ static void trigger_while_disabled(void **state)
  * more than its timeout, and with nothing to report returns 0 no sooner. */
 static void timeout_poll_finite_and_null(void **state)
 {
-    (void)state;
+    struct t_fx *f = *state;
     struct kevent ev[4];
     struct t_waits w;
-    int kq = t_kqueue();
     t_waits_reset();
-    assert_int_equal(t_poll(kq, ev, 4), 0);
+    t_expect_none(f->kq);
     t_waits(&w);
     assert_int_equal(w.sleeping, 0);
 
     t_waits_reset();
     double t0 = t_now_ms();
-    assert_int_equal(t_wait_ms(kq, ev, 4, 50), 0);
+    assert_int_equal(t_wait_ms(f->kq, ev, 4, 50), 0);
     assert_true(t_now_ms() - t0 >= 50.0);
     t_waits(&w);
     assert_true(w.longest <= 50000000LL);
 
-    assert_int_equal(user_add(kq, 0, NOTE_TRIGGER, NULL), 0);
-    assert_int_equal(user_trigger(kq, 0, 0), 0);
+    user_add(f->kq, 0, NOTE_TRIGGER, NULL);
+    user_trigger(f->kq, 0, 0);
     t_waits_reset();
-    assert_int_equal(kevent(kq, NULL, 0, ev, 4, NULL), 1);
+    assert_int_equal(kevent(f->kq, NULL, 0, ev, 4, NULL), 1);
     t_waits(&w);
     assert_int_equal(w.sleeping, 0);
-    t_close(kq);
 }
 
-/* One [ADD READ p0] call with the given timeout; returns result/errno and
- * whether the ADD took effect. */
+/* One [ADD READ fd] call with the given timeout and room for nevents;
+ * returns what kevent() returned and, in *err, its errno (0 unless -1). */
 static int add_with_timeout(int kq, int fd, int nevents,
                             const struct timespec *ts, int *err)
 {
@@ -209,24 +188,19 @@ static int add_with_timeout(int kq, int fd, int nevents,
 /* tv_nsec = 1e9: where and when it is rejected. */
 static void bad_nsec(void **state)
 {
-    (void)state;
-    int p[2], err;
-    t_pipe(p);
-    int kq = t_kqueue();
+    struct t_fx *f = *state;
+    int err;
     struct timespec bad = {0, 1000000000L};
-    assert_int_equal(add_with_timeout(kq, p[0], 4, &bad, &err), -1);
+    assert_int_equal(add_with_timeout(f->kq, f->rd, 4, &bad, &err), -1);
     assert_int_equal(err, EINVAL);
-    assert_int_equal(t_delete_ok(kq, (uintptr_t)p[0], EVFILT_READ), !IS_DARWIN);
-    int r = add_with_timeout(kq, p[0], 0, &bad, &err);
+    assert_int_equal(t_delete_ok(f->kq, f->rd, EVFILT_READ), !IS_DARWIN);
+    int r = add_with_timeout(f->kq, f->rd, 0, &bad, &err);
     if (IS_DARWIN) {
         assert_int_equal(r, -1);
         assert_int_equal(err, EINVAL);
     } else {
         assert_int_equal(r, 0);
     }
-    t_close(kq);
-    t_close(p[0]);
-    t_close(p[1]);
 }
 
 /* Another thread's view of a thread blocked in kevent(): waits until
@@ -263,54 +237,43 @@ static void *signal_once_blocked(void *arg)
 /* Negative, 1e8, 1e8+1 and INT64_MAX seconds. */
 static void timeout_bounds(void **state)
 {
-    (void)state;
-    int p[2], err;
+    struct t_fx *f = *state;
+    int err;
     struct kevent ev[4];
-    t_pipe(p);
-    int kq = t_kqueue();
     struct timespec neg = {-1, 0};
-    assert_int_equal(add_with_timeout(kq, p[0], 4, &neg, &err), -1);
+    assert_int_equal(add_with_timeout(f->kq, f->rd, 4, &neg, &err), -1);
     assert_int_equal(err, EINVAL);
-    assert_int_equal(t_delete_ok(kq, (uintptr_t)p[0], EVFILT_READ), !IS_DARWIN);
+    assert_int_equal(t_delete_ok(f->kq, f->rd, EVFILT_READ), !IS_DARWIN);
 
-    assert_int_equal(user_add(kq, 0, 0, NULL), 0);
-    assert_int_equal(user_trigger(kq, 0, 0), 0); /* level: stays pending */
+    user_add(f->kq, 0, 0, NULL);
+    user_trigger(f->kq, 0, 0); /* level: stays pending */
     struct timespec max_ok = {100000000, 0};
-    assert_int_equal(kevent(kq, NULL, 0, ev, 4, &max_ok), 1);
+    assert_int_equal(kevent(f->kq, NULL, 0, ev, 4, &max_ok), 1);
     struct timespec over = {100000001, 0};
-    errno = 0;
-    int r = kevent(kq, NULL, 0, ev, 4, &over);
-    if (IS_DARWIN) {
-        assert_int_equal(r, -1);
-        assert_int_equal(errno, EINVAL);
-    } else {
-        assert_int_equal(r, 1);
-    }
-    assert_int_equal(t_change(kq, UID, EVFILT_USER, EV_DELETE, 0, 0, NULL), 0);
+    if (IS_DARWIN)
+        t_expect_errno(kevent(f->kq, NULL, 0, ev, 4, &over), EINVAL);
+    else
+        assert_int_equal(kevent(f->kq, NULL, 0, ev, 4, &over), 1);
+    t_expect_receipt(f->kq, UID, EVFILT_USER, EV_DELETE, 0);
 
-    assert_int_equal(user_add(kq, EV_CLEAR, 0, NULL), 0);
+    user_add(f->kq, EV_CLEAR, 0, NULL);
     struct timespec huge = {INT64_MAX, 0};
     if (IS_DARWIN) {
-        errno = 0;
-        assert_int_equal(kevent(kq, NULL, 0, ev, 4, &huge), -1);
-        assert_int_equal(errno, EINVAL);
+        t_expect_errno(kevent(f->kq, NULL, 0, ev, 4, &huge), EINVAL);
     } else {
         /* Beyond INT32_MAX seconds FreeBSD's kqueue_scan (sys/kern/
          * kern_event.c) sets no deadline: the call sleeps, with no timeout,
          * until the trigger. */
         pthread_t th;
-        struct watcher wt = {.kq = kq, .tid = t_gettid()};
+        struct watcher wt = {.kq = f->kq, .tid = t_gettid()};
         assert_int_equal(pthread_create(&th, NULL, trigger_once_blocked, &wt),
                          0);
-        assert_int_equal(kevent(kq, NULL, 0, ev, 4, &huge), 1);
+        int n = kevent(f->kq, NULL, 0, ev, 4, &huge);
         assert_int_equal(pthread_join(th, NULL), 0);
         assert_int_equal(wt.seen, 0);
         assert_true(t_blocked_forever(&wt.blocked));
-        assert_int_equal(ev[0].filter, EVFILT_USER);
+        t_expect_in(ev, n, T_EV(UID, EVFILT_USER));
     }
-    t_close(kq);
-    t_close(p[0]);
-    t_close(p[1]);
 }
 
 static void on_alarm(int sig)
@@ -323,11 +286,8 @@ static void on_alarm(int sig)
  * never restarts (signal(7)). */
 static void eintr_not_restarted(void **state)
 {
-    (void)state;
-    int p[2];
+    struct t_fx *f = *state;
     struct kevent ev[4];
-    t_pipe(p);
-    int kq = t_kqueue();
     struct sigaction sa, old;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_alarm;
@@ -335,13 +295,14 @@ static void eintr_not_restarted(void **state)
     sigemptyset(&sa.sa_mask);
     assert_int_equal(sigaction(SIGALRM, &sa, &old), 0);
     pthread_t th;
-    struct watcher wt = {.kq = kq, .tid = t_gettid(), .target = pthread_self()};
+    struct watcher wt = {
+        .kq = f->kq, .tid = t_gettid(), .target = pthread_self()};
     assert_int_equal(pthread_create(&th, NULL, signal_once_blocked, &wt), 0);
-    struct kevent ch = t_kev((uintptr_t)p[0], EVFILT_READ, EV_ADD, 0, 0, NULL);
+    struct kevent ch = t_kev(f->rd, EVFILT_READ, EV_ADD, 0, 0, NULL);
     struct t_waits waits;
     t_waits_reset();
     errno = 0;
-    int r = kevent(kq, &ch, 1, ev, 4, NULL);
+    int r = kevent(f->kq, &ch, 1, ev, 4, NULL);
     int e = errno;
     t_waits(&waits);
     assert_int_equal(pthread_join(th, NULL), 0);
@@ -354,37 +315,24 @@ static void eintr_not_restarted(void **state)
     assert_int_equal(waits.longest, LLONG_MAX);
     assert_int_equal(r, -1);
     assert_int_equal(e, EINTR);
-    assert_true(t_delete_ok(kq, (uintptr_t)p[0], EVFILT_READ));
-    t_close(kq);
-    t_close(p[0]);
-    t_close(p[1]);
+    assert_true(t_delete_ok(f->kq, f->rd, EVFILT_READ));
 }
 
 /* Close drops knotes; reuse starts clean. */
 static void close_drops_knotes(void **state)
 {
-    (void)state;
-    int p[2];
-    struct kevent ev[4];
-    t_pipe(p);
-    int kq = t_kqueue();
-    assert_int_equal(
-        t_change(kq, (uintptr_t)p[0], EVFILT_READ, EV_ADD, 0, 0, NULL), 0);
-    t_write(p[1], 1);
-    int num = p[0];
-    t_close(p[0]);
-    assert_int_equal(t_poll(kq, ev, 4), 0);
-    assert_int_equal(
-        t_change(kq, (uintptr_t)num, EVFILT_READ, EV_DELETE, 0, 0, NULL),
-        IS_DARWIN ? ENOENT : EBADF);
-    t_close(p[1]);
-    int q[2];
+    struct t_fx *f = *state;
+    int num = f->rd, q[2];
+    t_add(f->kq, num, EVFILT_READ, 0);
+    t_write(f->wr, 1);
+    t_fx_close(f, num);
+    t_expect_none(f->kq);
+    t_expect_receipt(f->kq, num, EVFILT_READ, EV_DELETE,
+                     IS_DARWIN ? ENOENT : EBADF);
+    t_fx_close(f, f->wr);
     t_pipe(q);
     assert_true(q[0] == num || q[1] == num);
-    assert_int_equal(
-        t_change(kq, (uintptr_t)num, EVFILT_READ, EV_DELETE, 0, 0, NULL),
-        ENOENT);
-    t_close(kq);
+    t_expect_receipt(f->kq, num, EVFILT_READ, EV_DELETE, ENOENT);
     t_close(q[0]);
     t_close(q[1]);
 }
@@ -392,29 +340,20 @@ static void close_drops_knotes(void **state)
 /* Close and dup2 act on the number, not the file. */
 static void close_and_dup2_on_dup(void **state)
 {
-    (void)state;
-    int p[2], o[2];
-    struct kevent ev[4];
-    t_pipe(p);
+    struct t_fx *f = *state;
+    int o[2];
     t_pipe(o);
-    int d = dup(p[0]);
+    int d = dup(f->rd);
     assert_true(d >= 0);
-    int kq = t_kqueue();
-    assert_int_equal(
-        t_change(kq, (uintptr_t)p[0], EVFILT_READ, EV_ADD, 0, 0, NULL), 0);
-    assert_int_equal(
-        t_change(kq, (uintptr_t)d, EVFILT_READ, EV_ADD, 0, 0, NULL), 0);
-    t_close(p[0]);
-    t_write(p[1], 1);
-    assert_int_equal(t_poll(kq, ev, 4), 1);
-    assert_int_equal(ev[0].ident, (uintptr_t)d);
+    t_add(f->kq, f->rd, EVFILT_READ, 0);
+    t_add(f->kq, (uintptr_t)d, EVFILT_READ, 0);
+    t_fx_close(f, f->rd);
+    t_write(f->wr, 1);
+    t_expect(f->kq, T_EV(d, EVFILT_READ));
     assert_int_equal(dup2(o[0], d), d);
-    assert_int_equal(t_poll(kq, ev, 4), 0);
-    assert_int_equal(
-        t_change(kq, (uintptr_t)d, EVFILT_READ, EV_DELETE, 0, 0, NULL), ENOENT);
-    t_close(kq);
+    t_expect_none(f->kq);
+    t_expect_receipt(f->kq, (uintptr_t)d, EVFILT_READ, EV_DELETE, ENOENT);
     t_close(d);
-    t_close(p[1]);
     t_close(o[0]);
     t_close(o[1]);
 }
@@ -423,34 +362,22 @@ static void close_and_dup2_on_dup(void **state)
  * fresh add on the reused number; the old file never reports. */
 static void stale_knote_after_raw_close(void **state)
 {
-    (void)state;
-    int a[2], b[2];
-    struct kevent ev[4];
-    t_pipe(a);
-    int keep = dup(a[0]); /* the old file outlives its number */
+    struct t_fx *f = *state;
+    int num = f->rd, b[2];
+    int keep = dup(num); /* the old file outlives its number */
     assert_true(keep >= 0);
-    int kq = t_kqueue();
-    assert_int_equal(t_change(kq, (uintptr_t)a[0], EVFILT_READ,
-                              EV_ADD | EV_CLEAR, 0, 0, (void *)1),
-                     0);
-    int num = a[0];
-    assert_int_equal(syscall(SYS_close, a[0]), 0); /* bypasses the interposer */
+    t_add_udata(f->kq, num, EVFILT_READ, EV_CLEAR, (void *)1);
+    assert_int_equal(syscall(SYS_close, num), 0); /* bypasses the interposer */
+    f->rd = -1;
     t_pipe(b);
     assert_int_equal(b[0], num);
-    assert_int_equal(
-        t_change(kq, (uintptr_t)num, EVFILT_READ, EV_ADD, 0, 0, (void *)2), 0);
-    t_write(a[1], 5);
+    t_add_udata(f->kq, num, EVFILT_READ, 0, (void *)2);
+    t_write(f->wr, 5);
     t_write(b[1], 3);
-    for (int i = 0; i < 2; i++) { /* fresh add: level, not the old EV_CLEAR */
-        int n = t_poll(kq, ev, 4);
-        assert_int_equal(n, 1);
-        assert_ptr_equal(ev[0].udata, (void *)2);
-        assert_int_equal(ev[0].data, 3);
-        assert_false(ev[0].flags & EV_CLEAR);
-    }
-    t_close(kq);
+    for (int i = 0; i < 2; i++) /* fresh add: level, not the old EV_CLEAR */
+        t_expect(f->kq, T_EV(num, EVFILT_READ, T_UDATA((void *)2), T_DATA(3),
+                             T_WITHOUT(EV_CLEAR)));
     t_close(keep);
-    t_close(a[1]);
     t_close(b[0]);
     t_close(b[1]);
 }
@@ -458,30 +385,20 @@ static void stale_knote_after_raw_close(void **state)
 /* A kqueue watched by another kqueue. */
 static void kqueue_in_kqueue(void **state)
 {
-    (void)state;
-    struct kevent ev[4];
-    int kq1 = t_kqueue(), kq2 = t_kqueue(), kq3 = t_kqueue();
-    assert_int_equal(
-        t_change(kq1, (uintptr_t)kq2, EVFILT_READ, EV_ADD, 0, 0, NULL), 0);
-    assert_int_equal(t_poll(kq1, ev, 4), 0);
-    assert_int_equal(user_add(kq2, EV_CLEAR, 0, NULL), 0);
-    assert_int_equal(user_trigger(kq2, 0, 0), 0);
-    assert_int_equal(t_poll(kq1, ev, 4), 1);
-    assert_int_equal(ev[0].ident, (uintptr_t)kq2);
-    assert_int_equal(ev[0].filter, EVFILT_READ);
-    assert_true(ev[0].data >= 1);
-    assert_int_equal(t_poll(kq2, ev, 4), 1);
-    assert_int_equal(
-        t_change(kq1, (uintptr_t)kq2, EVFILT_WRITE, EV_ADD, 0, 0, NULL),
-        EINVAL);
-    assert_int_equal(
-        t_change(kq1, (uintptr_t)kq1, EVFILT_READ, EV_ADD, 0, 0, NULL), EINVAL);
+    struct t_fx *f = *state;
+    int kq1 = f->kq, kq2 = t_kqueue(), kq3 = t_kqueue();
+    t_add(kq1, (uintptr_t)kq2, EVFILT_READ, 0);
+    t_expect_none(kq1);
+    user_add(kq2, EV_CLEAR, 0, NULL);
+    user_trigger(kq2, 0, 0);
+    t_expect(kq1, T_EV(kq2, EVFILT_READ, T_DATA_MIN(1)));
+    t_expect(kq2, T_EV(UID, EVFILT_USER));
+    t_expect_receipt(kq1, (uintptr_t)kq2, EVFILT_WRITE, EV_ADD, EINVAL);
+    t_expect_receipt(kq1, (uintptr_t)kq1, EVFILT_READ, EV_ADD, EINVAL);
     /* Documented deviation: a third level needs 6 nested epolls. */
-    assert_int_equal(
-        t_change(kq2, (uintptr_t)kq3, EVFILT_READ, EV_ADD, 0, 0, NULL), EINVAL);
+    t_expect_receipt(kq2, (uintptr_t)kq3, EVFILT_READ, EV_ADD, EINVAL);
     t_close(kq3);
     t_close(kq2);
-    t_close(kq1);
 }
 
 /* Layout per personality (also asserted in <sys/event.h>). */
@@ -519,48 +436,34 @@ static void struct_kevent_layout(void **state)
  * registration during a wait must (docs/design.md). */
 static void registration_wakes_blocked_thread(void **state)
 {
-    (void)state;
-    int p[2];
-    t_pipe(p);
-    t_write(p[1], 1);
-    int kq = t_kqueue();
+    struct t_fx *f = *state;
     struct t_waiter w;
-    struct t_blocked b;
-    t_waiter_start(&w, kq, NULL);
-    assert_int_equal(t_wait_blocked(w.tid, &b), 0); /* asleep, no timeout */
-    assert_true(t_blocked_forever(&b));
-    assert_int_equal(
-        t_change(kq, (uintptr_t)p[0], EVFILT_READ, EV_ADD, 0, 0, NULL), 0);
+    t_write(f->wr, 1);
+    t_waiter_asleep(&w, f->kq);
+    t_add(f->kq, f->rd, EVFILT_READ, 0);
     t_waiter_join(&w);
-    assert_int_equal(w.n, 1);
-    assert_int_equal(w.ev[0].ident, (uintptr_t)p[0]);
-    t_close(kq);
-    t_close(p[0]);
-    t_close(p[1]);
+    t_expect_in(w.ev, w.n, T_EV(f->rd, EVFILT_READ));
 }
 
 /* The trace records arguments as passed and results as returned. */
 static void trace_records_calls(void **state)
 {
-    (void)state;
-    int p[2];
-    t_pipe(p);
-    int kq = t_kqueue();
+    struct t_fx *f = *state;
     kqemu_trace_reset();
     assert_int_equal(kqemu_trace_count(), 0);
     struct kevent ch[2] = {
-        t_kev((uintptr_t)p[1], EVFILT_WRITE, EV_ADD | EV_CLEAR | EV_RECEIPT, 0,
-              0, (void *)9),
-        t_kev((uintptr_t)p[0], EVFILT_READ, EV_ADD | EV_CLEAR | EV_RECEIPT, 0,
-              0, (void *)9)};
-    assert_int_equal(kevent(kq, ch, 2, ch, 2, NULL), 2);
+        t_kev(f->wr, EVFILT_WRITE, EV_ADD | EV_CLEAR | EV_RECEIPT, 0, 0,
+              (void *)9),
+        t_kev(f->rd, EVFILT_READ, EV_ADD | EV_CLEAR | EV_RECEIPT, 0, 0,
+              (void *)9)};
+    assert_int_equal(kevent(f->kq, ch, 2, ch, 2, NULL), 2);
     struct timespec ts = {0, 1};
     struct kevent ev[2];
-    assert_int_equal(kevent(kq, NULL, 0, ev, 2, &ts), 1);
+    assert_int_equal(kevent(f->kq, NULL, 0, ev, 2, &ts), 1);
     assert_int_equal(kqemu_trace_count(), 2);
     struct kqemu_call c;
     assert_int_equal(kqemu_trace_get(0, &c), 0);
-    assert_int_equal(c.kq, kq);
+    assert_int_equal(c.kq, f->kq);
     assert_int_equal(c.nchanges, 2);
     assert_int_equal(c.nevents, 2);
     assert_int_equal(c.has_timeout, 0);
@@ -573,84 +476,63 @@ static void trace_records_calls(void **state)
     assert_int_equal(c.timeout.tv_nsec, 1);
     assert_int_equal(c.result, 1);
     assert_int_equal(kqemu_trace_get(2, &c), -1);
-    t_close(kq);
-    t_close(p[0]);
-    t_close(p[1]);
 }
 
 /* kqemu_inject_eintr_after_changes: applied, nothing written, EINTR. */
 static void inject_eintr(void **state)
 {
-    (void)state;
-    int p[2];
+    struct t_fx *f = *state;
     struct kevent ev[4];
-    t_pipe(p);
-    int kq = t_kqueue();
-    assert_int_equal(kqemu_inject_eintr_after_changes(kq, 1), 0);
+    assert_int_equal(kqemu_inject_eintr_after_changes(f->kq, 1), 0);
     struct kevent ch =
-        t_kev((uintptr_t)p[0], EVFILT_READ, EV_ADD | EV_RECEIPT, 0, 0, NULL);
+        t_kev(f->rd, EVFILT_READ, EV_ADD | EV_RECEIPT, 0, 0, NULL);
     memset(ev, 0, sizeof ev);
-    errno = 0;
-    assert_int_equal(kevent(kq, &ch, 1, ev, 4, NULL), -1);
-    assert_int_equal(errno, EINTR);
+    t_expect_errno(kevent(f->kq, &ch, 1, ev, 4, NULL), EINTR);
     assert_int_equal(ev[0].flags, 0);
-    assert_true(t_delete_ok(kq, (uintptr_t)p[0], EVFILT_READ)); /* not EINTR */
-    assert_int_equal(kqemu_inject_eintr_after_changes(p[0], 1), -1);
-    t_close(kq);
-    t_close(p[0]);
-    t_close(p[1]);
+    assert_true(t_delete_ok(f->kq, f->rd, EVFILT_READ)); /* not EINTR */
+    assert_int_equal(kqemu_inject_eintr_after_changes(f->rd, 1), -1);
 }
 
 /* kqemu_inject_change_errno: in-band error, change still applied. */
 static void inject_change_errno(void **state)
 {
-    (void)state;
-    int p[2];
-    t_pipe(p);
-    int kq = t_kqueue();
-    assert_int_equal(kqemu_inject_change_errno(kq, EVFILT_WRITE, EBADF, 1), 0);
-    assert_int_equal(
-        t_change(kq, (uintptr_t)p[0], EVFILT_READ, EV_ADD, 0, 0, NULL), 0);
-    assert_int_equal(
-        t_change(kq, (uintptr_t)p[1], EVFILT_WRITE, EV_ADD, 0, 0, NULL), EBADF);
-    assert_int_equal(
-        t_change(kq, (uintptr_t)p[1], EVFILT_WRITE, EV_ADD, 0, 0, NULL), 0);
-    t_close(kq);
-    t_close(p[0]);
-    t_close(p[1]);
+    struct t_fx *f = *state;
+    assert_int_equal(kqemu_inject_change_errno(f->kq, EVFILT_WRITE, EBADF, 1),
+                     0);
+    t_add(f->kq, f->rd, EVFILT_READ, 0);
+    t_expect_receipt(f->kq, f->wr, EVFILT_WRITE, EV_ADD, EBADF);
+    t_add(f->kq, f->wr, EVFILT_WRITE, 0);
 }
 
 /* A forked child inherits no queue. */
 static void fork_child_has_no_queue(void **state)
 {
-    (void)state;
-    int kq = t_kqueue();
+    struct t_fx *f = *state;
     pid_t pid = fork();
     assert_true(pid >= 0);
     if (pid == 0) {
         struct kevent ev;
         struct kqemu_stats st;
         kqemu_stats(&st);
-        int r = kevent(kq, NULL, 0, &ev, 1, NULL);
+        int r = kevent(f->kq, NULL, 0, &ev, 1, NULL);
         _exit(r == -1 && errno == EBADF && st.kqueues == 0 ? 0 : 1);
     }
     int status = 0;
     assert_int_equal(waitpid(pid, &status, 0), pid);
     assert_true(WIFEXITED(status));
     assert_int_equal(WEXITSTATUS(status), 0);
-    struct kevent ev;
-    assert_int_equal(t_poll(kq, &ev, 1), 0); /* the parent's still works */
-    t_close(kq);
+    t_expect_none(f->kq); /* the parent's still works */
 }
 
-/* kqemu_stats counts queues and knotes. */
+/* kqemu_stats counts queues and knotes (from before the kqueue exists to
+ * after it is closed, so no fixture). */
 static void control_stats_count_kqueues_and_knotes(void **state)
 {
     (void)state;
     struct kqemu_stats a, b;
     kqemu_stats(&a);
     int kq = t_kqueue();
-    assert_int_equal(user_add(kq, 0, 0, NULL), 0);
+    user_add(kq, 0, 0, NULL);
     kqemu_stats(&b);
     assert_int_equal(b.kqueues, a.kqueues + 1);
     assert_int_equal(b.knotes, a.knotes + 1);
@@ -684,28 +566,28 @@ static void fds_per_kqueue(void **state)
 int kqt_run_user_time_life(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(user_trigger_clear),
-        cmocka_unit_test(two_triggers_one_event),
-        cmocka_unit_test(trigger_wakes_blocked_thread),
-        cmocka_unit_test(fflags_operations_and_data),
-        cmocka_unit_test(trigger_on_initial_add),
-        cmocka_unit_test(trigger_with_clear_flag),
-        cmocka_unit_test(level_user_event),
-        cmocka_unit_test(trigger_while_disabled),
-        cmocka_unit_test(timeout_poll_finite_and_null),
-        cmocka_unit_test(bad_nsec),
-        cmocka_unit_test(timeout_bounds),
-        cmocka_unit_test(eintr_not_restarted),
-        cmocka_unit_test(close_drops_knotes),
-        cmocka_unit_test(close_and_dup2_on_dup),
-        cmocka_unit_test(stale_knote_after_raw_close),
-        cmocka_unit_test(kqueue_in_kqueue),
+        T_TEST(user_trigger_clear, t_setup_kqueue),
+        T_TEST(two_triggers_one_event, t_setup_kqueue),
+        T_TEST(trigger_wakes_blocked_thread, t_setup_kqueue),
+        T_TEST(fflags_operations_and_data, t_setup_kqueue),
+        T_TEST(trigger_on_initial_add, t_setup_kqueue),
+        T_TEST(trigger_with_clear_flag, t_setup_kqueue),
+        T_TEST(level_user_event, t_setup_kqueue),
+        T_TEST(trigger_while_disabled, t_setup_kqueue),
+        T_TEST(timeout_poll_finite_and_null, t_setup_kqueue),
+        T_TEST(bad_nsec, t_setup_pipe),
+        T_TEST(timeout_bounds, t_setup_pipe),
+        T_TEST(eintr_not_restarted, t_setup_pipe),
+        T_TEST(close_drops_knotes, t_setup_pipe),
+        T_TEST(close_and_dup2_on_dup, t_setup_pipe),
+        T_TEST(stale_knote_after_raw_close, t_setup_pipe),
+        T_TEST(kqueue_in_kqueue, t_setup_kqueue),
         cmocka_unit_test(struct_kevent_layout),
-        cmocka_unit_test(registration_wakes_blocked_thread),
-        cmocka_unit_test(trace_records_calls),
-        cmocka_unit_test(inject_eintr),
-        cmocka_unit_test(inject_change_errno),
-        cmocka_unit_test(fork_child_has_no_queue),
+        T_TEST(registration_wakes_blocked_thread, t_setup_pipe),
+        T_TEST(trace_records_calls, t_setup_pipe),
+        T_TEST(inject_eintr, t_setup_pipe),
+        T_TEST(inject_change_errno, t_setup_pipe),
+        T_TEST(fork_child_has_no_queue, t_setup_kqueue),
         cmocka_unit_test(control_stats_count_kqueues_and_knotes),
         cmocka_unit_test(fds_per_kqueue),
     };
