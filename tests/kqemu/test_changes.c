@@ -88,15 +88,23 @@ static void close_with_knotes_frees_everything(void **state)
     t_close(again);
 }
 
+/* One kevent() call that changes (fd, EVFILT_READ) twice, with `first`
+ * and then `then`, each with EV_RECEIPT; the receipts go to out. */
+static int read_changes(int kq, int fd, unsigned short first,
+                        unsigned short then, struct kevent out[2])
+{
+    struct kevent ch[2] = {
+        t_kev((uintptr_t)fd, EVFILT_READ, first | EV_RECEIPT, 0, 0, NULL),
+        t_kev((uintptr_t)fd, EVFILT_READ, then | EV_RECEIPT, 0, 0, NULL)};
+    return kevent(kq, ch, 2, out, 2, NULL);
+}
+
 /* Changes apply in order, each receipt data 0. */
 static void add_then_delete_in_one_call(void **state)
 {
     struct t_fx *f = *state;
-    struct kevent ch[2] = {
-        t_kev(f->rd, EVFILT_READ, EV_ADD | EV_RECEIPT, 0, 0, NULL),
-        t_kev(f->rd, EVFILT_READ, EV_DELETE | EV_RECEIPT, 0, 0, NULL)};
     struct kevent out[2];
-    int n = kevent(f->kq, ch, 2, out, 2, NULL);
+    int n = read_changes(f->kq, f->rd, EV_ADD, EV_DELETE, out);
     t_expect_receipts(out, n, T_EV(f->rd, EVFILT_READ, T_DATA(0)),
                       T_EV(f->rd, EVFILT_READ, T_DATA(0)));
     t_expect_receipt(f->kq, f->rd, EVFILT_READ, EV_DELETE, ENOENT);
@@ -106,11 +114,8 @@ static void add_then_delete_in_one_call(void **state)
 static void delete_absent_then_add(void **state)
 {
     struct t_fx *f = *state;
-    struct kevent ch[2] = {
-        t_kev(f->rd, EVFILT_READ, EV_DELETE | EV_RECEIPT, 0, 0, NULL),
-        t_kev(f->rd, EVFILT_READ, EV_ADD | EV_RECEIPT, 0, 0, NULL)};
     struct kevent out[2];
-    int n = kevent(f->kq, ch, 2, out, 2, NULL);
+    int n = read_changes(f->kq, f->rd, EV_DELETE, EV_ADD, out);
     t_expect_receipts(out, n, T_EV(f->rd, EVFILT_READ, T_DATA(ENOENT)),
                       T_EV(f->rd, EVFILT_READ, T_DATA(0)));
     assert_true(t_delete_ok(f->kq, f->rd, EVFILT_READ));

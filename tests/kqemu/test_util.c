@@ -129,11 +129,14 @@ void t_read(int fd, size_t n)
     assert_int_equal(read(fd, io_buf, n), (ssize_t)n);
 }
 
-size_t t_fill(int fd)
+/* write()s (fill) or read()s the whole buffer until the call fails, which
+ * must be with EAGAIN; returns the bytes moved. */
+static size_t until_eagain(int fd, bool fill)
 {
     size_t total = 0;
     ssize_t k;
-    while ((k = write(fd, io_buf, sizeof io_buf)) > 0)
+    while ((k = fill ? write(fd, io_buf, sizeof io_buf)
+                     : read(fd, io_buf, sizeof io_buf)) > 0)
         total += (size_t)k;
     int e = errno;
     assert_int_equal(k, -1);
@@ -141,16 +144,14 @@ size_t t_fill(int fd)
     return total;
 }
 
+size_t t_fill(int fd)
+{
+    return until_eagain(fd, true);
+}
+
 size_t t_drain(int fd)
 {
-    size_t total = 0;
-    ssize_t k;
-    while ((k = read(fd, io_buf, sizeof io_buf)) > 0)
-        total += (size_t)k;
-    int e = errno;
-    assert_int_equal(k, -1);
-    assert_int_equal(e, EAGAIN);
-    return total;
+    return until_eagain(fd, false);
 }
 
 const struct kevent *t_find(const struct kevent *ev, int n, uintptr_t ident,
