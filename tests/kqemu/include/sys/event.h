@@ -58,19 +58,15 @@ struct kevent {
 };
 #endif
 
+/* EV_SET fills the six fields the two layouts share.  FreeBSD's also
+ * zeroes ext[] (FreeBSD sys/sys/event.h), which xnu's struct does not
+ * have: that one step is all that differs. */
 #if KQEMU_PERSONALITY == KQEMU_DARWIN
-#define EV_SET(kevp, a, b, c, d, e, f)                                         \
-    do {                                                                       \
-        struct kevent *kqemu_kevp_ = (kevp);                                   \
-        kqemu_kevp_->ident = (a);                                              \
-        kqemu_kevp_->filter = (b);                                             \
-        kqemu_kevp_->flags = (c);                                              \
-        kqemu_kevp_->fflags = (d);                                             \
-        kqemu_kevp_->data = (e);                                               \
-        kqemu_kevp_->udata = (f);                                              \
-    } while (0)
+#define KQEMU_EV_SET_EXT_(kevp) ((void)0)
 #else
-/* FreeBSD's EV_SET also zeroes ext[] (sys/sys/event.h). */
+#define KQEMU_EV_SET_EXT_(kevp)                                                \
+    ((kevp)->ext[0] = (kevp)->ext[1] = (kevp)->ext[2] = (kevp)->ext[3] = 0)
+#endif
 #define EV_SET(kevp, a, b, c, d, e, f)                                         \
     do {                                                                       \
         struct kevent *kqemu_kevp_ = (kevp);                                   \
@@ -80,12 +76,8 @@ struct kevent {
         kqemu_kevp_->fflags = (d);                                             \
         kqemu_kevp_->data = (e);                                               \
         kqemu_kevp_->udata = (f);                                              \
-        kqemu_kevp_->ext[0] = 0;                                               \
-        kqemu_kevp_->ext[1] = 0;                                               \
-        kqemu_kevp_->ext[2] = 0;                                               \
-        kqemu_kevp_->ext[3] = 0;                                               \
+        KQEMU_EV_SET_EXT_(kqemu_kevp_);                                        \
     } while (0)
-#endif
 
 /* ---- filters ----------------------------------------------------------- */
 #define EVFILT_READ   (-1)
