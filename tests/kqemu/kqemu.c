@@ -24,6 +24,10 @@
 
 #include "kqemu_int.h"
 
+/* The personality: one full table per kernel, so that each reads on its
+ * own as that kernel's profile.  The two tables name the same fields and
+ * differ in every value, as they must: a rule both kernels share is not a
+ * field (kqemu_int.h says what each field decides). */
 #if KQEMU_PERSONALITY == KQEMU_DARWIN
 #define KQEMU_KEEPUDATA 0
 const struct kqemu_personality kqemu__p = {
