@@ -1,6 +1,9 @@
 /*
- * Test support shared by the conformance suite: descriptor pairs of every
- * kind, draining/filling, and waits that merge split events.
+ * Test support shared by every test binary: descriptor pairs of every
+ * kind, draining/filling, waits that merge split events, a thread's proof
+ * that another one is blocked in its wait, descriptor counts, and the
+ * runner.  Portable: what needs more than POSIX comes from
+ * platform/platform.h, answered per system.
  *
  * Every test binary runs once per backend; the backend comes from the
  * XPOLL_BACKEND environment variable that ctest sets, so tests create
@@ -20,6 +23,7 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
+#include "platform/platform.h"
 #include "xpoll.h"
 
 #define MS  (INT64_C(1000000))
@@ -33,7 +37,8 @@ enum pair_kind {
     PAIR_UNIX_STREAM,
     PAIR_UNIX_DGRAM,
     PAIR_PIPE,    /* fds[0] read end, fds[1] write end */
-    PAIR_EVENTFD, /* one eventfd in both slots (fds[1] == fds[0]) */
+    PAIR_EVENTFD, /* one eventfd in both slots (fds[1] == fds[0]); the test
+                     skips where the system has none */
     PAIR_KIND_COUNT
 };
 
@@ -56,6 +61,17 @@ size_t fill(int fd);
 void set_nonblock(int fd);
 /* getsockopt(SO_ERROR): the pending error (cleared by reading it). */
 int so_error(int fd);
+/* Waits (HANG_NS at most) until `fd` reports `events` to poll(2). */
+void wait_fd(int fd, short events);
+/* xpoll_accept once the listener polls readable: a connection is then in
+ * its backlog (accept(2)). */
+int accept_wait(int listen_fd);
+/* Sends `msg` (64 bytes at most) from `from` and checks that `to`
+ * receives it intact. */
+void assert_flows(int from, int to, const char *msg);
+/* A Unix socket path for this process and `tag` in $TMPDIR (or /tmp),
+ * with no file there. */
+void unix_tmp_path(char *buf, size_t len, const char *tag);
 /* A descriptor number that is closed (both ends of a new pipe, closed
  * again): the calls under test must find nothing open there. */
 int closed_fd(void);
@@ -104,37 +120,38 @@ void sleep_ms(int ms);
  * machine (valgrind, a busy shared VM) never decides a result. */
 #define HANG_NS (30 * SEC)
 
-/* Polls /proc/self/task/<tid>/syscall until thread `tid` of this process is
- * asleep in a system call that xpoll_wait blocks in on Linux: epoll_wait,
- * epoll_pwait or epoll_pwait2 (the kqueue emulation waits in the same
- * calls).  The file names the call only while the thread is off the CPU in
- * it (kernel task_current_syscall(), proc(5)), and epoll sleeps only after
- * it found nothing ready, on a wait queue that any later readiness wakes
- * (fs/eventpoll.c ep_poll()): so 0 proves the wait was blocked and will see
- * what happens next.  Returns 0, -ETIMEDOUT once `timeout_ns` passed, or
- * -errno if the file cannot be read.  Asserts nothing, so any thread may
- * call it. */
-int wait_until_blocked_in_wait(pid_t tid, int64_t timeout_ns);
+/* Polls platform_blocked_in_wait() until thread `tid` of this process is
+ * asleep in the system call in which xpoll_wait blocks (on Linux: epoll's
+ * or poll's waits, which the kqueue emulation uses too).  Such a call
+ * sleeps only after it found nothing ready, on wait queues that any later
+ * readiness wakes: so 0 proves the wait was blocked and will see what
+ * happens next.  Returns 0, -ETIMEDOUT once `timeout_ns` passed, -ENOTSUP
+ * where the system cannot tell, or another -errno if the thread's state
+ * cannot be read.  Asserts nothing, so any thread may call it. */
+int wait_until_blocked_in_wait(uint64_t tid, int64_t timeout_ns);
 
 /* Runs act(arg) on a new thread once the calling thread is blocked in
  * xpoll_wait (proven by wait_until_blocked_in_wait, within HANG_NS; act
  * runs then in any case, so that the wait cannot hang).  Usage: start,
- * call xpoll_wait, finish.  finish joins the thread and returns 0 if the
- * waiter was proven blocked before act ran, else the proof's error. */
+ * call xpoll_wait, finish.  finish joins the thread and fails the test
+ * unless the waiter was proven blocked before act ran; where the system
+ * cannot tell, it skips the test, which then has proven nothing. */
 struct blocked_action {
     void (*act)(void *arg);
     void *arg;
-    pid_t waiter;
+    uint64_t waiter;
     int proof;
     pthread_t thread;
 };
 void blocked_action_start(struct blocked_action *b, void (*act)(void *arg),
                           void *arg);
-int blocked_action_finish(struct blocked_action *b);
+void blocked_action_finish(struct blocked_action *b);
 
-/* Count of open descriptors (entries in /proc/self/fd), however many. */
+/* Count of this process's open descriptors, however many (skips the test
+ * where the system cannot count them). */
 int open_fd_count(void);
-/* Descriptors opened since `before` (a snapshot from fd_snapshot). */
+/* Descriptors 0 to 4095 opened since `before` (a snapshot from
+ * fd_snapshot). */
 struct fd_set_snapshot {
     unsigned char open[4096];
 };

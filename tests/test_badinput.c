@@ -25,13 +25,16 @@
 #include "kqemu.h"
 #endif
 
-/* kqueue with FreeBSD's rules rather than macOS's. */
+/* kqueue with FreeBSD's rules rather than macOS's: the emulation's
+ * personality, or the kernel's. */
 static bool kqueue_freebsd_rules(void)
 {
 #ifdef XPOLL_TEST_KQEMU
     return kqemu_personality() == KQEMU_FREEBSD;
 #else
-    return true;
+    struct utsname os;
+    assert_int_equal(uname(&os), 0);
+    return strcmp(os.sysname, "FreeBSD") == 0;
 #endif
 }
 

@@ -155,8 +155,9 @@ static void tcp_connect_refused(void **state)
     close(tcp_listener(&port)); /* a port nobody listens on */
     struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons(port)};
     sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
     assert_true(fd >= 0);
+    set_nonblock(fd);
     int rc = connect(fd, (struct sockaddr *)&sin, sizeof sin);
     assert_true(rc == 0 || errno == EINPROGRESS || errno == ECONNREFUSED);
     struct seen seen = register_and_wait(f, fd, RW);

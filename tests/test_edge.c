@@ -1,6 +1,7 @@
 /*
  * Edge-triggered readiness on every kind of descriptor a server polls:
- * TCP, UDP, Unix stream and datagram sockets, pipes and an eventfd.
+ * TCP, UDP, Unix stream and datagram sockets, pipes and an eventfd (where
+ * the system has one: Linux, FreeBSD).
  *
  *  - an event per edge (the descriptor becomes ready: one event);
  *  - no second event while the readiness is not consumed to EAGAIN;

@@ -52,34 +52,6 @@ static int addr_port(int fd)
     return atoi(colon + 1);
 }
 
-static void wait_fd(int fd, short what)
-{
-    struct pollfd p = {.fd = fd, .events = what};
-    assert_int_equal(poll(&p, 1, 5000), 1);
-}
-
-/* Accept with a wait: a connect over loopback lands in the backlog at once
- * on Linux, but nothing promises it. */
-static int accept_wait(int listen_fd)
-{
-    wait_fd(listen_fd, POLLIN);
-    int fd = xpoll_accept(listen_fd);
-    assert_true(fd >= 0);
-    return fd;
-}
-
-/* Send `msg` one way and check it arrives intact. */
-static void assert_flows(int from, int to, const char *msg)
-{
-    char buf[64];
-    size_t len = strlen(msg);
-    wait_fd(from, POLLOUT);
-    assert_int_equal(write(from, msg, len), (ssize_t)len);
-    wait_fd(to, POLLIN);
-    assert_int_equal(read(to, buf, sizeof buf), (ssize_t)len);
-    assert_memory_equal(buf, msg, len);
-}
-
 /* A TCP port nothing listens on: bound once by us, then released.  Linux
  * hands ephemeral ports out in sequence, so it stays free for the test. */
 static void closed_port_addr(const char *host_fmt, char *out, size_t len)
@@ -90,15 +62,6 @@ static void closed_port_addr(const char *host_fmt, char *out, size_t len)
     int port = addr_port(fd);
     close(fd);
     snprintf(out, len, host_fmt, port);
-}
-
-static void unix_tmp_path(char *buf, size_t len, const char *tag)
-{
-    const char *dir = getenv("TMPDIR");
-    if (dir == NULL || strlen(dir) > 40)
-        dir = "/tmp";
-    snprintf(buf, len, "%s/xpoll-net-%ld-%s.sock", dir, (long)getpid(), tag);
-    unlink(buf);
 }
 
 /* ------------------------------------------------------------------------

@@ -16,7 +16,6 @@
 #include "support.h"
 
 #include <arpa/inet.h>
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/sockios.h>
@@ -32,7 +31,6 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -324,15 +322,10 @@ static char proc_state(pid_t pid)
 
 static int proc_fd_count(pid_t pid)
 {
-    char path[64];
-    snprintf(path, sizeof path, "/proc/%d/fd", (int)pid);
-    DIR *d = opendir(path);
-    assert_non_null(d);
-    int n = 0;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL)
-        n += e->d_name[0] != '.';
-    closedir(d);
+    int n = platform_fd_count(pid);
+    if (n < 0)
+        fail_msg("counting the descriptors of pid %d: %s", (int)pid,
+                 strerror(-n));
     return n;
 }
 
@@ -352,31 +345,22 @@ static void wait_fd_count(pid_t pid, int want)
     }
 }
 
-/* Poll until the process's main thread sleeps in the system call of an
- * xpoll wait (epoll_wait, epoll_pwait, epoll_pwait2; the emulated kqueue
- * waits in the same calls): /proc/PID/syscall starts with the number of
- * the call a blocked task is in, and says "running" otherwise (proc(5)).
- * Proves the server reached its wait with nothing left to do. */
+/* Poll until the process's main thread (its tid is its pid) sleeps in
+ * the system call of an xpoll wait (platform_blocked_in_wait).  Proves the
+ * server reached its wait with nothing left to do. */
 static void wait_blocked_in_wait(pid_t pid)
 {
     int64_t deadline = now_ns() + (valgrind ? 60 : 20) * SEC;
-    char path[64];
-    snprintf(path, sizeof path, "/proc/%d/syscall", (int)pid);
     for (;;) {
-        long nr = -1;
-        FILE *f = fopen(path, "r");
-        assert_non_null(f);
-        if (fscanf(f, "%ld", &nr) != 1)
-            nr = -1; /* "running" */
-        fclose(f);
-        if (nr == SYS_epoll_wait || nr == SYS_epoll_pwait ||
-            nr == SYS_epoll_pwait2)
+        int blocked = platform_blocked_in_wait(pid, (uint64_t)pid);
+        if (blocked < 0)
+            fail_msg("the state of pid %d: %s", (int)pid, strerror(-blocked));
+        if (blocked)
             return;
         if (proc_state(pid) == 'Z')
             fail_msg("the server died");
         if (now_ns() > deadline)
-            fail_msg("the server never went idle in its wait (syscall %ld)",
-                     nr);
+            fail_msg("the server never went idle in its wait");
         sleep_ms(5);
     }
 }

@@ -165,19 +165,6 @@ static void waker_new_at_emfile(void **state)
     xpoll_free(poll);
 }
 
-/* Waits (HANG_NS at most) until `fd` reports `events` to poll(2). */
-static void await_fd(int fd, short events)
-{
-    struct pollfd p = {.fd = fd, .events = events};
-    int64_t deadline = now_ns() + HANG_NS;
-    int n;
-    do
-        n = poll(&p, 1, 100);
-    while ((n == 0 || (n < 0 && errno == EINTR)) && now_ns() < deadline);
-    assert_int_equal(n, 1);
-    assert_true(p.revents & events);
-}
-
 /* A pending connection in the listener's backlog, data already sent on
  * it.  The loopback handshake runs in softirq context, which load can
  * defer: the client waits until it is connected, and then until the
@@ -191,10 +178,10 @@ static void pending_connection(int *listener, int *client)
     assert_true(xpoll_local_addr(*listener, addr, sizeof addr) > 0);
     *client = xpoll_tcp_connect(addr);
     assert_true(*client >= 0);
-    await_fd(*client, POLLOUT);
+    wait_fd(*client, POLLOUT);
     assert_int_equal(xpoll_socket_error(*client), 0);
     assert_int_equal(send(*client, "hello", 5, MSG_NOSIGNAL), 5);
-    await_fd(*listener, POLLIN);
+    wait_fd(*listener, POLLIN);
 }
 
 /* Accepts the pending connection of pending_connection() and checks that
@@ -204,7 +191,7 @@ static int accept_pending_connection(int listener)
 {
     int a = xpoll_accept(listener);
     assert_true(a >= 0);
-    await_fd(a, POLLIN);
+    wait_fd(a, POLLIN);
     char buf[8] = {0};
     assert_int_equal(read(a, buf, sizeof buf), 5);
     assert_memory_equal(buf, "hello", 5);
