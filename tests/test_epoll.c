@@ -8,9 +8,8 @@
  *  - the fd-based waker (eventfd, or pipe when forced) costs one write
  *    per burst of wakes and survives a full counter or pipe.
  *
- * Checks that need a seccomp filter run in a forked child, which reports
- * the file and line of its first failed check through memory it shares
- * with the parent.
+ * Checks that need a seccomp filter run in a forked child (run_in_child
+ * and CHILD_CHECK, seccomp.h).
  *
  * XPOLL_TEST_DENY_EPOLL_PWAIT2=1 makes epoll_pwait2 fail with ENOSYS for
  * the whole run, as on a kernel before Linux 5.11 (ctest runs it so once).
@@ -77,73 +76,6 @@ long syscall(long nr, ...)
     return real_syscall(nr, arg[0], arg[1], arg[2], arg[3], arg[4], arg[5]);
 }
 
-/* ---- checks in a child ----------------------------------------------------
- */
-
-/* Where the child's first failed CHECK was, in memory the parent shares
- * (MAP_SHARED): a seccomp filter may forbid the child any I/O, and a child
- * killed by one still leaves its report. */
-struct child_report {
-    int line;
-    char file[200];
-};
-static struct child_report *child_report;
-
-/* Records the failure and ends the child by the raw system call: sanitizer
- * runtimes hook _exit() (leak checks, sigaltstack), and a filter may allow
- * nothing but exit_group. */
-static void child_failed(const char *file, int line)
-{
-    size_t i = 0;
-    for (; file[i] != '\0' && i < sizeof child_report->file - 1; i++)
-        child_report->file[i] = file[i];
-    child_report->file[i] = '\0';
-    child_report->line = line;
-    syscall(SYS_exit_group, 1);
-}
-
-#define CHECK(cond)                                                            \
-    do {                                                                       \
-        if (!(cond))                                                           \
-            child_failed(__FILE__, __LINE__);                                  \
-    } while (0)
-
-/* Runs `body` in a child; fails the test with its report if it failed. */
-static void run_child(void (*body)(void))
-{
-    struct child_report *report =
-        mmap(NULL, sizeof *report, PROT_READ | PROT_WRITE,
-             MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-    assert_true(report != MAP_FAILED);
-    child_report = report;
-    fflush(NULL);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        body();
-        _exit(0);
-    }
-    int status;
-    assert_int_equal(waitpid(pid, &status, 0), pid);
-    struct child_report copy = *report;
-    munmap(report, sizeof *report);
-    child_report = NULL;
-
-    char where[sizeof copy.file + 48] = "";
-    if (copy.line != 0)
-        snprintf(where, sizeof where, "CHECK failed in the child at %s:%d",
-                 copy.file, copy.line);
-    if (WIFSIGNALED(status))
-        fail_msg("child killed by signal %d (%s)%s%s", WTERMSIG(status),
-                 WTERMSIG(status) == SIGSYS ? "a forbidden system call"
-                                            : strsignal(WTERMSIG(status)),
-                 copy.line != 0 ? " after: " : "", where);
-    if (copy.line != 0)
-        fail_msg("%s", where);
-    if (WEXITSTATUS(status) != 0)
-        fail_msg("child exited with %d, no CHECK failed", WEXITSTATUS(status));
-}
-
 /* seccomp: `nr` fails with ENOSYS, everything else is allowed; 0 or
  * -errno. */
 static int install_enosys_filter(long nr)
@@ -162,7 +94,7 @@ static int install_enosys_filter(long nr)
 
 static void deny_syscall_enosys(long nr)
 {
-    CHECK(install_enosys_filter(nr) == 0);
+    CHILD_CHECK(install_enosys_filter(nr) == 0);
 }
 
 /* seccomp: only the epoll waits (and exit) are allowed; anything else
@@ -179,7 +111,7 @@ static void allow_only_epoll_waits(void)
         BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS),
         BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
     };
-    CHECK(seccomp_install(filter, sizeof filter / sizeof filter[0]) == 0);
+    CHILD_CHECK(seccomp_install(filter, sizeof filter / sizeof filter[0]) == 0);
 }
 
 /* ---- timeouts without epoll_pwait2 -------------------------------------- */
@@ -187,7 +119,7 @@ static void allow_only_epoll_waits(void)
 static int64_t timed_wait(xpoll *poll, xpoll_events *events, int64_t ns)
 {
     int64_t start = now_ns();
-    CHECK(xpoll_wait(poll, events, ns) == 0);
+    CHILD_CHECK(xpoll_wait(poll, events, ns) == 0);
     return now_ns() - start;
 }
 
@@ -196,18 +128,18 @@ static void fallback_rounds_up_body(void)
     xpoll *poll;
     xpoll_events *events;
     deny_syscall_enosys(SYS_epoll_pwait2);
-    CHECK(xpoll_new(&poll) == 0);
-    CHECK(xpoll_events_new(&events, 4) == 0);
+    CHILD_CHECK(xpoll_new(&poll) == 0);
+    CHILD_CHECK(xpoll_events_new(&events, 4) == 0);
     long tried = pwait2_seen.calls;
     /* 1 ns must become 1 ms, not 0 (a busy loop; mio #1615).  epoll_wait
      * sleeps on an hrtimer armed for now + timeout (fs/eventpoll.c,
      * ep_timeout_to_timespec and ep_poll), so it never returns early. */
-    CHECK(timed_wait(poll, events, 1) >= MS);
-    CHECK(pwait2_seen.calls == tried + 1); /* tried once, ENOSYS */
-    CHECK(timed_wait(poll, events, 1) >= MS);
-    CHECK(timed_wait(poll, events, MS / 2) >= MS);
-    CHECK(timed_wait(poll, events, MS + 1) >= 2 * MS);
-    CHECK(pwait2_seen.calls == tried + 1); /* ENOSYS is remembered */
+    CHILD_CHECK(timed_wait(poll, events, 1) >= MS);
+    CHILD_CHECK(pwait2_seen.calls == tried + 1); /* tried once, ENOSYS */
+    CHILD_CHECK(timed_wait(poll, events, 1) >= MS);
+    CHILD_CHECK(timed_wait(poll, events, MS / 2) >= MS);
+    CHILD_CHECK(timed_wait(poll, events, MS + 1) >= 2 * MS);
+    CHILD_CHECK(pwait2_seen.calls == tried + 1); /* ENOSYS is remembered */
     xpoll_events_free(events);
     xpoll_free(poll);
 }
@@ -215,7 +147,7 @@ static void fallback_rounds_up_body(void)
 static void fallback_rounds_up_to_milliseconds(void **state)
 {
     (void)state;
-    run_child(fallback_rounds_up_body);
+    run_in_child(fallback_rounds_up_body);
 }
 
 /* A thread that waits until `tid` sleeps in epoll_wait, notes the timeout
@@ -236,10 +168,10 @@ static int blocked_in(pid_t tid, long *nr, unsigned long arg[6])
     char path[64], text[256];
     snprintf(path, sizeof path, "/proc/self/task/%d/syscall", (int)tid);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
-    CHECK(fd >= 0);
+    CHILD_CHECK(fd >= 0);
     ssize_t n = read(fd, text, sizeof text - 1);
     close(fd);
-    CHECK(n > 0);
+    CHILD_CHECK(n > 0);
     text[n] = '\0';
     return sscanf(text, "%ld %lx %lx %lx %lx %lx %lx", nr, &arg[0], &arg[1],
                   &arg[2], &arg[3], &arg[4], &arg[5]) == 7;
@@ -254,7 +186,7 @@ static void *write_once_blocked(void *p)
            (nr != SYS_epoll_wait && nr != SYS_epoll_pwait))
         sleep_ms(1); /* only the pace of the polling */
     w->timeout_ms = (int)arg[3];
-    CHECK(write(w->fd, "x", 1) == 1);
+    CHILD_CHECK(write(w->fd, "x", 1) == 1);
     return NULL;
 }
 
@@ -266,22 +198,23 @@ static void fallback_clamps_body(void)
     xpoll_events *events;
     int fds[2];
     deny_syscall_enosys(SYS_epoll_pwait2);
-    CHECK(xpoll_new(&poll) == 0);
-    CHECK(xpoll_events_new(&events, 4) == 0);
-    CHECK(pipe2(fds, O_NONBLOCK | O_CLOEXEC) == 0);
-    CHECK(xpoll_register(poll, fds[0], 1, XPOLL_READABLE) == 0);
+    CHILD_CHECK(xpoll_new(&poll) == 0);
+    CHILD_CHECK(xpoll_events_new(&events, 4) == 0);
+    CHILD_CHECK(pipe2(fds, O_NONBLOCK | O_CLOEXEC) == 0);
+    CHILD_CHECK(xpoll_register(poll, fds[0], 1, XPOLL_READABLE) == 0);
     for (size_t i = 0; i < sizeof huge / sizeof huge[0]; i++) {
         /* A wrapped value would be negative (block forever) or small
          * (return 0 early): the kernel must see INT_MAX ms, and the wait
          * must end only with the write made while it was blocked. */
         struct blocked_wait w = {
             .tid = gettid(), .fd = fds[1], .timeout_ms = 0};
-        CHECK(pthread_create(&w.thread, NULL, write_once_blocked, &w) == 0);
-        CHECK(xpoll_wait(poll, events, huge[i]) == 1);
-        CHECK(pthread_join(w.thread, NULL) == 0);
-        CHECK(w.timeout_ms == INT_MAX);
+        CHILD_CHECK(pthread_create(&w.thread, NULL, write_once_blocked, &w) ==
+                    0);
+        CHILD_CHECK(xpoll_wait(poll, events, huge[i]) == 1);
+        CHILD_CHECK(pthread_join(w.thread, NULL) == 0);
+        CHILD_CHECK(w.timeout_ms == INT_MAX);
         char buf[8];
-        CHECK(read(fds[0], buf, sizeof buf) == 1);
+        CHILD_CHECK(read(fds[0], buf, sizeof buf) == 1);
     }
     xpoll_events_free(events);
     xpoll_free(poll);
@@ -290,7 +223,7 @@ static void fallback_clamps_body(void)
 static void fallback_clamps_huge_timeouts(void **state)
 {
     (void)state;
-    run_child(fallback_clamps_body);
+    run_in_child(fallback_clamps_body);
 }
 
 /* ---- timeouts with epoll_pwait2 ------------------------------------------ */
@@ -371,23 +304,23 @@ static void only_the_wait_body(void)
     xpoll_events *events;
     xpoll_waker *waker;
     int fds[2];
-    CHECK(xpoll_new(&poll) == 0);
-    CHECK(xpoll_events_new(&events, 8) == 0);
-    CHECK(xpoll_waker_new(poll, 99, &waker) == 0);
-    CHECK(pipe2(fds, O_NONBLOCK | O_CLOEXEC) == 0);
-    CHECK(xpoll_register(poll, fds[0], 1, XPOLL_READABLE) == 0);
-    CHECK(write(fds[1], "x", 1) == 1);
+    CHILD_CHECK(xpoll_new(&poll) == 0);
+    CHILD_CHECK(xpoll_events_new(&events, 8) == 0);
+    CHILD_CHECK(xpoll_waker_new(poll, 99, &waker) == 0);
+    CHILD_CHECK(pipe2(fds, O_NONBLOCK | O_CLOEXEC) == 0);
+    CHILD_CHECK(xpoll_register(poll, fds[0], 1, XPOLL_READABLE) == 0);
+    CHILD_CHECK(write(fds[1], "x", 1) == 1);
     /* Warm every code path (and the ENOSYS probe) before the filter. */
-    CHECK(xpoll_wait(poll, events, MS + 1) == 1);
-    CHECK(write(fds[1], "x", 1) == 1);
+    CHILD_CHECK(xpoll_wait(poll, events, MS + 1) == 1);
+    CHILD_CHECK(write(fds[1], "x", 1) == 1);
 
     allow_only_epoll_waits();
-    CHECK(xpoll_wait(poll, events, -1) == 1); /* the pipe */
-    CHECK(xpoll_event_token(xpoll_events_get(events, 0)) == 1);
+    CHILD_CHECK(xpoll_wait(poll, events, -1) == 1); /* the pipe */
+    CHILD_CHECK(xpoll_event_token(xpoll_events_get(events, 0)) == 1);
     for (int i = 0; i < 100; i++)
-        CHECK(xpoll_wait(poll, events, 0) == 0);
-    CHECK(xpoll_wait(poll, events, MS) == 0);
-    CHECK(xpoll_wait(poll, events, 100 * 1000) == 0); /* epoll_pwait2 */
+        CHILD_CHECK(xpoll_wait(poll, events, 0) == 0);
+    CHILD_CHECK(xpoll_wait(poll, events, MS) == 0);
+    CHILD_CHECK(xpoll_wait(poll, events, 100 * 1000) == 0); /* epoll_pwait2 */
     /* The raw system call: sanitizer runtimes hook _exit() (leak checks,
      * sigaltstack), and nothing but the waits may run under this filter. */
     syscall(SYS_exit_group, 0);
@@ -396,7 +329,7 @@ static void only_the_wait_body(void)
 static void wait_makes_no_other_system_call(void **state)
 {
     (void)state;
-    run_child(only_the_wait_body);
+    run_in_child(only_the_wait_body);
 }
 
 /* ---- the descriptor-based waker ------------------------------------------ */
