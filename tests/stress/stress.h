@@ -18,7 +18,7 @@
 #include <stdint.h>
 
 /* XPOLL_STRESS_SCALE (percent, default 100): `n` scaled, at least `min`.
- * hardening.cmake sets 10 under TSan and valgrind. */
+ * tests/CMakeLists.txt sets 10 under TSan and valgrind. */
 int stress_scaled(int n, int min);
 
 /* Raise the soft RLIMIT_NOFILE to at least `want` (up to the hard limit);
