@@ -221,12 +221,16 @@ void kqemu__purge_ident(struct kqemu_kq *kq, int fd)
     }
 }
 
-/* After shutdown(): re-evaluate the knotes on fd so that an edge knote
- * sees the new EOF even where Linux raises no poll bit (2.2, AF_UNIX). */
-void kqemu__poke_ident(struct kqemu_kq *kq, int fd)
+/* After shutdown(): re-evaluate the knotes of the side that shut down, so
+ * that an edge knote sees the new EOF even where Linux raises no poll bit
+ * (an AF_UNIX socket's own shutdown wakes no epoll waiter). */
+void kqemu__poke_ident(struct kqemu_kq *kq, int fd, bool read, bool write)
 {
-    static const short fd_filters[] = {EVFILT_READ, EVFILT_WRITE};
+    const short fd_filters[] = {read ? EVFILT_READ : 0,
+                                write ? EVFILT_WRITE : 0};
     for (size_t i = 0; i < sizeof fd_filters / sizeof fd_filters[0]; i++) {
+        if (fd_filters[i] == 0)
+            continue;
         struct kqemu_knote *kn = knote_find(kq, (uintptr_t)fd, fd_filters[i]);
         if (kn && kn->kind == KQEMU_KN_POLLED && kn->enabled)
             kqemu__fd_arm(kq, kn);

@@ -164,7 +164,12 @@ void kqemu__diag(const char *fmt, ...) KQEMU_HIDDEN
 /* ---- engine (kqemu.c) -------------------------------------------------- */
 void kqemu__kq_destroy(struct kqemu_kq *kq) KQEMU_HIDDEN;
 void kqemu__purge_ident(struct kqemu_kq *kq, int fd) KQEMU_HIDDEN;
-void kqemu__poke_ident(struct kqemu_kq *kq, int fd) KQEMU_HIDDEN;
+/* Re-polls fd's enabled READ (read) and WRITE (write) knotes after a
+ * local shutdown(): SHUT_RD wakes only the receive side (FreeBSD
+ * sys/kern/uipc_socket.c soshutdown -> sorflush -> socantrcvmore), SHUT_WR
+ * only the send side (socantsendmore -> sowwakeup). */
+void kqemu__poke_ident(struct kqemu_kq *kq, int fd, bool read,
+                       bool write) KQEMU_HIDDEN;
 void kqemu__knote_drop(struct kqemu_kq *kq,
                        struct kqemu_knote *kn) KQEMU_HIDDEN;
 

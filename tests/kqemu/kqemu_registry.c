@@ -211,7 +211,7 @@ static bool alias_valid(const struct kqemu_kq *kq, int fd)
     return epoll_ctl(fd, EPOLL_CTL_MOD, kq->bell, &ev) == 0;
 }
 
-/* 2.3: an epoll fd lists its targets in fdinfo with their data word; our
+/* An epoll fd lists its targets in fdinfo with their data word; our
  * bell's data is KQEMU_MAGIC | id.  Returns the id, or 0. */
 static uint32_t fdinfo_kq_id(int fd)
 {
@@ -410,14 +410,14 @@ KQEMU_EXPORT int shutdown(int fd, int how)
         int e = errno;
         kqemu__lock();
         for (struct kqemu_kq *kq = g_kqs; kq; kq = kq->next)
-            kqemu__poke_ident(kq, fd);
+            kqemu__poke_ident(kq, fd, how != SHUT_WR, how != SHUT_RD);
         kqemu__unlock();
         errno = e;
     }
     return r;
 }
 
-/* 2.2: hands back a socket error the emulator consumed to build fflags,
+/* Hands back a socket error the emulator consumed to build fflags,
  * so getsockopt(SO_ERROR) sees it as on BSD.  Anything else goes
  * straight to the kernel. */
 KQEMU_EXPORT int getsockopt(int fd, int level, int optname, void *optval,

@@ -160,10 +160,13 @@ static void shutdown_directions(void **state)
     t_expect(f->kq, T_EV(s0, EVFILT_WRITE, T_WITH(EV_EOF)),
              T_EV(s1, EVFILT_READ, T_WITH(EV_EOF)));
     assert_int_equal(shutdown(s0, SHUT_RD), 0);
-    /* Deviation: BSD wakes only the receive buffer here (FreeBSD
+    /* Deviation: BSD wakes only the receive side here (FreeBSD
      * sys/kern/uipc_socket.c soshutdown, xnu bsd/kern/uipc_socket.c
-     * soshutdownlock_final: SHUT_RD calls only sorflush), but the
-     * emulator's shutdown() re-polls every knote of the descriptor, so s0's
+     * soshutdownlock_final: SHUT_RD calls only sorflush), and so does the
+     * emulator's shutdown().  But Linux's shutdown wakes every waiter of
+     * the socket without an event mask (net/unix/af_unix.c unix_shutdown
+     * -> sk_state_change -> sock_def_wakeup), and epoll then re-reports
+     * the still-ready EPOLLOUT of the emulator's edge-triggered item: s0's
      * EV_CLEAR WRITE knote reports once more.  Listed in README.md. */
     t_expect(f->kq, T_EV(s0, EVFILT_READ, T_WITH(EV_EOF)),
              T_EV(s1, EVFILT_READ, T_WITH(EV_EOF)),
