@@ -61,6 +61,7 @@ int xpoll_new_with_backend(xpoll **out, xpoll_backend backend)
         return -ENOMEM;
     poll->selector = selector;
     poll->fd = -1;
+    poll->state = NULL;
     atomic_init(&poll->waker, NULL);
 
     int err = selector->open(poll);
@@ -155,6 +156,16 @@ int xpoll_reregister(xpoll *poll, int fd, xpoll_token token,
     if (err < 0)
         return err;
     return poll->selector->reregister_fd(poll, fd, token, interests);
+}
+
+/* The same checks, in the same order, as registration: a program that
+ * follows the rule gets the same argument errors on every backend. */
+int xpoll_rearm(xpoll *poll, int fd, xpoll_interests interests)
+{
+    int err = check_registration(poll, fd, interests);
+    if (err < 0)
+        return err;
+    return xpoll__rearm(poll, fd, interests);
 }
 
 int xpoll_deregister(xpoll *poll, int fd)

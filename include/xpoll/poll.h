@@ -4,7 +4,9 @@
  * xpoll is an edge-triggered readiness reactor in the style of Rust's mio.
  * Register a file descriptor with a token and a set of interests, then call
  * xpoll_wait() to learn which descriptors became ready.  Another thread can
- * interrupt a blocked wait through an xpoll_waker.
+ * interrupt a blocked wait through an xpoll_waker.  On a level-triggered
+ * kernel interface (poll(2)) the edge-triggered contract holds for programs
+ * that follow the re-arm rule: see xpoll_rearm().
  *
  * Conventions used by every function below:
  *  - A function returning int returns 0 (or a count, where stated) on
@@ -40,7 +42,8 @@ extern "C" {
  * Poll
  * ---------------------------------------------------------------------- */
 
-/** The reactor: one kernel selector (an epoll or kqueue descriptor). */
+/** The reactor: one kernel selector (an epoll or kqueue descriptor, or a
+ * poll(2) array). */
 typedef struct xpoll xpoll;
 
 /** The readiness mechanism behind an xpoll. */
@@ -48,7 +51,8 @@ typedef enum xpoll_backend {
     XPOLL_BACKEND_DEFAULT = 0, /**< the best backend this build has here */
     XPOLL_BACKEND_EPOLL,       /**< Linux epoll(7) */
     XPOLL_BACKEND_KQUEUE,      /**< BSD/macOS kqueue(2) */
-    XPOLL_BACKEND_POLL,        /**< reserved until a poll(2) backend exists */
+    XPOLL_BACKEND_POLL,        /**< poll(2): any POSIX system; needs the
+                                    re-arm rule (xpoll_rearm) */
     XPOLL_BACKEND_IO_URING     /**< reserved until an io_uring backend exists */
 } xpoll_backend;
 
@@ -74,7 +78,8 @@ typedef uint8_t xpoll_interests;
 #define XPOLL_LIO      0x10u
 
 /**
- * Create a poll with the platform's default backend.
+ * Create a poll with the platform's default backend: epoll on Linux, kqueue
+ * on macOS and the BSDs, poll(2) where neither exists.
  *
  * If the environment variable XPOLL_BACKEND is set and non-empty, it must
  * name a backend compiled into this build and usable here ("epoll",
@@ -122,7 +127,9 @@ XPOLL_API const char *xpoll_backend_name(xpoll_backend backend);
  * The selector's own descriptor (the epoll or kqueue fd), or -EINVAL for
  * NULL.  It stays owned by the poll: do not close it.  Useful to nest the
  * poll inside another event loop (it reads as readable when events are
- * pending), or on kqueue to point an aiocb's SIGEV_KEVENT at it.
+ * pending), or on kqueue to point an aiocb's SIGEV_KEVENT at it.  The poll
+ * backend has no such descriptor (its registrations live in user space):
+ * -ENOTSUP there.
  */
 XPOLL_API int xpoll_fd(const xpoll *poll);
 
@@ -137,9 +144,10 @@ XPOLL_API int xpoll_fd(const xpoll *poll);
  *
  * timeout_ns < 0 blocks without limit; 0 returns at once.  A positive
  * timeout shorter than the backend's resolution is rounded up (epoll
- * without epoll_pwait2: whole milliseconds), so a short timeout never turns
- * into a busy loop.  Huge timeouts are clamped (epoll: INT_MAX ms, about
- * 24.8 days; kqueue: 100,000,000 s), never wrapped.
+ * without epoll_pwait2, poll without ppoll (macOS): whole milliseconds), so
+ * a short timeout never turns into a busy loop.  Huge timeouts are clamped
+ * (epoll and poll without ppoll: INT_MAX ms, about 24.8 days; poll with
+ * ppoll: INT32_MAX s; kqueue: 100,000,000 s), never wrapped.
  *
  * A signal caught during the wait returns -EINTR: the call is not
  * restarted, so the caller can react to the signal; call again to go on.
@@ -147,7 +155,11 @@ XPOLL_API int xpoll_fd(const xpoll *poll);
  * Thread rules: one thread at a time may wait on a given poll;
  * registration from other threads is allowed meanwhile.
  *
- * No memory is allocated and the only system call is the wait itself.
+ * No memory is allocated.  On epoll and kqueue the only system call is
+ * the wait itself.  The poll backend also reads its internal notification
+ * descriptor after a wake or after a registration from another thread cut
+ * its poll() short, and then polls again for the rest of the timeout (read
+ * from CLOCK_MONOTONIC): such an interruption never returns early.
  *
  * Errors: -EINVAL (poll or events NULL), -EINTR, or another negative errno
  * from the kernel's wait.
@@ -158,12 +170,17 @@ XPOLL_API int xpoll_wait(xpoll *poll, xpoll_events *events, int64_t timeout_ns);
  * Registration
  *
  * Thread-safe: may run concurrently with xpoll_wait() on another thread; a
- * registration made during a blocked wait takes effect in that wait.
+ * registration made during a blocked wait takes effect in that wait.  On
+ * the poll backend a registration from another thread interrupts that wait
+ * (and waits for it to leave poll()): the registration table is shared
+ * under a mutex, so these calls are not async-signal-safe there.
  *
  * Readiness is edge-triggered on every backend: an event is delivered when
  * the descriptor becomes ready; read (or write, or accept) until the call
  * fails with EAGAIN before another event for the same readiness is
- * guaranteed.  Spurious events are possible: treat EAGAIN as "wait again".
+ * guaranteed, and on the poll backend tell the poll so (xpoll_rearm(), or
+ * the I/O helpers of <xpoll/net.h>).  Spurious events are possible: treat
+ * EAGAIN as "wait again".
  *
  * Deregister before close().  A descriptor closed while registered is the
  * caller's bug: on epoll the registration lives as long as the open file
@@ -175,12 +192,18 @@ XPOLL_API int xpoll_wait(xpoll *poll, xpoll_events *events, int64_t timeout_ns);
  *
  * Errors: -EINVAL (poll NULL, interests 0 or unknown bits), -EBADF (fd < 0
  * or not open), -ENOTSUP (an interest this backend cannot honour: PRIORITY
- * on kqueue, AIO/LIO on epoll), -EEXIST (epoll: fd already registered;
- * kqueue instead updates the directions named in `interests` and leaves
- * any other direction registered with its old token: use reregister to
- * replace a registration), -EPERM (epoll: the fd does not
- * support polling, e.g. a regular file), -ENOMEM, -ENOSPC (epoll:
+ * on kqueue, AIO/LIO on epoll and poll), -EEXIST (epoll and poll: fd
+ * already registered; kqueue instead updates the directions named in
+ * `interests` and leaves any other direction registered with its old
+ * token: use reregister to replace a registration), -EPERM (epoll: the fd
+ * does not support polling, e.g. a regular file; poll accepts it, always
+ * ready), -ENOMEM (poll: growing its table), -ENOSPC (epoll:
  * max_user_watches reached), or another negative errno from the kernel.
+ *
+ * poll: a registration whose descriptor was closed without deregistering
+ * is recognised by the file it named (fstat(2) device and inode) and
+ * replaced when its number is registered again; descriptors on one
+ * anonymous inode (Linux eventfd, timerfd) cannot be told apart that way.
  */
 XPOLL_API int xpoll_register(xpoll *poll, int fd, xpoll_token token,
                              xpoll_interests interests);
@@ -190,8 +213,8 @@ XPOLL_API int xpoll_register(xpoll *poll, int fd, xpoll_token token,
  * direction stops its events, including ones already queued; asking for a
  * readiness that already holds reports it again.
  *
- * Errors: as xpoll_register(), except -EEXIST; -ENOENT (epoll: fd not
- * registered; kqueue adds the wanted filters and returns 0).
+ * Errors: as xpoll_register(), except -EEXIST; -ENOENT (epoll and poll: fd
+ * not registered; kqueue adds the wanted filters and returns 0).
  */
 XPOLL_API int xpoll_reregister(xpoll *poll, int fd, xpoll_token token,
                                xpoll_interests interests);
@@ -200,10 +223,67 @@ XPOLL_API int xpoll_reregister(xpoll *poll, int fd, xpoll_token token,
  * Stop watching `fd`, at once: no event for it is delivered afterwards,
  * including events already queued, so the caller may close() right after.
  *
- * Errors: -EINVAL (poll NULL), -EBADF (fd < 0 or not open), -ENOENT (epoll:
- * fd not registered; kqueue returns 0).
+ * Errors: -EINVAL (poll NULL), -EBADF (fd < 0 or not open; poll also drops
+ * a registration left under the closed number), -ENOENT (epoll and poll: fd
+ * not registered; kqueue returns 0).
  */
 XPOLL_API int xpoll_deregister(xpoll *poll, int fd);
+
+/* ------------------------------------------------------------------------
+ * The re-arm rule
+ *
+ * epoll (EPOLLET) and kqueue (EV_CLEAR) are edge-triggered in the kernel:
+ * it reports a descriptor again once new data or room arrives.  poll(2) is
+ * level-triggered: it reports a descriptor as long as it is ready, and
+ * keeps no memory of what the program already heard.  Edge-triggered
+ * delivery on such a kernel needs the program to say when it has drained a
+ * direction, which it learns from EAGAIN.  That is the re-arm rule:
+ *
+ *   After an operation on fd failed with EAGAIN (or EWOULDBLOCK) for some
+ *   directions, call xpoll_rearm(poll, fd, those directions), or do the
+ *   operation through a helper of <xpoll/net.h> that does it for you.
+ *
+ * A program that follows it sees the same edge-triggered behaviour on every
+ * backend: no lost edge, spurious events allowed.
+ * ---------------------------------------------------------------------- */
+
+/**
+ * Say that an operation on `fd` failed with EAGAIN (or EWOULDBLOCK) for the
+ * directions in `interests`: from now on, expect a new event for them.
+ *
+ * epoll and kqueue: checks its arguments, returns 0 and makes no system
+ * call (the kernel re-arms by itself).
+ *
+ * poll: required.  Each event reports a direction once; that direction
+ * then stays disarmed (poll(2) is not asked about it) until xpoll_rearm()
+ * names it or xpoll_reregister() replaces the registration.  The
+ * directions are reading (XPOLL_READABLE, with XPOLL_PRIORITY) and writing
+ * (XPOLL_WRITABLE); a direction the registration does not have is
+ * ignored.  An error or a hang-up (which poll(2) reports whatever it is
+ * asked) is reported once even when both directions are disarmed, and
+ * then disarms both and itself until the next re-arm: a descriptor that
+ * stays hung up does not end every wait.  It makes no system call; from
+ * another thread while a wait blocks, it interrupts that wait as a
+ * registration does.
+ *
+ * Calling it when the direction is not drained is harmless: at worst the
+ * next wait reports that readiness again (a spurious event, which the
+ * contract allows).  So a program that skips the last read after a short
+ * one (README, "The short-read rule") calls it after the short read.
+ *
+ * A program that ignores the rule runs unchanged on epoll and kqueue.  On
+ * the poll backend it hears about each direction of each descriptor once:
+ * after the first readable event of a connection, no later data on it
+ * makes the wait report it again (nor after the first writable event any
+ * later room), so the program stalls with data unread, never busy-loops.
+ *
+ * Errors, in this order (the same checks as registration): -EINVAL (poll
+ * NULL), -EBADF (fd < 0), -EINVAL (interests 0 or unknown bits), -ENOTSUP
+ * (an interest this backend cannot honour); then, on poll only, -ENOENT
+ * (fd is not registered).  With no system call, a closed fd is not
+ * detected: 0 on epoll and kqueue.
+ */
+XPOLL_API int xpoll_rearm(xpoll *poll, int fd, xpoll_interests interests);
 
 /* ------------------------------------------------------------------------
  * Events
@@ -236,7 +316,7 @@ XPOLL_API void xpoll_events_clear(xpoll_events *events);
  * Event accessors.  They follow mio's meaning on each backend; a NULL
  * event reads as token 0 with every flag false.
  *
- *                      epoll                          kqueue
+ *                      epoll (and poll: POLLIN...)    kqueue
  *  is_readable         EPOLLIN or EPOLLPRI            EVFILT_READ, or the
  *                                                     waker (EVFILT_USER)
  *  is_writable         EPOLLOUT                       EVFILT_WRITE
@@ -249,6 +329,10 @@ XPOLL_API void xpoll_events_clear(xpoll_events *events);
  *                      (read end of a pipe closed)
  *  is_priority         EPOLLPRI                       never
  *  is_aio / is_lio     never                          EVFILT_AIO / EVFILT_LIO
+ *
+ * The poll backend reports poll(2)'s POLLIN, POLLPRI, POLLOUT, POLLERR,
+ * POLLHUP and (Linux) POLLRDHUP as the epoll bits of the same name, so
+ * the epoll column holds for it (without POLLRDHUP a FIN is readable only).
  *
  * is_read_closed: the read half is shut (peer sent FIN, or hang-up).
  * is_write_closed: writing can no longer succeed (peer reset or closed).
@@ -401,6 +485,8 @@ XPOLL_INLINE bool xpoll_event_is_lio(const xpoll_event *event)
  *
  * Mechanism: EVFILT_USER on kqueue (FreeBSD, macOS), an eventfd on Linux,
  * a non-blocking pipe elsewhere (or when forced by XPOLL_FORCE_PIPE_WAKER).
+ * The poll backend wakes through its internal notification descriptor (an
+ * eventfd or a pipe) and needs no re-arm for the waker.
  * ---------------------------------------------------------------------- */
 
 /**

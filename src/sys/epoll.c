@@ -180,5 +180,6 @@ const struct xpoll__selector xpoll__epoll_selector = {
     .register_fd = xpoll__epoll_register,
     .reregister_fd = xpoll__epoll_reregister,
     .deregister_fd = xpoll__epoll_deregister,
+    .rearm = NULL, /* EPOLLET: the kernel reports every new edge itself */
     .select = xpoll__epoll_select,
 };

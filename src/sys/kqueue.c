@@ -371,5 +371,6 @@ const struct xpoll__selector xpoll__kqueue_selector = {
     .register_fd = xpoll__kqueue_register,
     .reregister_fd = xpoll__kqueue_reregister,
     .deregister_fd = xpoll__kqueue_deregister,
+    .rearm = NULL, /* EV_CLEAR: the kernel reports every new edge itself */
     .select = xpoll__kqueue_select,
 };

@@ -5,7 +5,7 @@
  *
  * A backend is a const table of operations.  The core picks one at
  * xpoll_new() time from xpoll__selectors[], so one build can carry several
- * (epoll beside kqueue-through-emulation on Linux, later poll or io_uring).
+ * (epoll beside poll(2) and kqueue-through-emulation on Linux).
  */
 #ifndef XPOLL_SYS_SELECTOR_H
 #define XPOLL_SYS_SELECTOR_H
@@ -18,10 +18,10 @@
 
 /* Internal names are xpoll__*: hidden by -fvisibility=hidden.  A backend's
  * file-scope names carry that prefix too, with the backend's name
- * (xpoll__epoll_*, xpoll__kqueue_*, xpoll__waker_pipe_*): the short
- * prefixes belong to system headers (<sys/epoll.h> declares epoll_*,
- * <sys/eventfd.h> eventfd_read and eventfd_write), and wepoll exports
- * epoll_close. */
+ * (xpoll__epoll_*, xpoll__kqueue_*, xpoll__pollfd_*, xpoll__waker_pipe_*):
+ * the short prefixes belong to system headers (<sys/epoll.h> declares
+ * epoll_*, <sys/eventfd.h> eventfd_read and eventfd_write, <poll.h> poll*),
+ * and wepoll exports epoll_close. */
 #define XPOLL__ALL_INTERESTS                                                   \
     (XPOLL_READABLE | XPOLL_WRITABLE | XPOLL_PRIORITY | XPOLL_AIO | XPOLL_LIO)
 
@@ -32,8 +32,11 @@ struct xpoll__selector;
 
 struct xpoll {
     const struct xpoll__selector *selector;
-    int fd;         /* the epoll / kqueue descriptor */
+    int fd;         /* the epoll / kqueue descriptor; poll: -ENOTSUP */
     unsigned flags; /* backend-private; touched only by the waiting thread */
+    /* Backend-private state that lives in user space (the poll backend's
+     * registration table); NULL where the kernel keeps it all. */
+    void *state;
     /* Set while a waker exists (one per poll). */
     _Atomic(struct xpoll_waker *) waker;
 };
@@ -87,6 +90,11 @@ struct xpoll__selector {
     int (*reregister_fd)(xpoll *poll, int fd, xpoll_token token,
                          xpoll_interests interests);
     int (*deregister_fd)(xpoll *poll, int fd);
+    /* The re-arm rule (xpoll_rearm): `fd` ran into EAGAIN for `interests`
+     * (validated as for register_fd), so a new event for them is expected.
+     * NULL where the kernel re-arms by itself (edge-triggered epoll and
+     * kqueue): the call then costs no system call and no lock. */
+    int (*rearm)(xpoll *poll, int fd, xpoll_interests interests);
     /* Wait and fill events->xpoll__items / xpoll__len; returns the count
      * or a negative errno.  xpoll__len is already 0. */
     int (*select)(xpoll *poll, xpoll_events *events, int64_t timeout_ns);
@@ -98,6 +106,16 @@ extern const struct xpoll__selector *const xpoll__selectors[];
 
 /* Largest native_event_size among xpoll__selectors. */
 size_t xpoll__native_event_size(void);
+
+/* xpoll_rearm() without the argument checks, for callers that made them
+ * (the net.h I/O helpers: poll non-NULL, fd >= 0, a direction every
+ * backend has). */
+static inline int xpoll__rearm(xpoll *poll, int fd, xpoll_interests interests)
+{
+    if (poll->selector->rearm == NULL)
+        return 0;
+    return poll->selector->rearm(poll, fd, interests);
+}
 
 /* After a wait that returned events: wakes from now on need a new event.
  * The exchange (not a plain store) reads the last wake's write, so what
