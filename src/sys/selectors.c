@@ -1,6 +1,9 @@
 /*
  * The backends this build carries, best first.  CMake decides which
  * backend files are compiled and defines XPOLL_HAVE_<BACKEND> for each.
+ * poll(2) comes last: O(registered descriptors) per wait, and it needs the
+ * re-arm rule, so it is the default only where neither epoll nor kqueue
+ * exists.
  */
 #include <stddef.h>
 
@@ -12,6 +15,9 @@ extern const struct xpoll__selector xpoll__epoll_selector;
 #ifdef XPOLL_HAVE_KQUEUE
 extern const struct xpoll__selector xpoll__kqueue_selector;
 #endif
+#ifdef XPOLL_HAVE_POLL
+extern const struct xpoll__selector xpoll__pollfd_selector;
+#endif
 
 const struct xpoll__selector *const xpoll__selectors[] = {
 #ifdef XPOLL_HAVE_EPOLL
@@ -19,6 +25,9 @@ const struct xpoll__selector *const xpoll__selectors[] = {
 #endif
 #ifdef XPOLL_HAVE_KQUEUE
     &xpoll__kqueue_selector,
+#endif
+#ifdef XPOLL_HAVE_POLL
+    &xpoll__pollfd_selector,
 #endif
     NULL,
 };
