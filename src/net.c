@@ -1,7 +1,8 @@
 /*
  * Non-blocking socket helpers (include/xpoll/net.h): sockets from address
- * text.  The descriptors come from src/sys/fd.c, which gives them their
- * flags on every platform; the address text is src/addr.c's.
+ * text, and I/O calls that follow the re-arm rule.  The descriptors come
+ * from src/sys/fd.c, which gives them their flags on every platform; the
+ * address text is src/addr.c's.
  *
  * Every public function returns its result (a descriptor, 0, a length or
  * a negative errno) and leaves errno as the caller had it, on success and
@@ -21,15 +22,18 @@
 
 #include "addr.h"
 #include "sys/fd.h"
+#include "sys/selector.h"
 
-/* Return the int `call` gives, with errno as it was before the call. */
-#define RETURN_KEEPING_ERRNO(call)                                             \
+/* Return the `type` value `call` gives, with errno as it was before the
+ * call. */
+#define RETURN_KEEPING_ERRNO_AS(type, call)                                    \
     do {                                                                       \
         int saved_errno_ = errno;                                              \
-        int result_ = (call);                                                  \
+        type result_ = (call);                                                 \
         errno = saved_errno_;                                                  \
         return result_;                                                        \
     } while (0)
+#define RETURN_KEEPING_ERRNO(call) RETURN_KEEPING_ERRNO_AS(int, call)
 
 /* -errno of a failed call, after closing fd.  close() can overwrite errno,
  * so read it first. */
@@ -247,6 +251,108 @@ static int sock_addr(int fd, char *buf, size_t len, int peer)
 }
 
 /* ------------------------------------------------------------------------
+ * I/O that follows the re-arm rule
+ * ---------------------------------------------------------------------- */
+
+/* EWOULDBLOCK is EAGAIN on Linux and the BSDs; POSIX allows it to differ. */
+static int would_block(int err)
+{
+    if (err == EAGAIN)
+        return 1;
+    return err == EWOULDBLOCK;
+}
+
+static int io_check(const xpoll *poll, int fd)
+{
+    if (poll == NULL)
+        return -EINVAL;
+    return fd < 0 ? -EBADF : 0;
+}
+
+/* The result of one transfer of up to `len` bytes in direction `dir`:
+ * re-arms after EAGAIN and after a short transfer (net.h says why).  An
+ * unregistered descriptor has nothing to re-arm: -ENOENT is not the
+ * caller's business here, and no other error is left after io_check(). */
+static ssize_t io_result(xpoll *poll, int fd, ssize_t n, size_t len,
+                         xpoll_interests dir)
+{
+    if (n < 0) {
+        int err = errno;
+        if (!would_block(err))
+            return -err;
+        (void)xpoll__rearm(poll, fd, dir);
+        return -EAGAIN;
+    }
+    if (n > 0 && (size_t)n < len)
+        (void)xpoll__rearm(poll, fd, dir);
+    return n;
+}
+
+static ssize_t io_read(xpoll *poll, int fd, void *buf, size_t len)
+{
+    int err = io_check(poll, fd);
+    if (err < 0)
+        return err;
+    ssize_t n;
+    do
+        n = read(fd, buf, len);
+    while (n < 0 && errno == EINTR);
+    return io_result(poll, fd, n, len, XPOLL_READABLE);
+}
+
+static ssize_t io_write(xpoll *poll, int fd, const void *buf, size_t len)
+{
+    int err = io_check(poll, fd);
+    if (err < 0)
+        return err;
+    ssize_t n;
+    do
+        n = write(fd, buf, len);
+    while (n < 0 && errno == EINTR);
+    return io_result(poll, fd, n, len, XPOLL_WRITABLE);
+}
+
+static ssize_t io_recvfrom(xpoll *poll, int fd, void *buf, size_t len,
+                           int flags, struct sockaddr *addr, socklen_t *addrlen)
+{
+    int err = io_check(poll, fd);
+    if (err < 0)
+        return err;
+    ssize_t n;
+    do
+        n = recvfrom(fd, buf, len, flags, addr, addrlen);
+    while (n < 0 && errno == EINTR);
+    return io_result(poll, fd, n, len, XPOLL_READABLE);
+}
+
+static ssize_t io_sendto(xpoll *poll, int fd, const void *buf, size_t len,
+                         int flags, const struct sockaddr *addr,
+                         socklen_t addrlen)
+{
+    int err = io_check(poll, fd);
+    if (err < 0)
+        return err;
+    ssize_t n;
+    do
+        n = sendto(fd, buf, len, flags, addr, addrlen);
+    while (n < 0 && errno == EINTR);
+    return io_result(poll, fd, n, len, XPOLL_WRITABLE);
+}
+
+static int io_accept(xpoll *poll, int listen_fd)
+{
+    int fd = io_check(poll, listen_fd);
+    if (fd < 0)
+        return fd;
+    fd = accept_connection(listen_fd);
+    if (fd < 0 && would_block(-fd)) {
+        (void)xpoll__rearm(poll, listen_fd, XPOLL_READABLE);
+        return -EAGAIN;
+    }
+    return fd;
+}
+
+/* ------------------------------------------------------------------------
  * The public functions: each keeps the caller's errno.
  * ---------------------------------------------------------------------- */
 
@@ -318,4 +424,47 @@ int xpoll_local_addr(int fd, char *buf, size_t len)
 int xpoll_peer_addr(int fd, char *buf, size_t len)
 {
     RETURN_KEEPING_ERRNO(sock_addr(fd, buf, len, 1));
+}
+
+ssize_t xpoll_read(xpoll *poll, int fd, void *buf, size_t len)
+{
+    RETURN_KEEPING_ERRNO_AS(ssize_t, io_read(poll, fd, buf, len));
+}
+
+ssize_t xpoll_write(xpoll *poll, int fd, const void *buf, size_t len)
+{
+    RETURN_KEEPING_ERRNO_AS(ssize_t, io_write(poll, fd, buf, len));
+}
+
+/* recv(2) and send(2) are recvfrom(2) and sendto(2) without an address
+ * (POSIX says so of each). */
+ssize_t xpoll_recv(xpoll *poll, int fd, void *buf, size_t len, int flags)
+{
+    RETURN_KEEPING_ERRNO_AS(ssize_t,
+                            io_recvfrom(poll, fd, buf, len, flags, NULL, NULL));
+}
+
+ssize_t xpoll_send(xpoll *poll, int fd, const void *buf, size_t len, int flags)
+{
+    RETURN_KEEPING_ERRNO_AS(ssize_t,
+                            io_sendto(poll, fd, buf, len, flags, NULL, 0));
+}
+
+ssize_t xpoll_recvfrom(xpoll *poll, int fd, void *buf, size_t len, int flags,
+                       struct sockaddr *addr, socklen_t *addrlen)
+{
+    RETURN_KEEPING_ERRNO_AS(
+        ssize_t, io_recvfrom(poll, fd, buf, len, flags, addr, addrlen));
+}
+
+ssize_t xpoll_sendto(xpoll *poll, int fd, const void *buf, size_t len,
+                     int flags, const struct sockaddr *addr, socklen_t addrlen)
+{
+    RETURN_KEEPING_ERRNO_AS(
+        ssize_t, io_sendto(poll, fd, buf, len, flags, addr, addrlen));
+}
+
+int xpoll_accept_on(xpoll *poll, int listen_fd)
+{
+    RETURN_KEEPING_ERRNO(io_accept(poll, listen_fd));
 }

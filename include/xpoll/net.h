@@ -1,5 +1,6 @@
 /*
- * xpoll/net.h - non-blocking socket helpers.
+ * xpoll/net.h - non-blocking socket helpers, and I/O that follows the
+ * re-arm rule.
  *
  * Thin wrappers over the socket calls a server built on xpoll needs.  Every
  * descriptor they return is non-blocking and close-on-exec (atomically
@@ -28,8 +29,10 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/socket.h> /* struct sockaddr, socklen_t */
+#include <sys/types.h>  /* ssize_t */
 
-#include "poll.h" /* XPOLL_API */
+#include "poll.h" /* XPOLL_API, xpoll, xpoll_rearm */
 
 #ifdef __cplusplus
 extern "C" {
@@ -153,6 +156,65 @@ XPOLL_API int xpoll_pipe(int fds[2]);
  */
 XPOLL_API int xpoll_local_addr(int fd, char *buf, size_t len);
 XPOLL_API int xpoll_peer_addr(int fd, char *buf, size_t len);
+
+/* ------------------------------------------------------------------------
+ * I/O that follows the re-arm rule
+ *
+ * read(2), write(2), recv(2), send(2), recvfrom(2), sendto(2) and accept on
+ * a descriptor registered with `poll`, which say to the poll what they
+ * learnt (xpoll_rearm(), <xpoll/poll.h>).  With these (or with its own
+ * xpoll_rearm() after each EAGAIN) a program gets the same edge-triggered
+ * behaviour on every backend, poll(2) included: no lost edge, spurious
+ * events allowed.  On epoll and kqueue they cost nothing beyond the call
+ * itself.
+ *
+ * Each one:
+ *  - checks `poll` (NULL: -EINVAL) and the descriptor (< 0: -EBADF) before
+ *    any I/O;
+ *  - makes the call, again as long as it fails with EINTR;
+ *  - returns the count (0: end of file, or an empty datagram, or len 0),
+ *    the new descriptor (accept), or a negative errno; EWOULDBLOCK comes
+ *    back as -EAGAIN;
+ *  - re-arms the direction it used when the call failed with EAGAIN, and
+ *    when it moved fewer bytes than asked but more than none: on a stream
+ *    socket such a short transfer proves the buffer was empty (read) or
+ *    full (write) at that moment, so a program may stop there as on epoll
+ *    (README, "The short-read rule"); elsewhere it costs at most a
+ *    spurious event.  Reading calls (read, recv, recvfrom, accept) re-arm
+ *    XPOLL_READABLE, writing calls (write, send, sendto) XPOLL_WRITABLE.
+ *    A descriptor `poll` does not have registered is not an error: there
+ *    is nothing to re-arm.
+ *
+ * The flags are passed to the system as they are: a send to a socket whose
+ * peer is gone raises SIGPIPE unless the socket has SO_NOSIGPIPE (Apple,
+ * set by the helpers above), MSG_NOSIGNAL is passed, or SIGPIPE is
+ * ignored.
+ * ---------------------------------------------------------------------- */
+
+XPOLL_API ssize_t xpoll_read(xpoll *poll, int fd, void *buf, size_t len);
+XPOLL_API ssize_t xpoll_write(xpoll *poll, int fd, const void *buf, size_t len);
+XPOLL_API ssize_t xpoll_recv(xpoll *poll, int fd, void *buf, size_t len,
+                             int flags);
+XPOLL_API ssize_t xpoll_send(xpoll *poll, int fd, const void *buf, size_t len,
+                             int flags);
+/** `addr`/`addrlen` as recvfrom(2): NULL for no address; on return
+ * *addrlen is the address's full length, which may exceed the room. */
+XPOLL_API ssize_t xpoll_recvfrom(xpoll *poll, int fd, void *buf, size_t len,
+                                 int flags, struct sockaddr *addr,
+                                 socklen_t *addrlen);
+XPOLL_API ssize_t xpoll_sendto(xpoll *poll, int fd, const void *buf, size_t len,
+                               int flags, const struct sockaddr *addr,
+                               socklen_t addrlen);
+
+/**
+ * xpoll_accept() on a listener registered with `poll`: one connection, or
+ * -EAGAIN once the backlog is empty, after which XPOLL_READABLE is
+ * re-armed.  Errors and retries as xpoll_accept() (-EMFILE and -ENFILE
+ * leave the connection in the backlog and re-arm nothing: retry once
+ * descriptors are back); also -EINVAL (poll NULL) and -EBADF (listen_fd <
+ * 0).
+ */
+XPOLL_API int xpoll_accept_on(xpoll *poll, int listen_fd);
 
 #ifdef __cplusplus
 }
