@@ -48,6 +48,14 @@
  *    pollidxs table).  The array grows only in registration; a wait
  *    allocates nothing.
  *
+ *  - The kernel refuses an array longer than the descriptor limit (Linux
+ *    poll(2): EINVAL once nfds exceeds RLIMIT_NOFILE; macOS poll(2): EINVAL
+ *    above OPEN_MAX, 10240 in <sys/syslimits.h>, whatever the rlimit).
+ *    The array has one entry per registration and one for the
+ *    notification descriptor, so on Linux it stays within the limit
+ *    unless descriptors were closed without deregistering or the limit was
+ *    lowered below the registrations; xpoll_wait() then returns -EINVAL.
+ *
  *  - The array must not change under a poll() in progress: the kernel
  *    copies it in when the call starts and writes each revents back when
  *    it ends (Linux fs/select.c do_sys_poll), so a registration made
