@@ -27,6 +27,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -540,6 +541,89 @@ static void rearm_from_another_thread_reaches_a_blocked_wait(void **state)
     pair_close(PAIR_PIPE, fds);
 }
 
+enum { CHURNERS = 4, CHURN_ROUNDS = 300, WAKER = 0x77aa };
+
+struct churner {
+    xpoll *poll;
+    xpoll_waker *waker;
+    int fds[2];
+    xpoll_token token;
+    int errors;
+    atomic_int *finished;
+    pthread_t thread;
+};
+
+static void *churn_main(void *arg)
+{
+    struct churner *c = arg;
+    for (int r = 0; r < CHURN_ROUNDS; r++) {
+        c->errors +=
+            xpoll_register(c->poll, c->fds[0], c->token, XPOLL_READABLE) != 0;
+        c->errors += xpoll_rearm(c->poll, c->fds[0], XPOLL_READABLE) != 0;
+        c->errors += xpoll_reregister(c->poll, c->fds[0], c->token,
+                                      XPOLL_READABLE | XPOLL_WRITABLE) != 0;
+        c->errors += xpoll_rearm(c->poll, c->fds[0],
+                                 XPOLL_READABLE | XPOLL_WRITABLE) != 0;
+        c->errors += xpoll_deregister(c->poll, c->fds[0]) != 0;
+    }
+    if (atomic_fetch_add(c->finished, 1) == CHURNERS - 1)
+        c->errors += xpoll_waker_wake(c->waker) != 0;
+    return NULL;
+}
+
+/* Registration, re-arming and deregistration from several threads at once
+ * while another waits (the poll backend shares one table under a lock):
+ * every call succeeds, every event names a token in use, and once all is
+ * deregistered a wait reports nothing.  The last thread to finish wakes
+ * the waiter, so nothing here waits on a clock. */
+static void changes_from_many_threads_during_waits(void **state)
+{
+    struct fixture *f = *state;
+    struct churner c[CHURNERS];
+    atomic_int finished;
+    atomic_init(&finished, 0);
+    xpoll_waker *waker;
+    assert_int_equal(xpoll_waker_new(f->poll, WAKER, &waker), 0);
+    for (int i = 0; i < CHURNERS; i++) {
+        c[i] = (struct churner){
+            .poll = f->poll,
+            .waker = waker,
+            .token = (xpoll_token)i,
+            .finished = &finished,
+        };
+        pair_open(PAIR_UNIX_STREAM, c[i].fds);
+        put(PAIR_UNIX_STREAM, c[i].fds); /* readable and writable */
+        assert_int_equal(pthread_create(&c[i].thread, NULL, churn_main, &c[i]),
+                         0);
+    }
+    long waits = 0, events = 0;
+    bool woken = false;
+    while (!woken || atomic_load(&finished) < CHURNERS) {
+        int n = xpoll_wait(f->poll, f->events, -1);
+        assert_true(n >= 0 || n == -EINTR);
+        waits++;
+        for (int e = 0; e < n; e++) {
+            xpoll_token t =
+                xpoll_event_token(xpoll_events_get(f->events, (size_t)e));
+            woken = woken || t == WAKER;
+            assert_true(t == WAKER || t < CHURNERS);
+            events++;
+        }
+    }
+    for (int i = 0; i < CHURNERS; i++) {
+        assert_int_equal(pthread_join(c[i].thread, NULL), 0);
+        assert_int_equal(c[i].errors, 0);
+    }
+    expect_no_event(f->poll, f->events, 0);
+    for (int i = 0; i < CHURNERS; i++) {
+        assert_int_equal(xpoll_rearm(f->poll, c[i].fds[0], XPOLL_READABLE),
+                         on_poll(f) ? -ENOENT : 0);
+        pair_close(PAIR_UNIX_STREAM, c[i].fds);
+    }
+    xpoll_waker_free(waker);
+    print_message("%ld waits, %ld events\n", waits, events);
+}
+
 /* Many registrations, half of them removed (poll moves the last entry into
  * each hole), then every remaining one re-armed through the helpers: each
  * token arrives exactly once per round, and no removed one comes back. */
@@ -798,6 +882,7 @@ int main(void)
         T(data_then_fin_through_helpers),
         T(rearm_from_another_thread_reaches_a_blocked_wait),
         T(registration_churn_keeps_every_token),
+        T(changes_from_many_threads_during_waits),
         T(helpers_check_arguments_before_any_io),
         T(helpers_return_eagain_and_keep_errno),
         T(helpers_pass_other_errors_through),
