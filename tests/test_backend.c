@@ -93,8 +93,6 @@ static void env_reserved_names_are_enotsup(void **state)
 {
     (void)state;
     xpoll *poll;
-    assert_int_equal(new_with_env("poll", &poll), -ENOTSUP);
-    assert_null(poll);
     assert_int_equal(new_with_env("io_uring", &poll), -ENOTSUP);
     assert_null(poll);
 }
