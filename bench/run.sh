@@ -105,6 +105,7 @@ fi
 
 if [[ ${SKIP_BUILD:-0} != 1 ]]; then
     log "building into $BUILD (Release, -O2 -g -DNDEBUG)"
+    mkdir -p "$(dirname "$BUILD")" # a fresh clone has no build/
     cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release \
         "-DCMAKE_C_FLAGS_RELEASE=-O2 -g -DNDEBUG" \
         -DXPOLL_BUILD_BENCH=ON -DXPOLL_BUILD_TESTS=OFF \
