@@ -13,7 +13,9 @@
  *    heard once even with both directions disarmed, never again and again;
  *  - the helpers check their arguments before any I/O, retry EINTR, return
  *    -EAGAIN for EWOULDBLOCK, keep errno, and re-arm after a short
- *    transfer.
+ *    transfer;
+ *  - every descriptor a poll and its waker open is close-on-exec (the poll
+ *    backend's notification descriptor has no xpoll_fd() to ask).
  *
  * Each "no event" below follows a proof that the descriptor's state would
  * make poll(2) report it (wait_fd), and is a wait with timeout 0 unless
@@ -25,6 +27,7 @@
 #include <arpa/inet.h>
 #include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <stdatomic.h>
@@ -851,6 +854,38 @@ static void helpers_retry_eintr(void **state)
     pair_close(PAIR_PIPE, fds);
 }
 
+/* fcntl(2) F_GETFD: a descriptor's FD_CLOEXEC, without which a child that
+ * execs would inherit it. */
+static void
+every_new_descriptor_is_cloexec(const struct fd_set_snapshot *before)
+{
+    int fds[16];
+    int n = fds_opened_since(before, fds, 16);
+    assert_true(n <= 16);
+    for (int i = 0; i < n; i++) {
+        int flags = fcntl(fds[i], F_GETFD);
+        assert_true(flags >= 0);
+        assert_true(flags & FD_CLOEXEC);
+    }
+}
+
+static void descriptors_of_a_poll_and_its_waker_are_cloexec(void **state)
+{
+    (void)state;
+    struct fd_set_snapshot before;
+    xpoll *poll;
+    xpoll_waker *waker;
+    fd_snapshot(&before);
+    assert_int_equal(xpoll_new(&poll), 0);
+    every_new_descriptor_is_cloexec(&before);
+    assert_int_equal(xpoll_waker_new(poll, TOKEN, &waker), 0);
+    every_new_descriptor_is_cloexec(&before);
+    xpoll_waker_free(waker);
+    xpoll_free(poll);
+    /* And nothing stays open. */
+    assert_int_equal(fds_opened_since(&before, NULL, 0), 0);
+}
+
 #define T(name)                                                                \
     cmocka_unit_test_setup_teardown(name, fixture_setup, fixture_teardown)
 
@@ -888,6 +923,7 @@ int main(void)
         T(helpers_pass_other_errors_through),
         T(sendto_and_recvfrom_carry_addresses),
         T(helpers_retry_eintr),
+        cmocka_unit_test(descriptors_of_a_poll_and_its_waker_are_cloexec),
     };
     return RUN(tests, NULL, NULL);
 }
