@@ -30,25 +30,6 @@
 #define AUDIT_ARCH_HERE AUDIT_ARCH_AARCH64
 #else
 #error "tests/seccomp.h: add this architecture's AUDIT_ARCH_*"
-/* Runs `body` in a forked child and fails the test (cmocka) if a
- * CHILD_CHECK failed there, naming its file and line, or if the child was
- * killed (SIGSYS: a forbidden system call) or exited with another status
- * than 0.  The report travels through memory shared with the parent
- * (MAP_SHARED), so a child that may do no I/O, or is killed, still leaves
- * it. */
-void run_in_child(void (*body)(void));
-
-/* In a child of run_in_child(): records `file` and `line` and ends the
- * child at once by the raw exit_group system call (sanitizer runtimes hook
- * _exit(), and a filter may allow nothing else).  Async-signal-safe. */
-_Noreturn void child_check_failed(const char *file, int line);
-
-#define CHILD_CHECK(cond)                                                      \
-    do {                                                                       \
-        if (!(cond))                                                           \
-            child_check_failed(__FILE__, __LINE__);                            \
-    } while (0)
-
 #endif
 
 /* Installs `filter` on the calling thread only (no
