@@ -17,7 +17,13 @@
  *  - bounded buffering: a client that does not read its echo is not read
  *    from either, so it costs at most BUF_SIZE bytes of memory;
  *  - half-close (echo everything, then close), resets, EMFILE on accept,
- *    and a clean shutdown that closes and frees every connection.
+ *    and a clean shutdown that closes and frees every connection;
+ *  - the re-arm rule: every read, write and accept goes through the I/O
+ *    helpers of <xpoll/net.h> (xpoll_read, xpoll_write, xpoll_accept_on),
+ *    which tell the poll when a direction was drained (-EAGAIN, or a short
+ *    transfer).  epoll and kqueue need not be told, the poll(2) backend
+ *    must be, so with the helpers this loop runs unchanged on every
+ *    backend (XPOLL_BACKEND=poll).
  *
  * In the steady state a ping-pong message costs one read() and one write()
  * and a share of one xpoll_wait(): no extra read to reach EAGAIN (see the
@@ -136,12 +142,13 @@ static void conn_pump(struct server *s, struct conn *c)
         /* Write what is pending, until it is all sent or the socket is
          * full. */
         while (c->start < c->end && !out_full) {
-            ssize_t n = write(c->fd, c->buf + c->start, c->end - c->start);
+            /* xpoll_write retries EINTR and, on -EAGAIN, re-arms WRITABLE:
+             * on the poll backend no WRITABLE event would come otherwise. */
+            ssize_t n = xpoll_write(s->poll, c->fd, c->buf + c->start,
+                                    c->end - c->start);
             if (n > 0)
                 c->start += (size_t)n;
-            else if (n < 0 && errno == EINTR)
-                continue;
-            else if (n == 0 || errno == EAGAIN || errno == EWOULDBLOCK)
+            else if (n == 0 || n == -EAGAIN)
                 out_full = true;
             else
                 goto close; /* EPIPE, ECONNRESET: the peer is gone */
@@ -158,16 +165,21 @@ static void conn_pump(struct server *s, struct conn *c)
         size_t room = BUF_SIZE - c->end;
         if (!c->may_read || c->eof || room == 0)
             break;
-        ssize_t n = read(c->fd, c->buf + c->end, room);
+        /* xpoll_read re-arms READABLE after -EAGAIN and after a short
+         * read, the two ways this loop stops reading until the next event
+         * (the poll backend reports a direction once, then waits for the
+         * re-arm).  Stopping on a full buffer re-arms nothing, and needs
+         * nothing: this loop resumes reading by itself (may_read). */
+        ssize_t n = xpoll_read(s->poll, c->fd, c->buf + c->end, room);
         if (n > 0) {
             c->end += (size_t)n;
             if ((size_t)n < room && !c->fin_seen)
                 c->may_read = false; /* a short read: drained (see above) */
         } else if (n == 0) {
             c->eof = true; /* half-close: flush what is pending, then close */
-        } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        } else if (n == -EAGAIN) {
             c->may_read = false;
-        } else if (errno != EINTR) {
+        } else {
             goto close; /* ECONNRESET: an abrupt close */
         }
     }
@@ -254,19 +266,22 @@ static bool shed(struct server *s)
         return false;
     close(s->spare_fd);
     int fd;
-    while ((fd = xpoll_accept(s->listen_fd)) >= 0)
+    while ((fd = xpoll_accept_on(s->poll, s->listen_fd)) >= 0)
         close(fd);
     s->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
     return fd == -EAGAIN;
 }
 
 /* Accept until the backlog is empty (edge-triggered: no new event for the
- * connections left waiting). */
+ * connections left waiting).  xpoll_accept_on re-arms the listener when it
+ * returns -EAGAIN; on the other errors it re-arms nothing, so on the poll
+ * backend the listener stays quiet until accept_owed retries it, instead
+ * of reporting the backlog that could not be taken at every wait. */
 static void accept_all(struct server *s)
 {
     s->accept_owed = false;
     for (;;) {
-        int fd = xpoll_accept(s->listen_fd);
+        int fd = xpoll_accept_on(s->poll, s->listen_fd);
         if (fd >= 0) {
             if (conn_open(s, fd) < 0)
                 close(fd);

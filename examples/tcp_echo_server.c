@@ -12,7 +12,8 @@
  * This file shows the set-up around the loop: a listener, a poll, a waker,
  * and SIGINT/SIGTERM turned into a waker event by a signal handler, so the
  * server stays on one thread.  The loop itself - connections, buffering,
- * half-close, EMFILE - is echo_serve() in tcp_echo_engine.c.
+ * half-close, EMFILE, and the re-arm rule that lets it run unchanged on
+ * the poll(2) backend - is echo_serve() in tcp_echo_engine.c.
  */
 #define _XOPEN_SOURCE 700
 

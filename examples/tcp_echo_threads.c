@@ -2,7 +2,8 @@
  * tcp_echo_threads - the echo engine of tcp_echo_server (tcp_echo_engine.c)
  * on several threads.  Each thread has its own xpoll and its own listener
  * on the same port (SO_REUSEPORT), so the kernel spreads new connections
- * over the threads and they share no state and no lock.
+ * over the threads and they share no state and no lock.  Like the engine,
+ * it runs on every backend, poll(2) included (XPOLL_BACKEND=poll).
  *
  *   tcp_echo_threads [ADDR] [THREADS]   default 127.0.0.1:9000, 4 threads
  *

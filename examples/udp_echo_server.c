@@ -9,6 +9,11 @@
  * Unlike a stream, a datagram socket returns one datagram per read, and its
  * size says nothing about what is queued behind it: after an event, read
  * until EAGAIN - the short-read rule of tcp_echo_server does not apply.
+ *
+ * The socket I/O goes through the helpers of <xpoll/net.h> (xpoll_recvfrom,
+ * xpoll_sendto): on -EAGAIN they re-arm the direction, which the poll(2)
+ * backend needs before it reports that direction again, so the server runs
+ * unchanged on every backend.
  */
 #define _XOPEN_SOURCE 700
 
@@ -41,29 +46,30 @@ static void on_stop_signal(int sig)
 /* Echo everything queued.  A reply that does not fit the send buffer
  * (EAGAIN) is dropped, as the network may drop any datagram: queueing it
  * would need memory without bound, and the client has to retry anyway. */
-static int echo_all(int fd, unsigned long *echoed, unsigned long *dropped)
+static int echo_all(xpoll *poll, int fd, unsigned long *echoed,
+                    unsigned long *dropped)
 {
     static unsigned char buf[65536]; /* the largest UDP payload fits */
     struct sockaddr_storage from;
 
     for (;;) {
         socklen_t fromlen = sizeof from;
-        ssize_t n = recvfrom(fd, buf, sizeof buf, 0, (struct sockaddr *)&from,
-                             &fromlen);
+        /* Retries EINTR; -EAGAIN means drained, and READABLE is re-armed. */
+        ssize_t n = xpoll_recvfrom(poll, fd, buf, sizeof buf, 0,
+                                   (struct sockaddr *)&from, &fromlen);
+        if (n == -EAGAIN)
+            return 0;
         if (n < 0) {
-            if (errno == EAGAIN || errno == EWOULDBLOCK)
-                return 0;
-            if (errno == EINTR)
-                continue;
             /* An ICMP error from an earlier reply (ECONNREFUSED on Linux)
              * is reported once by the next call; it is not ours to keep. */
-            if (errno == ECONNREFUSED || errno == EHOSTUNREACH ||
-                errno == ENETUNREACH)
+            if (n == -ECONNREFUSED || n == -EHOSTUNREACH || n == -ENETUNREACH)
                 continue;
-            return -errno;
+            return (int)n;
         }
-        if (sendto(fd, buf, (size_t)n, 0, (struct sockaddr *)&from, fromlen) <
-            0)
+        /* A -EAGAIN here re-arms WRITABLE, which this socket is not
+         * registered for: nothing happens, the reply is just dropped. */
+        if (xpoll_sendto(poll, fd, buf, (size_t)n, 0, (struct sockaddr *)&from,
+                         fromlen) < 0)
             ++*dropped;
         else
             ++*echoed;
@@ -115,7 +121,7 @@ int main(int argc, char **argv)
         for (int i = 0; i < n && err == 0; i++) {
             const xpoll_event *ev = xpoll_events_get(events, (size_t)i);
             if (xpoll_event_token(ev) == SOCKET_TOKEN)
-                err = echo_all(fd, &echoed, &dropped);
+                err = echo_all(poll, fd, &echoed, &dropped);
         }
         if (err < 0)
             break;

@@ -8,6 +8,8 @@
  * xpoll_wait(), takes the whole queue whenever the waker's event arrives.
  * Wakes that happen before the loop gets to the event coalesce into one
  * event, so the loop must empty the queue each time, not take one item.
+ * The waker itself needs no re-arm and no draining on any backend, poll(2)
+ * included, and the demo does no socket I/O: it runs unchanged everywhere.
  *
  * Prints one line per result and a summary; exits 0 once every result has
  * arrived (1 if they do not within 10 seconds).
