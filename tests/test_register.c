@@ -222,12 +222,17 @@ static void pending_event_of_a_closed_fd_is_dropped(void **state)
  * reference to the file is closed.  kqueue drops knotes when the
  * descriptor number is closed (kevent(2): "Calling close() on a file
  * descriptor will remove any kevents that reference the descriptor").
- * Pins today's behaviour. */
+ * The poll(2) backend answers as kqueue: poll() knows numbers, not files,
+ * so the closed number reads POLLNVAL and its registration is disarmed
+ * (src/sys/pollfd.c), and registering the reused number replaces it.
+ * Pins today's behaviour of each backend. */
 static void close_without_deregister_with_dup(void **state)
 {
     struct fixture *f = *state;
     int a[2], b[2];
     xpoll_token t[16];
+    /* epoll alone keeps the registration alive through the dup. */
+    bool old_lives_on = xpoll_get_backend(f->poll) == XPOLL_BACKEND_EPOLL;
     pair_open(PAIR_PIPE, a);
     assert_int_equal(xpoll_register(f->poll, a[0], OLD, XPOLL_READABLE), 0);
     int keep = fcntl(a[0], F_DUPFD_CLOEXEC, 100); /* the file lives on */
@@ -235,7 +240,7 @@ static void close_without_deregister_with_dup(void **state)
     int number = a[0];
     close(a[0]);
     assert_int_equal(write(a[1], "o", 1), 1);
-    if (on_kqueue()) {
+    if (!old_lives_on) {
         expect_no_event(f->poll, f->events, 20 * MS);
     } else {
         struct seen seen = expect_event(f->poll, f->events, OLD);
@@ -261,7 +266,7 @@ static void close_without_deregister_with_dup(void **state)
     assert_int_equal(write(b[1], "n", 1), 1);
     n = wait_tokens(f->poll, f->events, 50 * MS, t, 16);
     assert_false(has_token(t, n, NEW));
-    if (on_kqueue())
+    if (!old_lives_on)
         assert_int_equal(n, 0);
     else
         assert_true(n == 1 && t[0] == OLD);
@@ -276,7 +281,12 @@ static void close_without_deregister_with_dup(void **state)
     pair_close(PAIR_PIPE, b);
 }
 
-/* dup2() onto a registered number closes it implicitly. */
+/* dup2() onto a registered number closes it implicitly.  On epoll and
+ * kqueue the registration dies with the file.  The poll(2) backend keeps
+ * numbers, not files, and no poll() saw the number closed: the new file's
+ * readiness comes with the old token (the caller's bug, documented in
+ * docs/bad-input.md), and registering the number again replaces the stale
+ * registration because fstat() shows another file (src/sys/pollfd.c). */
 static void dup2_over_a_registered_number(void **state)
 {
     struct fixture *f = *state;
@@ -287,8 +297,13 @@ static void dup2_over_a_registered_number(void **state)
     assert_int_equal(xpoll_register(f->poll, a[0], OLD, XPOLL_READABLE), 0);
     assert_int_equal(dup2(b[0], a[0]), a[0]); /* a's read end is gone */
     assert_int_equal(write(b[1], "x", 1), 1);
+    if (xpoll_get_backend(f->poll) == XPOLL_BACKEND_POLL) {
+        int n = wait_tokens(f->poll, f->events, SEC, t, 16);
+        assert_int_equal(n, 1);
+        assert_int_equal(t[0], OLD); /* b's byte, under a's token */
+    }
     int n = wait_tokens(f->poll, f->events, 20 * MS, t, 16);
-    assert_int_equal(n, 0); /* b is not registered; a's registration died */
+    assert_int_equal(n, 0); /* b unregistered; a's died (poll: disarmed) */
     assert_int_equal(xpoll_register(f->poll, a[0], NEW, XPOLL_READABLE), 0);
     n = wait_tokens(f->poll, f->events, SEC, t, 16);
     assert_int_equal(n, 1);
