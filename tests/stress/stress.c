@@ -34,6 +34,11 @@ long stress_raise_nofile(long want)
 
 /* ---- the echo loop ----------------------------------------------------- */
 
+/* The loop does its I/O through the helpers of <xpoll/net.h>
+ * (xpoll_read, xpoll_write, xpoll_accept_on), which retry EINTR and
+ * re-arm the direction on EAGAIN: the re-arm rule every program follows,
+ * free on epoll and kqueue and required on the poll(2) backend. */
+
 #define note_error(s, err) note_error_at(s, err, __LINE__)
 
 static void note_error_at(struct echo_server *s, int err, int line)
@@ -74,15 +79,14 @@ static void conn_close(struct echo_server *s, struct echo_conn *c)
 static int flush(struct echo_server *s, struct echo_conn *c)
 {
     while (c->start < c->end) {
-        ssize_t n = write(c->fd, c->buf + c->start, c->end - c->start);
+        ssize_t n =
+            xpoll_write(s->poll, c->fd, c->buf + c->start, c->end - c->start);
         if (n > 0) {
             c->start += (size_t)n;
             s->st.bytes += (unsigned long long)n;
             continue;
         }
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0 && errno == EAGAIN)
+        if (n == -EAGAIN) /* xpoll_write re-armed WRITABLE */
             return set_interest(s, c, true) < 0 ? -1 : 1;
         s->st.write_errors++; /* EPIPE, ECONNRESET: the peer is gone */
         conn_close(s, c);
@@ -116,7 +120,7 @@ static void serve(struct echo_server *s, struct echo_conn *c)
             if (rc != 0)
                 return; /* closed, or blocked: WRITABLE resumes us */
         }
-        ssize_t n = read(c->fd, c->buf, sizeof c->buf);
+        ssize_t n = xpoll_read(s->poll, c->fd, c->buf, sizeof c->buf);
         if (n > 0) {
             c->end = (size_t)n;
             continue;
@@ -127,9 +131,7 @@ static void serve(struct echo_server *s, struct echo_conn *c)
             flush(s, c); /* closes once the echo is out */
             return;
         }
-        if (errno == EINTR)
-            continue;
-        if (errno == EAGAIN) {
+        if (n == -EAGAIN) { /* xpoll_read re-armed READABLE */
             c->may_read = false;
             return;
         }
@@ -143,8 +145,8 @@ static void serve(struct echo_server *s, struct echo_conn *c)
 static void accept_all(struct echo_server *s)
 {
     for (;;) {
-        int fd = xpoll_accept(s->listen_fd);
-        if (fd == -EAGAIN)
+        int fd = xpoll_accept_on(s->poll, s->listen_fd);
+        if (fd == -EAGAIN) /* READABLE re-armed */
             return;
         if (fd < 0) {
             s->st.accept_errors++;
