@@ -1,5 +1,5 @@
-/* platform.h for FreeBSD: sysctl(3) kern.proc, eventfd(2) (FreeBSD 13 and
- * later), getrusage(RUSAGE_THREAD). */
+/* platform.h for FreeBSD: sysctl(3) kern.proc (eventfd and RUSAGE_THREAD:
+ * eventfd_rusage.c). */
 #include "platform.h"
 
 #include <errno.h>
@@ -7,9 +7,7 @@
 #include <pthread_np.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <sys/param.h>
-#include <sys/resource.h>
 #include <sys/sysctl.h>
 #include <sys/user.h>
 #include <unistd.h>
@@ -85,18 +83,4 @@ int platform_fd_count(pid_t pid)
     }
     free(buf);
     return n;
-}
-
-int platform_eventfd(void)
-{
-    int fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    return fd >= 0 ? fd : -errno;
-}
-
-long platform_thread_sleeps(void)
-{
-    struct rusage ru;
-    if (getrusage(RUSAGE_THREAD, &ru) != 0)
-        return -errno;
-    return ru.ru_nvcsw;
 }

@@ -1,4 +1,4 @@
-/* platform.h for Linux: /proc, eventfd(2), getrusage(RUSAGE_THREAD). */
+/* platform.h for Linux: /proc (eventfd and RUSAGE_THREAD: eventfd_rusage.c). */
 #define _GNU_SOURCE
 #include "platform.h"
 
@@ -8,8 +8,6 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <sys/eventfd.h>
-#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -81,18 +79,4 @@ int platform_fd_count(pid_t pid)
         n += d->d_name[0] != '.' && atoi(d->d_name) != own;
     closedir(dir);
     return n;
-}
-
-int platform_eventfd(void)
-{
-    int fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    return fd >= 0 ? fd : -errno;
-}
-
-long platform_thread_sleeps(void)
-{
-    struct rusage ru;
-    if (getrusage(RUSAGE_THREAD, &ru) != 0)
-        return -errno;
-    return ru.ru_nvcsw;
 }
