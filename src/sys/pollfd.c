@@ -9,14 +9,14 @@
  *  - It is level-triggered and stateless: every call reports every
  *    descriptor that is ready, again and again, and the kernel keeps no
  *    registration.  xpoll promises one event per edge.  So the registration
- *    table lives here, and each registration keeps the directions that are
- *    "armed" (reading: READABLE with PRIORITY; writing: WRITABLE).  An
- *    event disarms the directions it reports: their bits leave
- *    pollfd.events.  The program arms them again when it ran into EAGAIN
- *    (xpoll_rearm(), which the net.h I/O helpers call) or by reregistering.
- *    mio's poll selector does the same (src/sys/unix/selector/poll.rs
- *    clears the reported bits from pollfd.events, and its do_io wrapper
- *    re-registers on WouldBlock).
+ *    table lives here, and each registration's pollfd.events holds the
+ *    directions that are "armed" (reading: READABLE with PRIORITY;
+ *    writing: WRITABLE).  An event disarms the directions it reports:
+ *    their bits leave pollfd.events.  The program arms them again when it ran
+ * into EAGAIN (xpoll_rearm(), which the net.h I/O helpers call) or by
+ * reregistering. mio's poll selector does the same
+ * (src/sys/unix/selector/poll.rs clears the reported bits from pollfd.events,
+ * and its do_io wrapper re-registers on WouldBlock).
  *
  *  - POLLERR and POLLHUP cannot be masked (Linux fs/select.c do_pollfd
  *    adds EPOLLERR | EPOLLHUP to every descriptor's filter; POSIX poll():
@@ -25,14 +25,13 @@
  *    descriptor would end every wait at once, a busy loop.  Yet an error
  *    or a hang-up that comes after both directions were reported must
  *    still be heard, as epoll reports it (the state change wakes it).  So
- *    errors and hang-ups are armed on their own (XPOLL__POLLFD_HANGUP in
- *    `armed`): a descriptor with no direction armed is still polled, with
- *    events 0, which only an error or a hang-up can answer; reporting one
- *    disarms everything, since neither goes away; and a descriptor with
- *    nothing armed is polled under a negative number (~fd), which poll()
- *    skips, setting revents to 0 (POSIX poll(); do_pollfd's `fd < 0`
- *    case).  A rearm or a reregister arms them again.  mio also polls with
- *    events 0, but deregisters a descriptor that reported an error or a
+ *    errors and hang-ups are armed on their own: a descriptor with no
+ *    direction armed is still polled, with events 0, which only an error or a
+ * hang-up can answer; reporting one disarms everything, since neither goes
+ * away; and a descriptor with nothing armed is polled under a negative number
+ * (~fd), which poll() skips, setting revents to 0 (POSIX poll(); do_pollfd's
+ * `fd < 0` case).  A rearm or a reregister arms them again.  mio also polls
+ * with events 0, but deregisters a descriptor that reported an error or a
  *    hang-up behind the caller's back, which makes the caller's own
  *    deregister fail later.
  *
@@ -127,16 +126,12 @@
 #define XPOLL__POLLFD_RDHUP 0
 #endif
 
-#define XPOLL__POLLFD_READ   (XPOLL_READABLE | XPOLL_PRIORITY)
-#define XPOLL__POLLFD_WRITE  XPOLL_WRITABLE
-/* In `armed` only, beside the directions: an error or a hang-up may still
- * be reported.  Above every interest bit (XPOLL__ALL_INTERESTS). */
-#define XPOLL__POLLFD_HANGUP 0x80u
-#define XPOLL__POLLFD_ALL                                                      \
-    (XPOLL__POLLFD_READ | XPOLL__POLLFD_WRITE | XPOLL__POLLFD_HANGUP)
-
-_Static_assert((XPOLL__POLLFD_HANGUP & XPOLL__ALL_INTERESTS) == 0,
-               "the hang-up bit is no interest");
+/* The poll(2) bits of each direction, as arming and disarming take them:
+ * reading (READABLE, and PRIORITY with it) and writing. */
+#define XPOLL__POLLFD_READ  (POLLIN | XPOLL__POLLFD_RDHUP | POLLPRI)
+#define XPOLL__POLLFD_WRITE POLLOUT
+/* What poll(2) reports whatever it is asked. */
+#define XPOLL__POLLFD_FAULT (POLLERR | POLLHUP | POLLNVAL)
 
 #define XPOLL__POLLFD_INITIAL_SLOTS 16
 #define XPOLL__POLLFD_INITIAL_MAP   64
@@ -145,14 +140,16 @@ _Static_assert((XPOLL__POLLFD_HANGUP & XPOLL__ALL_INTERESTS) == 0,
 #define NS_PER_S  1000000000LL
 
 /* One registration.  slots[i] describes fds[i]; slot 0 is the
- * notification descriptor. */
+ * notification descriptor.  What is armed lives in fds[i] alone: its
+ * `events` are the directions armed, and its `fd` is the descriptor while
+ * errors and hang-ups are armed, ~fd (which poll() skips) once they are
+ * not (see the top of the file). */
 struct xpoll__pollfd_slot {
     xpoll_token token;
     dev_t dev; /* the file registered (fstat), to recognise a number */
     ino_t ino; /* reused after a close without deregistering */
     int fd;
-    xpoll_interests interests; /* as registered */
-    xpoll_interests armed;     /* those that may report now, and HANGUP */
+    short events; /* the poll(2) bits of the interests registered */
 };
 
 struct xpoll__pollfd_state {
@@ -181,82 +178,92 @@ struct xpoll__pollfd_state {
  * Interests <-> poll(2) bits
  * ---------------------------------------------------------------------- */
 
-static short xpoll__pollfd_events(xpoll_interests armed)
+/* The poll(2) bits of `interests`. */
+static short xpoll__pollfd_events(xpoll_interests interests)
 {
     short events = 0;
 
-    if (armed & XPOLL_READABLE)
+    if (interests & XPOLL_READABLE)
         events |= POLLIN | XPOLL__POLLFD_RDHUP;
-    if (armed & XPOLL_PRIORITY)
+    if (interests & XPOLL_PRIORITY)
         events |= POLLPRI;
-    if (armed & XPOLL_WRITABLE)
+    if (interests & XPOLL_WRITABLE)
         events |= POLLOUT;
     return events;
 }
 
-/* The readiness an event carries: what revents says about the directions
- * still armed, plus errors and hang-ups, which concern both (poll() asked
- * about the descriptor at all only while something was armed). */
-static uint32_t xpoll__pollfd_readiness(short revents, xpoll_interests armed)
+/* The readiness of an event from the bits of revents that count: those of
+ * the directions armed, and errors and hang-ups, which concern both. */
+static uint32_t xpoll__pollfd_readiness(short bits)
 {
     uint32_t r = 0;
 
-    if (armed & XPOLL_READABLE) {
-        if (revents & POLLIN)
-            r |= XPOLL__EV_IN;
-        if (revents & XPOLL__POLLFD_RDHUP)
-            r |= XPOLL__EV_RDHUP;
-    }
-    if ((armed & XPOLL_PRIORITY) && (revents & POLLPRI))
+    if (bits & POLLIN)
+        r |= XPOLL__EV_IN;
+    if (bits & XPOLL__POLLFD_RDHUP)
+        r |= XPOLL__EV_RDHUP;
+    if (bits & POLLPRI)
         r |= XPOLL__EV_PRI;
-    if ((armed & XPOLL_WRITABLE) && (revents & POLLOUT))
+    if (bits & POLLOUT)
         r |= XPOLL__EV_OUT;
-    if (revents & POLLERR)
+    if (bits & POLLERR)
         r |= XPOLL__EV_ERR;
-    if (revents & POLLHUP)
+    if (bits & POLLHUP)
         r |= XPOLL__EV_HUP;
     return r;
 }
 
-/* What an event reported, which it disarms: its directions, or everything
- * after an error or a hang-up. */
-static xpoll_interests xpoll__pollfd_reported(short revents)
+/* The directions (poll(2) bits) that arming `interests` arms: whole
+ * directions, PRIORITY going with READABLE.  The caller keeps those the
+ * registration has. */
+static short xpoll__pollfd_arming(xpoll_interests interests)
 {
-    xpoll_interests dirs = 0;
+    short bits = 0;
 
-    if (revents & (POLLERR | POLLHUP | POLLNVAL))
-        return XPOLL__POLLFD_ALL;
-    if (revents & (POLLIN | POLLPRI | XPOLL__POLLFD_RDHUP))
-        dirs |= XPOLL__POLLFD_READ;
-    if (revents & POLLOUT)
-        dirs |= XPOLL__POLLFD_WRITE;
-    return dirs;
+    if (interests & (XPOLL_READABLE | XPOLL_PRIORITY))
+        bits |= XPOLL__POLLFD_READ;
+    if (interests & XPOLL_WRITABLE)
+        bits |= XPOLL__POLLFD_WRITE;
+    return bits;
 }
 
-/* What arming `interests` of a registration with `registered` arms: whole
- * directions (PRIORITY goes with READABLE), and errors and hang-ups with
- * any of them; nothing for a direction not registered. */
-static xpoll_interests xpoll__pollfd_arming(xpoll_interests interests,
-                                            xpoll_interests registered)
+/* Arms the directions `bits` of slot i that its registration has, and
+ * errors and hang-ups with any of them. */
+static void xpoll__pollfd_arm(struct xpoll__pollfd_state *s, size_t i,
+                              short bits)
 {
-    xpoll_interests dirs = 0;
-
-    if (interests & XPOLL__POLLFD_READ)
-        dirs |= XPOLL__POLLFD_READ;
-    if (interests & XPOLL__POLLFD_WRITE)
-        dirs |= XPOLL__POLLFD_WRITE;
-    dirs &= registered;
-    return dirs != 0 ? (xpoll_interests)(dirs | XPOLL__POLLFD_HANGUP) : 0;
+    bits &= s->slots[i].events;
+    if (bits != 0) {
+        s->fds[i].events |= bits;
+        s->fds[i].fd = s->slots[i].fd;
+    }
 }
 
-/* fds[i] from slots[i]: nothing armed, not even HANGUP -> a negative
- * number poll() skips (~fd, so that descriptor 0 becomes -1). */
-static void xpoll__pollfd_sync(struct xpoll__pollfd_state *s, size_t i)
+/* Whether arming `bits` of slot i would change nothing. */
+static bool xpoll__pollfd_armed(const struct xpoll__pollfd_state *s, size_t i,
+                                short bits)
 {
-    const struct xpoll__pollfd_slot *slot = &s->slots[i];
+    bits &= s->slots[i].events;
+    return bits == 0 ||
+           ((s->fds[i].events & bits) == bits && s->fds[i].fd >= 0);
+}
 
-    s->fds[i].fd = slot->armed != 0 ? slot->fd : ~slot->fd;
-    s->fds[i].events = xpoll__pollfd_events(slot->armed);
+/* Disarms what slot i just reported (revents): its directions, or
+ * everything after an error or a hang-up, which do not go away. */
+static void xpoll__pollfd_disarm(struct xpoll__pollfd_state *s, size_t i,
+                                 short revents)
+{
+    struct pollfd *p = &s->fds[i];
+
+    if (revents & XPOLL__POLLFD_FAULT) {
+        p->events = 0;
+        p->fd = ~s->slots[i].fd; /* ~fd: descriptor 0 becomes -1 */
+        return;
+    }
+    if (revents & XPOLL__POLLFD_READ)
+        p->events &= (short)~XPOLL__POLLFD_READ;
+    if (revents & XPOLL__POLLFD_WRITE)
+        p->events &= (short)~XPOLL__POLLFD_WRITE;
 }
 
 /* ------------------------------------------------------------------------
@@ -450,11 +457,9 @@ static int xpoll__pollfd_register(xpoll *poll, int fd, xpoll_token token,
         .dev = st.st_dev,
         .ino = st.st_ino,
         .fd = fd,
-        .interests = interests,
-        .armed = xpoll__pollfd_arming(interests, interests),
+        .events = xpoll__pollfd_events(interests),
     };
-    s->fds[i].revents = 0;
-    xpoll__pollfd_sync(s, i);
+    s->fds[i] = (struct pollfd){.fd = fd, .events = s->slots[i].events};
     s->slot_of[fd] = i;
 out:
     xpoll__pollfd_release(s, waited);
@@ -481,9 +486,9 @@ static int xpoll__pollfd_reregister(xpoll *poll, int fd, xpoll_token token,
     } else if (i != 0) {
         struct xpoll__pollfd_slot *slot = &s->slots[i];
         slot->token = token;
-        slot->interests = interests;
-        slot->armed = xpoll__pollfd_arming(interests, interests);
-        xpoll__pollfd_sync(s, i);
+        slot->events = xpoll__pollfd_events(interests);
+        s->fds[i].fd = fd;
+        s->fds[i].events = slot->events;
         err = 0;
     }
     xpoll__pollfd_release(s, waited);
@@ -514,33 +519,36 @@ static int xpoll__pollfd_deregister(xpoll *poll, int fd)
     return err;
 }
 
+/* xpoll__pollfd_rearm() while a poll() uses the array: kept out of line,
+ * so that the common case (a rearm between two waits) stays small. */
+__attribute__((noinline)) static int
+xpoll__pollfd_rearm_polling(struct xpoll__pollfd_state *s, int fd, short bits)
+{
+    bool waited = xpoll__pollfd_acquire(s);
+    size_t i = xpoll__pollfd_find(s, fd); /* another change may have run */
+    if (i != 0)
+        xpoll__pollfd_arm(s, i, bits);
+    xpoll__pollfd_release(s, waited);
+    xpoll__pollfd_unlock(s);
+    return i != 0 ? 0 : -ENOENT;
+}
+
 /* No system call: the caller's EAGAIN proved the descriptor open. */
 static int xpoll__pollfd_rearm(xpoll *poll, int fd, xpoll_interests interests)
 {
     struct xpoll__pollfd_state *s = poll->state;
+    short bits = xpoll__pollfd_arming(interests);
 
     xpoll__pollfd_lock(s);
     size_t i = xpoll__pollfd_find(s, fd);
-    if (i == 0) {
-        xpoll__pollfd_unlock(s);
-        return -ENOENT;
+    int err = i != 0 ? 0 : -ENOENT;
+    if (i != 0 && !xpoll__pollfd_armed(s, i, bits)) {
+        if (s->polling)
+            return xpoll__pollfd_rearm_polling(s, fd, bits);
+        xpoll__pollfd_arm(s, i, bits);
     }
-    const struct xpoll__pollfd_slot *slot = &s->slots[i];
-    xpoll_interests arm = xpoll__pollfd_arming(interests, slot->interests);
-    if ((slot->armed | arm) == slot->armed) {
-        xpoll__pollfd_unlock(s); /* nothing new to ask poll() about */
-        return 0;
-    }
-    bool waited = xpoll__pollfd_acquire(s);
-    i = xpoll__pollfd_find(s, fd); /* another change may have run */
-    if (i != 0) {
-        struct xpoll__pollfd_slot *now = &s->slots[i];
-        now->armed |= xpoll__pollfd_arming(interests, now->interests);
-        xpoll__pollfd_sync(s, i);
-    }
-    xpoll__pollfd_release(s, waited);
     xpoll__pollfd_unlock(s);
-    return i != 0 ? 0 : -ENOENT;
+    return err;
 }
 
 /* ------------------------------------------------------------------------
@@ -586,6 +594,36 @@ static void xpoll__pollfd_emit(xpoll_events *events, xpoll_token token,
     ev->xpoll__readiness = readiness;
 }
 
+/* Turns the revents of fds[from, to) into events while some of the `ready`
+ * are left and there is room; returns where it stopped. */
+static size_t xpoll__pollfd_scan(struct xpoll__pollfd_state *s,
+                                 xpoll_events *events, size_t cap, int *ready,
+                                 size_t from, size_t to)
+{
+    size_t i;
+
+    for (i = from; i<to && * ready> 0; i++) {
+        struct pollfd *p = &s->fds[i];
+        short revents = p->revents;
+        if (revents == 0)
+            continue;
+        if (events->xpoll__len == cap)
+            break;
+        p->revents = 0;
+        --*ready;
+        /* A change made while poll() ran may have disarmed what it
+         * reported: only what is armed now counts. */
+        short bits = (short)(revents & (p->events | POLLERR | POLLHUP));
+        /* POLLNVAL: closed while registered; no event, as on epoll and
+         * kqueue, and no more polling of the number. */
+        if (p->fd >= 0 && bits != 0 && !(revents & POLLNVAL))
+            xpoll__pollfd_emit(events, s->slots[i].token,
+                               xpoll__pollfd_readiness(bits));
+        xpoll__pollfd_disarm(s, i, revents);
+    }
+    return i;
+}
+
 /* Turns the revents of the poll() that returned `ready` into events, under
  * the lock and against the registrations as they are now.  Events that do
  * not fit stay armed: the next poll() reports them again. */
@@ -607,29 +645,13 @@ static int xpoll__pollfd_harvest(struct xpoll__pollfd_state *s,
         xpoll__pollfd_emit(events, s->waker_token, XPOLL__EV_IN);
 
     /* Starts where the last harvest stopped, so that with a small buffer
-     * every ready descriptor gets its turn. */
-    size_t i = s->cursor;
-    for (size_t seen = 1; seen < s->nfds && ready > 0; seen++, i++) {
-        if (i >= s->nfds)
-            i = 1;
-        struct pollfd *p = &s->fds[i];
-        if (p->revents == 0)
-            continue;
-        if (events->xpoll__len == cap)
-            break;
-        short revents = p->revents;
-        struct xpoll__pollfd_slot *slot = &s->slots[i];
-        p->revents = 0;
-        ready--;
-        uint32_t readiness = xpoll__pollfd_readiness(revents, slot->armed);
-        /* POLLNVAL: closed while registered; no event, as on epoll and
-         * kqueue, and no more polling of the number. */
-        if (slot->armed != 0 && readiness != 0 && !(revents & POLLNVAL))
-            xpoll__pollfd_emit(events, slot->token, readiness);
-        slot->armed &= (xpoll_interests)~xpoll__pollfd_reported(revents);
-        xpoll__pollfd_sync(s, i);
-        s->cursor = i + 1 < s->nfds ? i + 1 : 1;
-    }
+     * every ready descriptor gets its turn: [cursor, nfds), then
+     * [1, cursor). */
+    size_t n = s->nfds, start = s->cursor;
+    size_t i = xpoll__pollfd_scan(s, events, cap, &ready, start, n);
+    if (i == n && ready > 0)
+        i = xpoll__pollfd_scan(s, events, cap, &ready, 1, start);
+    s->cursor = i < n ? i : 1;
     return (int)events->xpoll__len;
 }
 
@@ -726,8 +748,7 @@ static int xpoll__pollfd_open(xpoll *poll)
     s->cursor = 1;
     s->slots[0] = (struct xpoll__pollfd_slot){
         .fd = s->notify_fds[0],
-        .interests = XPOLL_READABLE,
-        .armed = XPOLL_READABLE,
+        .events = POLLIN,
     };
     s->fds[0] = (struct pollfd){.fd = s->notify_fds[0], .events = POLLIN};
     poll->state = s;
