@@ -1,18 +1,21 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets with clang (ASan + UBSan + coverage) and runs
-# each fuzzer for SECONDS on every backend: epoll from build/fuzz, kqueue
-# through the emulation from build/fuzz-kqueue.  The two backends of a
-# fuzzer run side by side (one per core).  Prints executions and coverage
-# (libFuzzer's cov: and ft:) per run; exits non-zero on any crash, leak,
-# sanitizer report, timeout or failed check.
+# each fuzzer for SECONDS on every backend: epoll and poll from build/fuzz
+# (XPOLL_BACKEND=poll), kqueue through the emulation from
+# build/fuzz-kqueue.  The three backends of a fuzzer run side by side (on
+# two cores: about 2 x SECONDS per fuzzer, 150 s in all for 60).  Prints
+# executions and coverage (libFuzzer's cov: and ft:) per run; exits
+# non-zero on any crash, leak, sanitizer report, timeout or failed check.
 #
-# usage: scripts/fuzz.sh [SECONDS]       (default 60)
+# usage: scripts/fuzz.sh [SECONDS]       (seconds per run; default 60)
 #
 # Needs: clang, libclang-rt-14-dev (libFuzzer), cmake, pkg-config,
-# libcmocka-dev.  New corpus entries go to build/fuzz*/corpus/ (the
-# checked-in seeds in tests/fuzz/corpus/ are only read); a crashing input
-# is saved as build/fuzz*/artifacts/<fuzzer>-<backend>-crash-*, and replays
-# with `build/fuzz/fuzz_reactor FILE` (XPOLL_BACKEND=... for the backend).
+# libcmocka-dev.  New corpus entries go to build/fuzz*/corpus/<fuzzer>
+# (poll: <fuzzer>.poll; the checked-in seeds in tests/fuzz/corpus/ are only
+# read); a run's log is build/fuzz*/<fuzzer>-<backend>.log; a crashing
+# input is saved as build/fuzz*/artifacts/<fuzzer>-<backend>-crash-*, and
+# replays with `build/fuzz/fuzz_reactor FILE` (XPOLL_BACKEND=... for the
+# backend).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -51,14 +54,17 @@ configure build/fuzz
 configure build/fuzz-kqueue -DXPOLL_KQUEUE_EMULATION=ON
 echo "built in $((SECONDS - start)) s"
 
-declare -A dir_of=([epoll]=build/fuzz [kqueue]=build/fuzz-kqueue)
+backends=(epoll kqueue poll)
+declare -A dir_of=([epoll]=build/fuzz [kqueue]=build/fuzz-kqueue [poll]=build/fuzz)
+# epoll and poll share a build: each keeps its own corpus
+declare -A corpus_suffix=([epoll]= [kqueue]= [poll]=.poll)
 export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:allocator_may_return_null=1"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 
-# run FUZZER BACKEND: one libFuzzer run; its log is build/fuzz*/FUZZER.log
+# run FUZZER BACKEND: one libFuzzer run; its log is build/fuzz*/FUZZER-BACKEND.log
 run() {
     local fuzzer=$1 backend=$2 dir=${dir_of[$2]}
-    local corpus=$dir/corpus/$fuzzer
+    local corpus=$dir/corpus/$fuzzer${corpus_suffix[$2]}
     local dict=()
     [ -f "tests/fuzz/$fuzzer.dict" ] && dict=(-dict="tests/fuzz/$fuzzer.dict")
     mkdir -p "$corpus" "$dir/artifacts"
@@ -66,24 +72,24 @@ run() {
         -max_total_time="$seconds" -max_len="${max_len[$fuzzer]}" \
         -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
         -artifact_prefix="$dir/artifacts/$fuzzer-$backend-" \
-        >"$dir/$fuzzer.log" 2>&1
+        >"$dir/$fuzzer-$backend.log" 2>&1
 }
 
 status=0
 summary=()
 for fuzzer in "${fuzzers[@]}"; do
-    echo "=== $fuzzer: ${seconds} s on epoll and on kqueue (emulated), in parallel"
+    echo "=== $fuzzer: ${seconds} s on epoll, on kqueue (emulated) and on poll, in parallel"
     pids=()
-    for backend in epoll kqueue; do
+    for backend in "${backends[@]}"; do
         run "$fuzzer" "$backend" &
         pids+=($!)
     done
     i=0
-    for backend in epoll kqueue; do
+    for backend in "${backends[@]}"; do
         rc=0
         wait "${pids[$i]}" || rc=$?
         i=$((i + 1))
-        log=${dir_of[$backend]}/$fuzzer.log
+        log=${dir_of[$backend]}/$fuzzer-$backend.log
         execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
         last=$(grep -E '^#[0-9]+' "$log" | tail -1 || true)
         cov=$(sed -n 's/.* cov: \([0-9]*\).*/\1/p' <<<"$last")

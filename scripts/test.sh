@@ -11,7 +11,7 @@
 #   tsan            ThreadSanitizer, epoll and kqueue
 #   valgrind        memcheck over every test binary, epoll and kqueue
 #   macos           cross-build for x86_64/aarch64 macOS against Apple's headers
-#   fuzz            libFuzzer (clang): each fuzzer 60 s on epoll and on kqueue
+#   fuzz            libFuzzer (clang): each fuzzer 60 s on epoll, kqueue and poll
 #
 # usage: scripts/test.sh [STAGE...]      (default: all, in the order above)
 # Needs: cmake pkg-config libcmocka-dev gcc g++ clang clang-format valgrind
