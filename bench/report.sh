@@ -1,13 +1,25 @@
 #!/usr/bin/env bash
-# bench/report.sh OUT SERVER... - the tables of bench/run.sh, from
-# OUT/rounds.tsv, OUT/counters.tsv and OUT/micro.txt.  The first server is
-# the reference (raw epoll) every ratio is taken to.  POSIX awk only.
+# bench/report.sh OUT SERVER... [-- POLL_SERVER...] - the tables of
+# bench/run.sh, from OUT/rounds.tsv, OUT/counters.tsv, OUT/micro.txt and,
+# with poll servers, OUT/rounds_poll.tsv and OUT/idle_poll.txt.  The first
+# server is the reference (raw epoll) every ratio is taken to; the first
+# poll server (libev's poll backend) is the poll rounds' reference.  POSIX
+# awk only.
 set -euo pipefail
 OUT=$1
 shift
-SERVERS="$*"
+SERVERS=
+POLL_SERVERS=
+while (($#)) && [[ $1 != -- ]]; do
+    SERVERS="$SERVERS $1"
+    shift
+done
+(($#)) && shift
+POLL_SERVERS="$*"
+POLL_ROUNDS=$OUT/rounds_poll.tsv
+[[ -n $POLL_SERVERS && -f $POLL_ROUNDS ]] || POLL_ROUNDS=/dev/null
 
-awk -v servers="$SERVERS" -F'\t' '
+awk -v servers="$SERVERS" -v pservers="$POLL_SERVERS" -F'\t' '
 function median(key,    n, i, j, v, t) {
     n = cnt[key]
     if (n == 0) return ""
@@ -24,9 +36,11 @@ function median(key,    n, i, j, v, t) {
 function add(key, x) { cnt[key]++; val[key, cnt[key]] = x }
 function ratio(a, b) { return (b > 0 && a != "") ? sprintf("%.3f", a / b) : "-" }
 FNR == 1 { file++; next }
-file == 1 {
+file == 1 || file == 3 {
     # round scenario server rtps cpu p50 p99 p999 errors rss util
-    if (!($2 in seen_sc)) { seen_sc[$2] = 1; scen[++nsc] = $2 }
+    if (file == 3) {
+        if (!($2 in seen_sc)) { seen_sc[$2] = 1; pscen[++npsc] = $2 }
+    } else if (!($2 in seen_sc)) { seen_sc[$2] = 1; scen[++nsc] = $2 }
     add("rtps" SUBSEP $2 SUBSEP $3, $4)
     add("cpu" SUBSEP $2 SUBSEP $3, $5)
     add("p50" SUBSEP $2 SUBSEP $3, $6)
@@ -36,7 +50,7 @@ file == 1 {
     errs += $9
     # The runs of one round and scenario, in the order they ran.
     rk = $1 SUBSEP $2
-    if (!(rk in nrun)) { rkeys[++nrk] = rk; rsc[rk] = $2 }
+    if (!(rk in nrun)) { rkeys[++nrk] = rk; rsc[rk] = $2; rpoll[rk] = (file == 3) }
     nrun[rk]++
     run_srv[rk, nrun[rk]] = $3; run_rt[rk, nrun[rk]] = $4; run_cpu[rk, nrun[rk]] = $5
     next
@@ -45,16 +59,19 @@ file == 2 { c[$1, $2, $3] = $4; next }
 END {
     ns = split(servers, S, " ")
     ref = S[1]
+    nps = split(pservers, PS, " ")
+    pref = PS[1]
     # Paired ratios: each run of a server against the mean of the reference
     # runs just before and just after it (run.sh runs raw S1 raw S2 ... raw),
     # so a phase of the machine that slows everything cancels out.
     for (q = 1; q <= nrk; q++) {
         rk = rkeys[q]
+        gref = rpoll[rk] ? pref : ref
         for (i = 1; i <= nrun[rk]; i++) {
-            if (run_srv[rk, i] == ref) continue
+            if (run_srv[rk, i] == gref) continue
             nb = 0; brt = 0; bcpu = 0
-            for (j = i - 1; j >= 1; j--) if (run_srv[rk, j] == ref) { nb++; brt += run_rt[rk, j]; bcpu += run_cpu[rk, j]; break }
-            for (j = i + 1; j <= nrun[rk]; j++) if (run_srv[rk, j] == ref) { nb++; brt += run_rt[rk, j]; bcpu += run_cpu[rk, j]; break }
+            for (j = i - 1; j >= 1; j--) if (run_srv[rk, j] == gref) { nb++; brt += run_rt[rk, j]; bcpu += run_cpu[rk, j]; break }
+            for (j = i + 1; j <= nrun[rk]; j++) if (run_srv[rk, j] == gref) { nb++; brt += run_rt[rk, j]; bcpu += run_cpu[rk, j]; break }
             if (nb == 0 || brt <= 0 || bcpu <= 0) continue
             add("prt" SUBSEP rsc[rk] SUBSEP run_srv[rk, i], run_rt[rk, i] / (brt / nb))
             add("pcpu" SUBSEP rsc[rk] SUBSEP run_srv[rk, i], run_cpu[rk, i] / (bcpu / nb))
@@ -158,9 +175,54 @@ END {
     }
     a = c[x, w2, "allocs"] + c[x, w3, "allocs"] + c[x, w1, "allocs"]
     printf "  heap allocations in steady state = 0:    %d  %s\n", a, (a == 0) ? "MET" : "MISSED"
+
+    if (npsc > 0) {
+        print ""
+        print "== poll(2) backends: 100 active connections (64-byte ping-pong) with N idle ones;"
+        print "   medians (min-max) of " cnt["pcpu" SUBSEP pscen[1] SUBSEP PS[2]] " rounds; " pref " ran before and after every other server"
+        print "   paired: median over rounds of (run / mean of the " pref " runs just before and after it)"
+        print "   vs 0 idle: CPU/rt against the same server with no idle connection (poll(2) is O(registered))"
+        printf "%-22s %-13s %21s %6s %19s %6s %9s %9s %8s\n", "scenario", "server",
+            "rt/s (min-max)", "paired", "CPU/rt ns (min-max)", "paired", "vs 0 idle", "instr/rt", "sys/rt"
+        for (i = 1; i <= npsc; i++) {
+            sc = pscen[i]
+            for (k = 1; k <= nps; k++) {
+                s = PS[k]
+                kr = "rtps" SUBSEP sc SUBSEP s; kc = "cpu" SUBSEP sc SUBSEP s
+                r = median(kr); cp = median(kc)
+                if (r == "") continue
+                if (i == 1) C0[s] = cp
+                pr = (s == pref) ? "" : median("prt" SUBSEP sc SUBSEP s)
+                pc = (s == pref) ? "" : median("pcpu" SUBSEP sc SUBSEP s)
+                PPC[sc, s] = pc
+                if (pc != "") { PLO[sc, s] = lo["pcpu" SUBSEP sc SUBSEP s]; PHI[sc, s] = hi["pcpu" SUBSEP sc SUBSEP s] }
+                printf "%-22s %-13s %7.0f (%5.0f-%5.0f) %6s %5.0f (%5.0f-%5.0f) %6s %9s %9s %8s\n",
+                    sc, s, r, lo[kr], hi[kr], (pr == "") ? "-" : sprintf("%.3f", pr),
+                    cp, lo[kc], hi[kc], (pc == "") ? "-" : sprintf("%.3f", pc), ratio(cp, C0[s]),
+                    (c[s, w2, "instr_per_rt"] == "") ? "-" : c[s, w2, "instr_per_rt"],
+                    (c[s, w2, "syscalls_per_rt"] == "") ? "-" : c[s, w2, "syscalls_per_rt"]
+            }
+        }
+        print "   (instr/rt and sys/rt: the counter windows at N=100 S=64 with no idle connection)"
+        xp = "xpoll-poll"
+        print ""
+        print "== xpoll poll(2) target: CPU per round trip no more than " pref "'"'"'s (paired)"
+        for (i = 1; i <= npsc; i++) {
+            sc = pscen[i]
+            if (PPC[sc, xp] == "") continue
+            printf "  %-22s %.3fx (rounds %.3f-%.3f)  %s\n", sc, PPC[sc, xp], PLO[sc, xp], PHI[sc, xp],
+                (PPC[sc, xp] <= 1.0) ? "MET" : "MISSED"
+        }
+    }
     if (errs > 0) printf "  WARNING: %d connection errors in the rounds\n", errs
 }
-' "$OUT/rounds.tsv" "$OUT/counters.tsv"
+' "$OUT/rounds.tsv" "$OUT/counters.tsv" "$POLL_ROUNDS"
+
+if [[ -n $POLL_SERVERS && -f $OUT/idle_poll.txt ]]; then
+    echo
+    echo "== Idle scaling on poll(2), one loop iteration (bench/idle_poll)"
+    grep -v '^idle_poll_' "$OUT/idle_poll.txt"
+fi
 
 if [[ -f $OUT/micro.txt ]]; then
     echo

@@ -4,19 +4,27 @@
 #
 #   bench/run.sh               full run (about 25 minutes on 2 vCPUs)
 #   QUICK=1 bench/run.sh       smoke run (about 3.5 minutes)
-#   QUICK=1 REPS=1 SERVERS="raw xpoll" bench/run.sh
+#   QUICK=1 REPS=1 SERVERS="raw xpoll" POLL=0 bench/run.sh
 #                              the xpoll entrant against raw epoll alone, one
 #                              round (about 1.5 minutes with the build): it
 #                              proves the pipeline, not the figures
 #
 # Environment: BUILD (default build/bench), OUT (default $BUILD/results),
 # REPS, DURATION, WARMUP, SERVERS ("raw xpoll libuv libevent libev"),
-# PORT_BASE (default 19200), SKIP_BUILD=1, SKIP_INSTALL=1.
+# POLL=0 (skip the poll(2) rounds), POLL_SERVERS ("libev-poll xpoll-poll
+# libevent-poll xpoll"), PORT_BASE (default 19200), SKIP_BUILD=1,
+# SKIP_INSTALL=1.
 #
 # Servers (bench/, each started as NAME PORT): raw = raw_epoll_echo.c, the
 # hand-written epoll server every ratio is taken to; xpoll = xpoll_echo.c,
 # the xpoll entrant (the raw server's structure and fast path on xpoll);
 # libuv, libevent, libev = libuv_echo.c, libevent_echo.c, libev_echo.c.
+# On poll(2) instead of epoll, each by its own switch: xpoll-poll =
+# xpoll_echo with XPOLL_BACKEND=poll, libev-poll = libev_echo with
+# LIBEV_FLAGS=2 (EVBACKEND_POLL), libevent-poll = libevent_echo with
+# EVENT_NOEPOLL=1 (the next method in libevent's order is poll).  A
+# server said to run on poll(2) must hold no epoll descriptor, and every
+# other one must hold one; start_server checks it in /proc.
 #
 # Steps: install the Debian packages it needs (if missing and root), build
 # Release (-O2 -g -DNDEBUG for the library and every server alike; xpoll
@@ -26,13 +34,17 @@
 #      order of the others rotated each round) so each is compared with
 #      what the machine gave raw epoll at that moment; server on CPU 1,
 #      load generator on CPU 0 (taskset);
+#   1b. poll(2) rounds: 100 active connections with 0, 1,000 and 10,000
+#      idle ones, the same way, each poll server between two runs of
+#      libev's poll backend, the reference there; xpoll on epoll runs
+#      beside them to show what poll(2)'s O(registered) wait costs;
 #   2. counters per server over fixed windows of round trips (startup and
 #      connection setup excluded): system calls per round trip (perf's
 #      raw_syscalls tracepoint at full speed, and strace -c -f), user-space
 #      instructions per round trip (callgrind, instrumentation switched on
 #      only for the window), heap allocations in the steady state
 #      (alloc_shim.so, switched on by SIGUSR1/SIGUSR2);
-#   3. micro-benchmarks (micro, under alloc_shim.so);
+#   3. micro-benchmarks (micro and idle_poll, under alloc_shim.so);
 #   4. the report: medians with min-max and ratios to raw epoll
 #      ($OUT/report.txt, also printed).
 # Every server it starts is killed on exit; a server that dies, exits
@@ -120,7 +132,11 @@ BIN=$BUILD/bench
     fail "missing binaries in $BIN"
 
 declare -A SRV_BIN=([raw]=raw_epoll_echo [xpoll]=xpoll_echo [libuv]=libuv_echo
-                    [libevent]=libevent_echo [libev]=libev_echo)
+                    [libevent]=libevent_echo [libev]=libev_echo
+                    [xpoll-poll]=xpoll_echo [libev-poll]=libev_echo
+                    [libevent-poll]=libevent_echo)
+declare -A SRV_ENV=([xpoll-poll]=XPOLL_BACKEND=poll [libev-poll]=LIBEV_FLAGS=2
+                    [libevent-poll]=EVENT_NOEPOLL=1)
 SERVERS_WANTED=${SERVERS:-raw xpoll libuv libevent libev}
 SERVERS=()
 for s in $SERVERS_WANTED; do
@@ -131,10 +147,26 @@ for s in $SERVERS_WANTED; do
     fi
 done
 [[ ${SERVERS[0]} == raw ]] || fail "the raw epoll server must run first in SERVERS (ratios are to it)"
+POLL=${POLL:-1}
+POLL_SERVERS_WANTED=${POLL_SERVERS:-libev-poll xpoll-poll libevent-poll xpoll}
+POLL_SERVERS=()
+if [[ $POLL == 1 ]]; then
+    for s in $POLL_SERVERS_WANTED; do
+        if [[ -x $BIN/${SRV_BIN[$s]:-none} ]]; then
+            POLL_SERVERS+=("$s")
+        else
+            log "SKIPPED poll server $s: ${SRV_BIN[$s]:-unknown} was not built (library missing?)"
+        fi
+    done
+    if [[ ${POLL_SERVERS[0]:-} != libev-poll ]]; then
+        log "SKIPPED the poll(2) rounds: libev's poll backend, their reference, is missing"
+        POLL_SERVERS=()
+    fi
+fi
 
 mkdir -p "$OUT"
 rm -f "$OUT"/*.tsv "$OUT"/*.log "$OUT"/*.out "$OUT"/*.err "$OUT"/cg.* "$OUT"/alloc.* \
-    "$OUT"/strace.* "$OUT"/perf.* "$OUT"/micro.txt "$OUT"/report.txt
+    "$OUT"/strace.* "$OUT"/perf.* "$OUT"/micro.txt "$OUT"/idle_poll.txt "$OUT"/report.txt
 
 # CPUs: server on the last CPU, load generator on the first.
 NCPU=$(nproc)
@@ -165,17 +197,34 @@ start_server() {
     SRV_NAME=$name
     SRV_LOG=$OUT/srv.$name.$tag
     rm -f "$SRV_LOG.out" "$SRV_LOG.err"
-    "${SRV_CPU[@]}" "$@" "$BIN/${SRV_BIN[$name]}" "$PORT" >"$SRV_LOG.out" 2>"$SRV_LOG.err" &
+    # taskset, env and valgrind exec what they run: $! is the server.
+    "${SRV_CPU[@]}" env ${SRV_ENV[$name]:-} "$@" "$BIN/${SRV_BIN[$name]}" "$PORT" \
+        >"$SRV_LOG.out" 2>"$SRV_LOG.err" &
     SRV_PID=$!
     STARTED+=("$SRV_PID")
     local i
     for ((i = 0; i < 300; i++)); do
-        [[ -s $SRV_LOG.out ]] && return 0
+        if [[ -s $SRV_LOG.out ]]; then
+            check_backend
+            return 0
+        fi
         kill -0 "$SRV_PID" 2>/dev/null || break
         sleep 0.05
     done
     cat "$SRV_LOG.err" >&2 || true
     fail "server $name did not start (port $PORT)"
+}
+
+# check_backend: a *-poll server holds no epoll descriptor, any other one
+# does (its listener is registered by the time it prints its address).
+check_backend() {
+    local ep
+    ep=$(find "/proc/$SRV_PID/fd" -lname 'anon_inode:\[eventpoll\]' 2>/dev/null | wc -l)
+    if [[ $SRV_NAME == *-poll ]]; then
+        ((ep == 0)) || fail "server $SRV_NAME holds an epoll descriptor: not on poll(2)"
+    else
+        ((ep > 0)) || fail "server $SRV_NAME holds no epoll descriptor"
+    fi
 }
 
 # stop_server: SIGTERM, then require a clean exit 0 within 20 s.
@@ -243,9 +292,7 @@ printf 'round\tscenario\tserver\trtps\tsrv_cpu_ns_rt\tp50_us\tp99_us\tp999_us\te
 # runs just before and just after it: raw S1 raw S2 ... raw.  report.sh
 # takes each run's ratio to the mean of its two raw neighbours; the
 # median of those paired ratios is what the targets are judged on.
-others=("${SERVERS[@]:1}")
-nothers=${#others[@]}
-run_one() { # run_one ROUND SCENARIO CONNS SIZE IDLE SERVER
+run_one() { # run_one ROUND SCENARIO CONNS SIZE IDLE SERVER (to $ROUNDS)
     local line
     start_server "$6" tp
     line=$(loadgen -c "$3" -s "$4" -i "$5" -d "$DURATION" -w "$WARMUP")
@@ -253,20 +300,45 @@ run_one() { # run_one ROUND SCENARIO CONNS SIZE IDLE SERVER
     printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$6" \
         "$(kv rtps "$line")" "$(kv srv_cpu_ns_rt "$line")" "$(kv p50_us "$line")" \
         "$(kv p99_us "$line")" "$(kv p999_us "$line")" "$(kv errors "$line")" \
-        "$(kv rss_b_per_conn "$line")" "$(kv srv_util "$line")" >>"$OUT/rounds.tsv"
+        "$(kv rss_b_per_conn "$line")" "$(kv srv_util "$line")" >>"$ROUNDS"
 }
-for ((round = 1; round <= REPS; round++)); do
-    log "round $round/$REPS"
-    for sc in "${SCENARIOS[@]}"; do
-        IFS='|' read -r scname conns size idle <<<"$sc"
-        run_one "$round" "$scname" "$conns" "$size" "$idle" raw
-        for ((k = 0; k < nothers; k++)); do
-            # The order of the others rotates round by round.
-            run_one "$round" "$scname" "$conns" "$size" "$idle" "${others[$(((k + round - 1) % nothers))]}"
-            run_one "$round" "$scname" "$conns" "$size" "$idle" raw
+# rounds NAME REF OTHER...: REPS rounds of the scenarios in SC_LIST, each
+# OTHER between two runs of REF, the order of the others rotated round by
+# round.
+rounds() {
+    local name=$1 ref=$2 round sc scname conns size idle k
+    shift 2
+    local -a oth=("$@")
+    local n=${#oth[@]}
+    for ((round = 1; round <= REPS; round++)); do
+        log "$name round $round/$REPS"
+        for sc in "${SC_LIST[@]}"; do
+            IFS='|' read -r scname conns size idle <<<"$sc"
+            run_one "$round" "$scname" "$conns" "$size" "$idle" "$ref"
+            for ((k = 0; k < n; k++)); do
+                run_one "$round" "$scname" "$conns" "$size" "$idle" "${oth[$(((k + round - 1) % n))]}"
+                run_one "$round" "$scname" "$conns" "$size" "$idle" "$ref"
+            done
         done
     done
-done
+}
+ROUNDS=$OUT/rounds.tsv
+SC_LIST=("${SCENARIOS[@]}")
+rounds echo "${SERVERS[@]}"
+
+# ---------------------------------------------------------------------------
+# 1b. poll(2) rounds
+# ---------------------------------------------------------------------------
+if ((${#POLL_SERVERS[@]} > 1)); then
+    ROUNDS=$OUT/rounds_poll.tsv
+    head -n 1 "$OUT/rounds.tsv" >"$ROUNDS"
+    SC_LIST=(
+        "poll N=100+0idle|100|64|0"
+        "poll N=100+1000idle|100|64|1000"
+        "poll N=100+10000idle|100|64|10000"
+    )
+    rounds poll "${POLL_SERVERS[@]}"
+fi
 
 # ---------------------------------------------------------------------------
 # 2. Counters over fixed windows
@@ -309,7 +381,10 @@ if [[ $QUICK == 1 ]]; then
 else
     WINDOWS=("N=1 S=64|1|64" "N=100 S=64|100|64" "N=100 S=16384|100|16384")
 fi
-for s in "${SERVERS[@]}"; do
+declare -A counted=()
+for s in "${SERVERS[@]}" "${POLL_SERVERS[@]}"; do
+    [[ -n ${counted[$s]:-} ]] && continue # xpoll is in both lists
+    counted[$s]=1
     log "counters: $s"
     # perf + strace + allocations: one server process under the shim.
     start_server "$s" cnt env XPOLL_BENCH_ALLOC_OUT="$OUT/alloc.$s" \
@@ -324,6 +399,7 @@ for s in "${SERVERS[@]}"; do
                 -e syscalls:sys_enter_epoll_wait -e syscalls:sys_enter_read \
                 -e syscalls:sys_enter_write -e syscalls:sys_enter_epoll_ctl \
                 -e syscalls:sys_enter_readv -e syscalls:sys_enter_writev \
+                -e syscalls:sys_enter_poll -e syscalls:sys_enter_ppoll \
                 -p "$SRV_PID"
             line=$(loadgen -c "$conns" -s "$size" -n "$COUNT_RT" -w 0.3 \
                 --hook-start "$HOOK_START" --hook-end "$HOOK_END")
@@ -331,7 +407,7 @@ for s in "${SERVERS[@]}"; do
             total=$(awk -F, '/raw_syscalls:sys_enter/ {print $1}' "$f.log")
             [[ -n $total ]] || { cat "$f.log" >&2; fail "perf output for $s"; }
             counter "$s" "$wname" syscalls_per_rt "$(awk -v a="$total" -v b="$rt" 'BEGIN{printf "%.4f", a/b}')"
-            for sc in epoll_wait read write epoll_ctl readv writev; do
+            for sc in epoll_wait read write epoll_ctl readv writev poll ppoll; do
                 v=$(awk -F, -v k="syscalls:sys_enter_$sc" '$3 == k {print $1}' "$f.log")
                 counter "$s" "$wname" "${sc}_per_rt" "$(awk -v a="${v:-0}" -v b="$rt" 'BEGIN{printf "%.4f", a/b}')"
             done
@@ -385,11 +461,15 @@ done
 log "micro-benchmarks"
 LD_PRELOAD="$BIN/alloc_shim.so" "$BIN/micro" "${MICRO_ARGS[@]}" >"$OUT/micro.txt" ||
     fail "micro"
+if ((${#POLL_SERVERS[@]} > 1)) && [[ -x $BIN/idle_poll ]]; then
+    LD_PRELOAD="$BIN/alloc_shim.so" "$BIN/idle_poll" "${MICRO_ARGS[@]}" >"$OUT/idle_poll.txt" ||
+        fail "idle_poll"
+fi
 
 # ---------------------------------------------------------------------------
 # 4. Report
 # ---------------------------------------------------------------------------
-"$ROOT/bench/report.sh" "$OUT" "${SERVERS[@]}" >"$OUT/report.txt"
+"$ROOT/bench/report.sh" "$OUT" "${SERVERS[@]}" -- "${POLL_SERVERS[@]}" >"$OUT/report.txt"
 {
     echo
     echo "machine: $(nproc) CPUs, $(lscpu | sed -n 's/^Model name: *//p' | head -1), kernel $(uname -r), $(cc --version | head -1)"
