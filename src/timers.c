@@ -9,8 +9,9 @@
  * at level L > 0 is processed at its start, which is never after any of
  * its timers' ticks; its timers then move down ("cascade") by their own
  * ticks.  So set and cancel are O(1), and advancing costs O(timers moved
- * + cascades) with at most LEVELS - 1 cascades per timer: the occupancy
- * words find the next non-empty slot without visiting empty ones.
+ * + cascades) with at most LEVELS cascades per timer (plus one per span
+ * of distance, docs/timers.md): the occupancy words find the next
+ * non-empty slot without visiting empty ones.
  */
 #include "timers.h"
 
@@ -125,10 +126,15 @@ static bool next_slot(const struct xpoll__timers *timers, unsigned *level,
         if (occupied == 0)
             continue;
         unsigned shift = BITS * l;
-        unsigned now_slot = slot_for(timers->elapsed, l);
+        /* The search starts just after the elapsed tick's own slot, which
+         * comes last: below the top level it is always empty, and at the
+         * top level it can only hold clamped ticks linked in again one
+         * rotation later.  (tokio's next_occupied_slot() starts at the
+         * elapsed tick's slot itself, so such a slot would hide the later
+         * slots of the current rotation.) */
+        unsigned from = (slot_for(timers->elapsed, l) + 1) & (SLOTS - 1);
         unsigned s =
-            ((unsigned)__builtin_ctzll(rotate_right(occupied, now_slot)) +
-             now_slot) &
+            ((unsigned)__builtin_ctzll(rotate_right(occupied, from)) + from) &
             (SLOTS - 1);
         uint64_t level_range = UINT64_C(1) << (shift + BITS);
         uint64_t at =

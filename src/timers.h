@@ -133,8 +133,8 @@ bool xpoll__timers_cancel(struct xpoll__timers *timers,
 
 /* Processes the wheel up to now_ns: every timer whose tick start is <=
  * now_ns moves to the expired list, in tick order.  O(timers moved +
- * cascades), each timer cascading at most LEVELS - 1 times (plus once per
- * 2^36 ticks for a deadline beyond the wheel's span). */
+ * cascades), each timer cascading at most LEVELS times, plus once per
+ * 2^36 ticks (the wheel's span) between the elapsed tick and its own. */
 void xpoll__timers_advance(struct xpoll__timers *timers, int64_t now_ns);
 
 /*
