@@ -23,8 +23,8 @@ seconds=${1:-60}
 case $seconds in
 '' | *[!0-9]*) echo "usage: $0 [SECONDS]" >&2; exit 2 ;;
 esac
-fuzzers=(fuzz_reactor fuzz_addr)
-declare -A max_len=([fuzz_reactor]=1600 [fuzz_addr]=256)
+fuzzers=(fuzz_reactor fuzz_addr fuzz_timers)
+declare -A max_len=([fuzz_reactor]=1600 [fuzz_addr]=256 [fuzz_timers]=1024)
 
 if ! echo 'int LLVMFuzzerTestOneInput(const char *d, long n){(void)d;(void)n;return 0;}' |
     clang -x c -fsanitize=fuzzer -o /dev/null - 2>/dev/null; then

@@ -129,9 +129,9 @@ static bool next_slot(const struct xpoll__timers *timers, unsigned *level,
         /* The search starts just after the elapsed tick's own slot, which
          * comes last: below the top level it is always empty, and at the
          * top level it can only hold clamped ticks linked in again one
-         * rotation later.  (tokio's next_occupied_slot() starts at the
-         * elapsed tick's slot itself, so such a slot would hide the later
-         * slots of the current rotation.) */
+         * rotation later.  Starting at that slot itself, as tokio's
+         * next_occupied_slot() does, would here let such a timer hide the
+         * later slots of the current rotation. */
         unsigned from = (slot_for(timers->elapsed, l) + 1) & (SLOTS - 1);
         unsigned s =
             ((unsigned)__builtin_ctzll(rotate_right(occupied, from)) + from) &
