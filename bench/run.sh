@@ -12,8 +12,9 @@
 # Environment: BUILD (default build/bench), OUT (default $BUILD/results),
 # REPS, DURATION, WARMUP, SERVERS ("raw xpoll libuv libevent libev"),
 # POLL=0 (skip the poll(2) rounds), POLL_SERVERS ("libev-poll xpoll-poll
-# libevent-poll xpoll"), PORT_BASE (default 19200), SKIP_BUILD=1,
-# SKIP_INSTALL=1.
+# libevent-poll xpoll"), PARTS (the steps to run, default "echo poll
+# counters micro": PARTS=poll REPS=11 reruns the poll(2) rounds alone),
+# PORT_BASE (default 19200), SKIP_BUILD=1, SKIP_INSTALL=1.
 #
 # Servers (bench/, each started as NAME PORT): raw = raw_epoll_echo.c, the
 # hand-written epoll server every ratio is taken to; xpoll = xpoll_echo.c,
@@ -72,6 +73,8 @@ else
     MICRO_ARGS=(-r 7)
 fi
 IDLE=${IDLE:-10000}
+PARTS=" ${PARTS:-echo poll counters micro} "
+part() { [[ $PARTS == *" $1 "* ]]; }
 
 log() { printf '[bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 fail() { printf '[bench] FAILED: %s\n' "$*" >&2; exit 1; }
@@ -324,12 +327,14 @@ rounds() {
 }
 ROUNDS=$OUT/rounds.tsv
 SC_LIST=("${SCENARIOS[@]}")
-rounds echo "${SERVERS[@]}"
+if part echo; then
+    rounds echo "${SERVERS[@]}"
+fi
 
 # ---------------------------------------------------------------------------
 # 1b. poll(2) rounds
 # ---------------------------------------------------------------------------
-if ((${#POLL_SERVERS[@]} > 1)); then
+if ((${#POLL_SERVERS[@]} > 1)) && part poll; then
     ROUNDS=$OUT/rounds_poll.tsv
     head -n 1 "$OUT/rounds.tsv" >"$ROUNDS"
     SC_LIST=(
@@ -383,6 +388,7 @@ else
 fi
 declare -A counted=()
 for s in "${SERVERS[@]}" "${POLL_SERVERS[@]}"; do
+    part counters || break
     [[ -n ${counted[$s]:-} ]] && continue # xpoll is in both lists
     counted[$s]=1
     log "counters: $s"
@@ -458,10 +464,12 @@ done
 # ---------------------------------------------------------------------------
 # 3. Micro-benchmarks
 # ---------------------------------------------------------------------------
-log "micro-benchmarks"
-LD_PRELOAD="$BIN/alloc_shim.so" "$BIN/micro" "${MICRO_ARGS[@]}" >"$OUT/micro.txt" ||
-    fail "micro"
-if ((${#POLL_SERVERS[@]} > 1)) && [[ -x $BIN/idle_poll ]]; then
+if part micro; then
+    log "micro-benchmarks"
+    LD_PRELOAD="$BIN/alloc_shim.so" "$BIN/micro" "${MICRO_ARGS[@]}" >"$OUT/micro.txt" ||
+        fail "micro"
+fi
+if ((${#POLL_SERVERS[@]} > 1)) && [[ -x $BIN/idle_poll ]] && part micro; then
     LD_PRELOAD="$BIN/alloc_shim.so" "$BIN/idle_poll" "${MICRO_ARGS[@]}" >"$OUT/idle_poll.txt" ||
         fail "idle_poll"
 fi
