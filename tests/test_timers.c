@@ -613,6 +613,18 @@ static void earlier_now_is_the_latest(void **state)
                      tick_start(f->now + 20 * MS) - f->now);
 }
 
+/* CLOCK_MONOTONIC is never negative; a negative now counts as 0. */
+static void negative_now_counts_as_zero(void **state)
+{
+    struct tf *f = *state;
+    xpoll__timers_init(&f->wheel, -5 * MS);
+    assert_int_equal(f->wheel.now, 0);
+    assert_int_equal(
+        xpoll__timers_set(&f->wheel, &f->timers[0], -SEC, 5 * MS, 0), 0);
+    assert_int_equal(f->timers[0].deadline, 5 * MS);
+    assert_int_equal(xpoll__timers_next(&f->wheel, -SEC), 5 * MS);
+}
+
 /* Near the end of the int64 clock a periodic timer saturates and stops
  * instead of firing at every call. */
 static void periodic_at_end_of_clock_stops(void **state)
@@ -772,6 +784,7 @@ int main(void)
         T(top_level_ring_keeps_slot_order),
         T(earlier_now_is_the_latest),
         T(periodic_at_end_of_clock_stops),
+        T(negative_now_counts_as_zero),
         T(next_exact_and_never_zero_early),
         T(next_cascade_point_not_after_deadline),
         T(next_zero_while_due),

@@ -4,12 +4,12 @@
  * The input drives up to 64 timers on one wheel and a virtual clock:
  * set and reset (delays of 0, sub-tick, on every level of the wheel,
  * beyond its span, up to INT64_MAX; negative ones), periodic intervals,
- * cancel, moves of the clock (0, sub-tick, ticks, days, years, or exactly
- * to the earliest deadline's tick), expire with small capacities, next(),
- * and sleeping as next() says.  Beside the wheel runs a reference model:
- * one plain array entry per timer (armed, deadline, interval), scanned in
- * O(n).  A timer is due once the clock reaches the start of its tick,
- * ceil(deadline / 1 ms).  Checked after every operation:
+ * cancel (one timer, or all of them with clear), moves of the clock (0,
+ * sub-tick, ticks, days, years, or exactly to the earliest deadline's tick),
+ * expire with small capacities, next(), and sleeping as next() says.  Beside
+ * the wheel runs a reference model: one plain array entry per timer (armed,
+ * deadline, interval), scanned in O(n).  A timer is due once the clock reaches
+ * the start of its tick, ceil(deadline / 1 ms).  Checked after every operation:
  *
  *  - each event carries the timer bit and the token of a timer the model
  *    has armed and due (deadline <= now, tick start <= now): never early,
@@ -363,7 +363,14 @@ static void op_set(bool reset_like)
 
 static void op_cancel(void)
 {
-    int i = (int)(take(1) % NT);
+    int i = (int)(take(1) % (NT + 1));
+    if (i == NT) { /* all of them at once */
+        note("clear");
+        xpoll__timers_clear(&wheel);
+        for (int k = 0; k < NT; k++)
+            model[k].armed = false;
+        return;
+    }
     note("cancel %d", i);
     uint64_t processed = wheel.processed;
     bool was = xpoll__timers_cancel(&wheel, &timers[i]);
