@@ -2,8 +2,11 @@
 # Builds the libFuzzer targets with clang (ASan + UBSan + coverage) and runs
 # each fuzzer for SECONDS on every backend: epoll and poll from build/fuzz
 # (XPOLL_BACKEND=poll), kqueue through the emulation from
-# build/fuzz-kqueue.  The three backends of a fuzzer run side by side (on
-# two cores: about 2 x SECONDS per fuzzer, 150 s in all for 60).  Prints
+# build/fuzz-kqueue.  fuzz_timers drives the timer core alone, which no
+# backend touches: it runs once, from build/fuzz.  The runs go in two
+# rounds of parallel runs (fuzz_reactor on the three backends; fuzz_addr on
+# the three and fuzz_timers), so the whole takes about 2 x SECONDS plus the
+# build (160 s for 60 on two cores).  Prints
 # executions and coverage (libFuzzer's cov: and ft:) per run; exits
 # non-zero on any crash, leak, sanitizer report, timeout or failed check.
 #
@@ -54,7 +57,6 @@ configure build/fuzz
 configure build/fuzz-kqueue -DXPOLL_KQUEUE_EMULATION=ON
 echo "built in $((SECONDS - start)) s"
 
-backends=(epoll kqueue poll)
 declare -A dir_of=([epoll]=build/fuzz [kqueue]=build/fuzz-kqueue [poll]=build/fuzz)
 # epoll and poll share a build: each keeps its own corpus
 declare -A corpus_suffix=([epoll]= [kqueue]= [poll]=.poll)
@@ -75,17 +77,24 @@ run() {
         >"$dir/$fuzzer-$backend.log" 2>&1
 }
 
+# The rounds: FUZZER:BACKEND runs that go side by side.
+rounds=(
+    "fuzz_reactor:epoll fuzz_reactor:kqueue fuzz_reactor:poll"
+    "fuzz_addr:epoll fuzz_addr:kqueue fuzz_addr:poll fuzz_timers:epoll"
+)
 status=0
 summary=()
-for fuzzer in "${fuzzers[@]}"; do
-    echo "=== $fuzzer: ${seconds} s on epoll, on kqueue (emulated) and on poll, in parallel"
+for round in "${rounds[@]}"; do
+    read -ra jobs <<<"$round"
+    echo "=== ${seconds} s each, in parallel: ${jobs[*]}"
     pids=()
-    for backend in "${backends[@]}"; do
-        run "$fuzzer" "$backend" &
+    for job in "${jobs[@]}"; do
+        run "${job%%:*}" "${job#*:}" &
         pids+=($!)
     done
     i=0
-    for backend in "${backends[@]}"; do
+    for job in "${jobs[@]}"; do
+        fuzzer=${job%%:*} backend=${job#*:}
         rc=0
         wait "${pids[$i]}" || rc=$?
         i=$((i + 1))
@@ -110,7 +119,7 @@ for fuzzer in "${fuzzers[@]}"; do
 done
 
 echo
-echo "=== fuzz summary (${seconds} s per fuzzer per backend, $((SECONDS - start)) s in all)"
+echo "=== fuzz summary (${seconds} s per run, $((SECONDS - start)) s in all)"
 printf '%s\n' "${summary[@]}"
 if ls build/fuzz/artifacts/* build/fuzz-kqueue/artifacts/* >/dev/null 2>&1; then
     echo "artifacts:"

@@ -12,6 +12,7 @@
 #   valgrind        memcheck over every test binary, epoll and kqueue
 #   macos           cross-build for x86_64/aarch64 macOS against Apple's headers
 #   fuzz            libFuzzer (clang): each fuzzer 60 s on epoll, kqueue and poll
+#                   (the timer core's, which no backend touches: once)
 #
 # usage: scripts/test.sh [STAGE...]      (default: all, in the order above)
 # Needs: cmake pkg-config libcmocka-dev gcc g++ clang clang-format valgrind
