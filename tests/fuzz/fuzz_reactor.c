@@ -613,6 +613,12 @@ static void op_wait(struct run *r)
     for (int iter = 0; iter < 4096; iter++) {
         int64_t timeout = rounds == 0 ? 0 : NS_PER_MS;
         int n = xpoll_wait(r->poll, r->events, timeout);
+        /* A signal cut the wait short: the documented -EINTR (epoll_wait
+         * and poll are never restarted, signal(7)).  libFuzzer's -timeout
+         * watchdog is a SIGALRM every few seconds (setitimer), which lands
+         * in a blocking wait now and then.  Wait again. */
+        if (n == -EINTR)
+            continue;
         FUZZ_CHECK(n >= 0, "xpoll_wait returned %d", n);
         FUZZ_CHECK((size_t)n <= r->capacity, "wait returned %d > capacity %zu",
                    n, r->capacity);
