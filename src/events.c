@@ -10,6 +10,13 @@
 
 #include "sys/selector.h"
 
+/* A timer's event can be told from any descriptor's. */
+_Static_assert((XPOLL__EV_TIMER &
+                (XPOLL__EV_IN | XPOLL__EV_PRI | XPOLL__EV_OUT | XPOLL__EV_ERR |
+                 XPOLL__EV_HUP | XPOLL__EV_RDHUP | XPOLL__EV_WRITE_EOF |
+                 XPOLL__EV_KQ_ERROR | XPOLL__EV_AIO | XPOLL__EV_LIO)) == 0,
+               "XPOLL__EV_TIMER must be a readiness bit of its own");
+
 size_t xpoll__native_event_size(void)
 {
     size_t size = 0;

@@ -26,20 +26,6 @@
 
 #include "xpoll/poll.h"
 
-/* The readiness bit of a timer's event.  Unused by every other
- * XPOLL__EV_* bit of <xpoll/poll.h> and never reported by epoll_wait(2):
- * bit 28 is EPOLLEXCLUSIVE, an input-only flag of epoll_ctl(2) that the
- * kernel does not put in returned events (fs/eventpoll.c, ep_item_poll()
- * masks the file's poll result with the registered events, and no file's
- * poll returns it). */
-#define XPOLL__EV_TIMER (1u << 28)
-
-_Static_assert((XPOLL__EV_TIMER &
-                (XPOLL__EV_IN | XPOLL__EV_PRI | XPOLL__EV_OUT | XPOLL__EV_ERR |
-                 XPOLL__EV_HUP | XPOLL__EV_RDHUP | XPOLL__EV_WRITE_EOF |
-                 XPOLL__EV_KQ_ERROR | XPOLL__EV_AIO | XPOLL__EV_LIO)) == 0,
-               "XPOLL__EV_TIMER must be a readiness bit of its own");
-
 /* One tick: the wheel's resolution. */
 #define XPOLL__TIMER_TICK_NS    INT64_C(1000000)
 /* 6 levels of 64 slots: level L's slot spans 64^L ticks, the whole wheel

@@ -378,6 +378,12 @@ struct xpoll_events {
 #define XPOLL__EV_KQ_ERROR  (1u << 25) /* kqueue: EV_ERROR, EV_EOF+fflags */
 #define XPOLL__EV_AIO       (1u << 26) /* kqueue: EVFILT_AIO */
 #define XPOLL__EV_LIO       (1u << 27) /* kqueue: EVFILT_LIO */
+/* A timer's expiry (<xpoll/timer.h>).  Bit 28 is EPOLLEXCLUSIVE, an
+ * input-only flag of epoll_ctl(2) that epoll_wait(2) never reports
+ * (fs/eventpoll.c, ep_item_poll() masks a file's poll result with the
+ * registered events, and no file's poll returns it), so no backend's
+ * event can carry it. */
+#define XPOLL__EV_TIMER     (1u << 28)
 
 /* XPOLL_INLINE: an inline definition that never emits a copy of its own
  * (C99 `inline` semantics in every language mode, via gnu_inline); the
