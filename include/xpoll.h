@@ -6,6 +6,7 @@
  *
  *   <xpoll/poll.h>  the reactor: poll, registration, events, waker
  *   <xpoll/net.h>   non-blocking socket helpers
+ *   <xpoll/timer.h> timers, delivered as events
  *
  * Copyright (c) 2026 the xpoll authors.  MIT licence, see LICENSE.
  */
@@ -14,6 +15,7 @@
 
 #include "xpoll/poll.h"
 #include "xpoll/net.h"
+#include "xpoll/timer.h"
 
 #define XPOLL_VERSION_MAJOR 0
 #define XPOLL_VERSION_MINOR 1

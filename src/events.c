@@ -9,6 +9,7 @@
 #include <stdlib.h>
 
 #include "sys/selector.h"
+#include "xpoll/timer.h"
 
 /* A timer's event can be told from any descriptor's. */
 _Static_assert((XPOLL__EV_TIMER &

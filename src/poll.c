@@ -9,6 +9,7 @@
 #include "xpoll.h"
 #include "sys/env.h"
 #include "sys/selector.h"
+#include "timer_poll.h"
 
 #define XPOLL__STR(x)  #x
 #define XPOLL__XSTR(x) XPOLL__STR(x)
@@ -63,6 +64,7 @@ int xpoll_new_with_backend(xpoll **out, xpoll_backend backend)
     poll->fd = -1;
     poll->state = NULL;
     atomic_init(&poll->waker, NULL);
+    atomic_init(&poll->timers, NULL);
 
     int err = selector->open(poll);
     if (err < 0) {
@@ -110,6 +112,7 @@ void xpoll_free(xpoll *poll)
 {
     if (poll == NULL)
         return;
+    xpoll__timer_state_free(poll);
     poll->selector->close(poll);
     free(poll);
 }
@@ -184,7 +187,24 @@ int xpoll_wait(xpoll *poll, xpoll_events *events, int64_t timeout_ns)
     events->xpoll__len = 0;
     if (poll == NULL)
         return -EINVAL;
-    int n = poll->selector->select(poll, events, timeout_ns);
+    struct xpoll__timer_state *timers =
+        atomic_load_explicit(&poll->timers, memory_order_acquire);
+    int n;
+    if (timers != NULL) {
+        n = xpoll__timer_wait(poll, timers, events, timeout_ns);
+    } else {
+        n = poll->selector->select(poll, events, timeout_ns);
+        /* Another thread created the poll's first timer during this wait
+         * (and may have set it): its wake-up may be among the events.
+         * If nothing else is, wait again with timers, for the whole
+         * timeout once more (late rather than early, and only in this
+         * race). */
+        if (n > 0 &&
+            (timers = atomic_load_explicit(&poll->timers,
+                                           memory_order_acquire)) != NULL &&
+            (n = xpoll__timer_drop_wakeup(poll, timers, events, n)) == 0)
+            n = xpoll__timer_wait(poll, timers, events, timeout_ns);
+    }
     if (n > 0)
         xpoll__waker_settle(poll);
     return n;

@@ -172,8 +172,10 @@ const struct xpoll__selector xpoll__epoll_selector = {
     .native_event_size = 0, /* epoll writes struct xpoll_event itself */
 #ifdef XPOLL_FORCE_PIPE_WAKER
     .waker = &xpoll__waker_pipe,
+    .interrupt = &xpoll__waker_pipe,
 #else
     .waker = &xpoll__waker_eventfd,
+    .interrupt = &xpoll__waker_eventfd,
 #endif
     .open = xpoll__epoll_open,
     .close = xpoll__epoll_close,

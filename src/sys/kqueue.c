@@ -366,6 +366,7 @@ const struct xpoll__selector xpoll__kqueue_selector = {
     ,
     .native_event_size = sizeof(struct kevent),
     .waker = XPOLL__KQUEUE_WAKER,
+    .interrupt = &xpoll__waker_pipe,
     .open = xpoll__kqueue_open,
     .close = xpoll__kqueue_close,
     .register_fd = xpoll__kqueue_register,

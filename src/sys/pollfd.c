@@ -109,6 +109,7 @@
 
 #include "fd.h"
 #include "selector.h"
+#include "thread.h"
 
 /* The notification descriptor: an eventfd where there is one (one
  * descriptor, a write never fills it in practice), else a pipe.  The
@@ -555,13 +556,6 @@ static int xpoll__pollfd_rearm(xpoll *poll, int fd, xpoll_interests interests)
  * Waiting
  * ---------------------------------------------------------------------- */
 
-static int64_t xpoll__pollfd_now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * NS_PER_S + ts.tv_nsec;
-}
-
 static int xpoll__pollfd_call(struct pollfd *fds, size_t n, int64_t timeout_ns)
 {
 #ifdef XPOLL_HAVE_PPOLL
@@ -662,7 +656,7 @@ static int xpoll__pollfd_select(xpoll *poll, xpoll_events *events,
     int64_t left = timeout_ns, deadline = 0;
 
     if (timeout_ns > 0) {
-        int64_t now = xpoll__pollfd_now_ns();
+        int64_t now = xpoll__clock_ns();
         deadline = now > INT64_MAX - timeout_ns ? INT64_MAX : now + timeout_ns;
     }
     xpoll__pollfd_lock(s);
@@ -695,7 +689,7 @@ static int xpoll__pollfd_select(xpoll *poll, xpoll_events *events,
         /* Only a notification, or events a change filtered out: the
          * timeout has not passed, so poll again for what is left. */
         if (timeout_ns > 0) {
-            left = deadline - xpoll__pollfd_now_ns();
+            left = deadline - xpoll__clock_ns();
             if (left <= 0)
                 break;
         }
@@ -834,6 +828,11 @@ const struct xpoll__selector xpoll__pollfd_selector = {
     .interests = XPOLL_READABLE | XPOLL_WRITABLE | XPOLL_PRIORITY,
     .native_event_size = 0, /* events are written in place */
     .waker = &xpoll__pollfd_waker,
+#if XPOLL__POLLFD_EVENTFD && defined(XPOLL_HAVE_EPOLL)
+    .interrupt = &xpoll__waker_eventfd,
+#else
+    .interrupt = &xpoll__waker_pipe,
+#endif
     .open = xpoll__pollfd_open,
     .close = xpoll__pollfd_close,
     .register_fd = xpoll__pollfd_register,

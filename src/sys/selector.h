@@ -29,6 +29,7 @@
  * are in <xpoll/poll.h>, which publishes them for its inline accessors. */
 
 struct xpoll__selector;
+struct xpoll__timer_state;
 
 struct xpoll {
     const struct xpoll__selector *selector;
@@ -39,6 +40,10 @@ struct xpoll {
     void *state;
     /* Set while a waker exists (one per poll). */
     _Atomic(struct xpoll_waker *) waker;
+    /* The timers' state (src/timer.c), created with the first timer and
+     * kept until xpoll_free(); NULL until then, so a poll without timers
+     * pays one load per wait. */
+    _Atomic(struct xpoll__timer_state *) timers;
 };
 
 /*
@@ -66,6 +71,10 @@ struct xpoll__waker_ops {
     int (*wake)(xpoll_waker *waker);
     /* Deregister (if armed) and close what open() created. */
     void (*close)(xpoll_waker *waker, int armed);
+    /* Empty the registered descriptor, so that a level-triggered poll
+     * stops reporting it; NULL where nothing needs emptying.  Used only
+     * by the timers' internal wake-up, which a wait consumes itself. */
+    void (*drain)(xpoll_waker *waker);
 };
 
 /* Portable fd-based wakers (src/sys/waker_*.c). */
@@ -79,6 +88,11 @@ struct xpoll__selector {
      * kernel writes struct xpoll_event itself (epoll). */
     size_t native_event_size;
     const struct xpoll__waker_ops *waker;
+    /* The timers' internal wake-up (src/timer.c): a descriptor-based
+     * waker (eventfd or pipe) that a setting thread uses to cut a wait
+     * short, registered READABLE through register_fd under a reserved
+     * token.  Never the user's waker, so both can exist at once. */
+    const struct xpoll__waker_ops *interrupt;
 
     /* Set poll->fd (close-on-exec).  Returns 0 or a negative errno. */
     int (*open)(xpoll *poll);

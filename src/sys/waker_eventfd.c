@@ -41,6 +41,15 @@ static int xpoll__waker_eventfd_wake(xpoll_waker *waker)
     return err;
 }
 
+/* One read resets the counter to 0 (eventfd(2)). */
+static void xpoll__waker_eventfd_drain(xpoll_waker *waker)
+{
+    uint64_t value;
+
+    while (read(waker->fds[0], &value, sizeof value) < 0 && errno == EINTR)
+        ;
+}
+
 static void xpoll__waker_eventfd_close(xpoll_waker *waker, int armed)
 {
     xpoll__waker_fd_close(waker, armed);
@@ -51,4 +60,5 @@ const struct xpoll__waker_ops xpoll__waker_eventfd = {
     .arm = xpoll__waker_fd_arm,
     .wake = xpoll__waker_eventfd_wake,
     .close = xpoll__waker_eventfd_close,
+    .drain = xpoll__waker_eventfd_drain,
 };

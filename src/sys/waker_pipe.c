@@ -64,4 +64,5 @@ const struct xpoll__waker_ops xpoll__waker_pipe = {
     .arm = xpoll__waker_fd_arm,
     .wake = xpoll__waker_pipe_wake,
     .close = xpoll__waker_pipe_close,
+    .drain = xpoll__waker_pipe_drain,
 };
