@@ -1,0 +1,108 @@
+/*
+ * xpoll_timer at the system-call boundary (Linux, seccomp): on the thread
+ * that waits, setting, resetting and cancelling timers and receiving
+ * their expiries make no system call; the wait's own is the only one.
+ * Runs on every backend (epoll, poll, and kqueue through its emulation,
+ * whose wait is epoll's).
+ */
+#define _GNU_SOURCE
+#include "support.h"
+
+#include <stddef.h>
+#include <unistd.h>
+
+#include "seccomp.h"
+
+/* Only the calls in which xpoll_wait blocks on some backend, and exit.
+ * clock_gettime is allowed too: timers read CLOCK_MONOTONIC, which Linux
+ * serves from the vDSO without entering the kernel wherever the clock
+ * source allows (vdso(7)); a machine whose clock source does not would
+ * otherwise fail this test for a call the library cannot avoid.  On the
+ * kqueue backend, the emulation's kevent() is the wait, and it makes calls
+ * of its own: rt_sigprocmask around its registry lock
+ * (tests/kqemu/kqemu_registry.c, mutex_enter) and epoll_ctl to re-arm what
+ * it reported; those are allowed there too.  The library's own calls
+ * (the wake-up's write and read, a futex) stay forbidden.  Anything else
+ * kills the process with SIGSYS. */
+static void allow_only_waits(bool kqueue_emulation)
+{
+    /* A number no system call has, where the call is not allowed. */
+    const unsigned sigprocmask = kqueue_emulation ? SYS_rt_sigprocmask : ~0u;
+    const unsigned epoll_ctl = kqueue_emulation ? SYS_epoll_ctl : ~0u;
+    struct sock_filter filter[] = {
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, sigprocmask, 9, 0),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, epoll_ctl, 8, 0),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_epoll_wait, 7, 0),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_epoll_pwait, 6, 0),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_epoll_pwait2, 5, 0),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_ppoll, 4, 0),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_clock_gettime, 3, 0),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_exit_group, 2, 0),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_exit, 1, 0),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+    };
+    CHILD_CHECK(seccomp_install(filter, sizeof filter / sizeof filter[0]) == 0);
+}
+
+/* One event, the timer's with `token`, within HANG_NS. */
+static void child_expect_timer(xpoll *poll, xpoll_events *events,
+                               xpoll_token token)
+{
+    CHILD_CHECK(xpoll_wait(poll, events, HANG_NS) == 1);
+    const xpoll_event *ev = xpoll_events_get(events, 0);
+    CHILD_CHECK(xpoll_event_is_timer(ev));
+    CHILD_CHECK(xpoll_event_token(ev) == token);
+}
+
+static void timers_make_no_system_call_body(void)
+{
+    xpoll *poll;
+    xpoll_events *events;
+    xpoll_timer *a, *b, *periodic;
+    bool kqueue = on_kqueue();
+    CHILD_CHECK(xpoll_new(&poll) == 0);
+    CHILD_CHECK(xpoll_events_new(&events, 8) == 0);
+    CHILD_CHECK(xpoll_timer_new(poll, 1, &a) == 0);
+    CHILD_CHECK(xpoll_timer_new(poll, 2, &b) == 0);
+    CHILD_CHECK(xpoll_timer_new(poll, 3, &periodic) == 0);
+    /* Before the filter: the poll's first set wakes it once (no wait had
+     * recorded its deadline yet), and the wait that consumes the wake-up
+     * empties its descriptor. */
+    CHILD_CHECK(xpoll_timer_set(a, MS, 0) == 0);
+    child_expect_timer(poll, events, 1);
+    CHILD_CHECK(xpoll_wait(poll, events, 0) == 0);
+
+    allow_only_waits(kqueue);
+    for (int round = 0; round < 3; round++) {
+        CHILD_CHECK(xpoll_timer_set(b, HANG_NS, 0) == 0);
+        CHILD_CHECK(xpoll_timer_set(a, 50 * MS, 0) == 0);
+        CHILD_CHECK(xpoll_timer_set(a, 2 * MS, 0) == 0); /* reset */
+        CHILD_CHECK(xpoll_timer_set(b, 3 * HANG_NS, 0) == 0);
+        CHILD_CHECK(xpoll_timer_cancel(b) == 0);
+        child_expect_timer(poll, events, 1);
+    }
+    CHILD_CHECK(xpoll_timer_set(periodic, MS, MS) == 0);
+    for (int i = 0; i < 3; i++)
+        child_expect_timer(poll, events, 3);
+    CHILD_CHECK(xpoll_timer_cancel(periodic) == 0);
+    CHILD_CHECK(xpoll_wait(poll, events, 5 * MS) == 0);
+    /* The raw system call: sanitizer runtimes hook _exit(), and nothing
+     * but the waits may run under this filter. */
+    syscall(SYS_exit_group, 0);
+}
+
+static void timers_make_no_system_call_on_the_waiting_thread(void **state)
+{
+    (void)state;
+    run_in_child(timers_make_no_system_call_body);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(timers_make_no_system_call_on_the_waiting_thread),
+    };
+    return RUN(tests, NULL, NULL);
+}
