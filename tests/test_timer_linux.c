@@ -8,6 +8,7 @@
 #define _GNU_SOURCE
 #include "support.h"
 
+#include <fcntl.h>
 #include <stddef.h>
 #include <unistd.h>
 
@@ -73,8 +74,19 @@ static void timers_make_no_system_call_body(void)
     CHILD_CHECK(xpoll_timer_set(a, MS, 0) == 0);
     child_expect_timer(poll, events, 1);
     CHILD_CHECK(xpoll_wait(poll, events, 0) == 0);
+    int fds[2];
+    CHILD_CHECK(pipe2(fds, O_NONBLOCK | O_CLOEXEC) == 0);
+    CHILD_CHECK(xpoll_register(poll, fds[0], 4, XPOLL_READABLE) == 0);
+    CHILD_CHECK(write(fds[1], "x", 1) == 1);
 
     allow_only_waits(kqueue);
+    /* A wait meant to sleep long ends early for the descriptor; a set
+     * made after it, before that sleep's end, is still no other thread's
+     * and wakes nothing. */
+    CHILD_CHECK(xpoll_wait(poll, events, HANG_NS) == 1);
+    CHILD_CHECK(xpoll_event_token(xpoll_events_get(events, 0)) == 4);
+    CHILD_CHECK(xpoll_timer_set(a, 2 * MS, 0) == 0);
+    child_expect_timer(poll, events, 1);
     for (int round = 0; round < 3; round++) {
         CHILD_CHECK(xpoll_timer_set(b, HANG_NS, 0) == 0);
         CHILD_CHECK(xpoll_timer_set(a, 50 * MS, 0) == 0);
