@@ -18,6 +18,9 @@
  *    from either, so it costs at most BUF_SIZE bytes of memory;
  *  - half-close (echo everything, then close), resets, EMFILE on accept,
  *    and a clean shutdown that closes and frees every connection;
+ *  - an idle timeout, if asked for: one xpoll_timer per connection under
+ *    the connection's own token, set at accept and set again on every
+ *    read; its expiry closes the connection (conn_event());
  *  - the re-arm rule: every read, write and accept goes through the I/O
  *    helpers of <xpoll/net.h> (xpoll_read, xpoll_write, xpoll_accept_on),
  *    which tell the poll when a direction was drained (-EAGAIN, or a short
@@ -53,6 +56,8 @@ struct conn {
     bool fin_seen;   /* an event said read-closed: short reads prove nothing */
     bool eof;        /* read() returned 0: the peer sent FIN */
     bool want_write; /* WRITABLE is among the registered interests */
+    xpoll_timer *idle;        /* NULL without an idle timeout */
+    unsigned long read_in;    /* the batch (server.batch) of the last read */
     size_t start, end;        /* pending output is buf[start, end) */
     struct conn *prev, *next; /* in the server's live or closed list */
     unsigned char buf[BUF_SIZE];
@@ -66,6 +71,8 @@ struct server {
     struct conn *live;   /* open connections */
     struct conn *closed; /* closed during this batch of events; freed after */
     unsigned long accepted;
+    int64_t idle_ns;     /* the idle timeout; 0: none */
+    unsigned long batch; /* counts the batches of events (waits) */
 };
 
 static void list_push(struct conn **head, struct conn *c)
@@ -97,6 +104,8 @@ static void conn_close(struct server *s, struct conn *c)
     xpoll_deregister(s->poll, c->fd);
     close(c->fd);
     c->fd = -1;
+    /* Freeing cancels it; an expiry already in this batch finds fd -1. */
+    xpoll_timer_free(c->idle);
     list_remove(&s->live, c);
     list_push(&s->closed, c);
 }
@@ -175,6 +184,10 @@ static void conn_pump(struct server *s, struct conn *c)
             c->end += (size_t)n;
             if ((size_t)n < room && !c->fin_seen)
                 c->may_read = false; /* a short read: drained (see above) */
+            if (c->idle != NULL) {   /* not idle: the timeout starts again */
+                xpoll_timer_set(c->idle, s->idle_ns, 0);
+                c->read_in = s->batch;
+            }
         } else if (n == 0) {
             c->eof = true; /* half-close: flush what is pending, then close */
         } else if (n == -EAGAIN) {
@@ -205,6 +218,15 @@ static void conn_event(struct server *s, struct conn *c, const xpoll_event *ev)
 {
     if (c->fd < 0)
         return; /* closed by an earlier event of this batch */
+    if (xpoll_event_is_timer(ev)) {
+        /* Idle: nothing read since the timer was set.  Unless a read
+         * earlier in this batch set it again: a set withdraws only the
+         * expiries not yet handed out, and this one already was
+         * (<xpoll/timer.h>). */
+        if (c->read_in != s->batch)
+            conn_close(s, c);
+        return;
+    }
     if (xpoll_event_is_read_closed(ev))
         c->fin_seen = true;
     if (xpoll_event_is_readable(ev) || xpoll_event_is_read_closed(ev) ||
@@ -227,10 +249,18 @@ static int conn_open(struct server *s, int fd)
     /* Echo replies are small writes that must go out now, not wait for the
      * ACK of the previous one (Nagle). */
     xpoll_tcp_nodelay(fd, true);
+    /* The idle timer shares the connection's token: xpoll_event_is_timer()
+     * tells its expiry from the socket's readiness. */
+    int err = 0;
+    if (s->idle_ns > 0 &&
+        (err = xpoll_timer_new(s->poll, (xpoll_token)c, &c->idle)) == 0)
+        xpoll_timer_set(c->idle, s->idle_ns, 0);
     /* A connection with data already queued is reported at once: register
      * checks the current readiness. */
-    int err = xpoll_register(s->poll, fd, (xpoll_token)c, XPOLL_READABLE);
+    if (err == 0)
+        err = xpoll_register(s->poll, fd, (xpoll_token)c, XPOLL_READABLE);
     if (err < 0) {
+        xpoll_timer_free(c->idle);
         free(c);
         return err;
     }
@@ -309,10 +339,13 @@ void echo_setup_process(void)
     }
 }
 
-int echo_serve(xpoll *poll, int listen_fd, const atomic_bool *stop,
-               unsigned long *accepted)
+int echo_serve(xpoll *poll, int listen_fd, int64_t idle_ns,
+               const atomic_bool *stop, unsigned long *accepted)
 {
-    struct server s = {.poll = poll, .listen_fd = listen_fd, .spare_fd = -1};
+    struct server s = {.poll = poll,
+                       .listen_fd = listen_fd,
+                       .spare_fd = -1,
+                       .idle_ns = idle_ns};
     xpoll_events *events = NULL;
     int err = xpoll_events_new(&events, MAX_EVENTS);
     if (err == 0)
@@ -332,6 +365,7 @@ int echo_serve(xpoll *poll, int listen_fd, const atomic_bool *stop,
             err = n;
             break;
         }
+        s.batch++;
         for (int i = 0; i < n; i++) {
             const xpoll_event *ev = xpoll_events_get(events, (size_t)i);
             xpoll_token token = xpoll_event_token(ev);

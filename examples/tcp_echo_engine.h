@@ -8,6 +8,7 @@
 #define TCP_ECHO_ENGINE_H
 
 #include <stdatomic.h>
+#include <stdint.h>
 
 #include <xpoll.h>
 
@@ -27,12 +28,13 @@ void echo_setup_process(void);
 /*
  * Serve `listen_fd` (non-blocking, not yet registered) on `poll` until
  * *stop is set and the poll's waker (token ECHO_WAKER_TOKEN, created by the
- * caller) is woken.  Closes and frees every connection before returning;
- * the listener, the poll and the waker stay the caller's.  *accepted
- * counts the connections accepted.  Returns 0, or the negative errno of
- * the wait if the loop could not go on.
+ * caller) is woken.  idle_ns > 0 closes a connection from which nothing
+ * was read for that many nanoseconds; 0 never does.  Closes and frees
+ * every connection before returning; the listener, the poll and the waker
+ * stay the caller's.  *accepted counts the connections accepted.  Returns
+ * 0, or the negative errno of the wait if the loop could not go on.
  */
-int echo_serve(xpoll *poll, int listen_fd, const atomic_bool *stop,
-               unsigned long *accepted);
+int echo_serve(xpoll *poll, int listen_fd, int64_t idle_ns,
+               const atomic_bool *stop, unsigned long *accepted);
 
 #endif

@@ -2,8 +2,10 @@
  * tcp_echo_server - an edge-triggered TCP echo server on one thread.  The
  * example to copy, with its engine in tcp_echo_engine.c.
  *
- *   tcp_echo_server [ADDR]    ADDR: host:port, [v6]:port, or a bare port
- *                             (127.0.0.1:PORT); default 127.0.0.1:9000
+ *   tcp_echo_server [--idle-timeout SECONDS] [ADDR]
+ *       ADDR: host:port, [v6]:port, or a bare port (127.0.0.1:PORT);
+ *       default 127.0.0.1:9000.  SECONDS (> 0, fractions allowed): close
+ *       a connection from which nothing was read for that long.
  *
  * Prints the bound address as its first line (so port 0 works from
  * scripts), echoes every byte back, and exits 0 on SIGINT or SIGTERM after
@@ -19,6 +21,7 @@
 
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -53,17 +56,44 @@ static int die(const char *what, int err)
     return 1;
 }
 
+/* SECONDS as nanoseconds: a positive decimal number within int64_t's
+ * range of nanoseconds; 0 for anything else. */
+static int64_t parse_seconds(const char *text)
+{
+    char *end;
+    double s = strtod(text, &end);
+    if (end == text || *end != '\0' || !(s > 0 && s < 9e9))
+        return 0; /* garbage, trailing characters, <= 0, NaN, too large */
+    int64_t ns = (int64_t)(s * 1e9);
+    return ns > 0 ? ns : 1;
+}
+
+static int usage(const char *argv0)
+{
+    fprintf(stderr, "usage: %s [--idle-timeout SECONDS] [ADDR]\n", argv0);
+    return 2;
+}
+
 int main(int argc, char **argv)
 {
-    const char *addr = argc > 1 ? argv[1] : "127.0.0.1:9000";
+    const char *addr = NULL;
     char name[XPOLL_ADDRSTRLEN];
     xpoll *poll = NULL;
     unsigned long accepted = 0;
+    int64_t idle_ns = 0; /* no idle timeout */
 
-    if (argc > 2) {
-        fprintf(stderr, "usage: %s [ADDR]\n", argv[0]);
-        return 2;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--idle-timeout") == 0) {
+            if (i + 1 == argc || (idle_ns = parse_seconds(argv[++i])) == 0)
+                return usage(argv[0]);
+        } else if (argv[i][0] == '-' || addr != NULL) {
+            return usage(argv[0]); /* an unknown option, or a second ADDR */
+        } else {
+            addr = argv[i];
+        }
     }
+    if (addr == NULL)
+        addr = "127.0.0.1:9000";
     echo_setup_process();
 
     int listen_fd = xpoll_tcp_listen(addr, 0, 0);
@@ -82,7 +112,7 @@ int main(int argc, char **argv)
     printf("%s\n", name);
     fflush(stdout);
 
-    err = echo_serve(poll, listen_fd, &stop_requested, &accepted);
+    err = echo_serve(poll, listen_fd, idle_ns, &stop_requested, &accepted);
     signal(SIGINT, SIG_DFL); /* no handler may touch the waker once freed */
     signal(SIGTERM, SIG_DFL);
     xpoll_waker_free(waker);

@@ -39,7 +39,8 @@ static atomic_bool stop_requested;
 static void *worker_main(void *arg)
 {
     struct worker *w = arg;
-    w->err = echo_serve(w->poll, w->listen_fd, &stop_requested, &w->accepted);
+    w->err =
+        echo_serve(w->poll, w->listen_fd, 0, &stop_requested, &w->accepted);
     return NULL;
 }
 

@@ -118,9 +118,10 @@ static int teardown_kill(void **state)
 }
 
 /* Start example `name` with `args` (NULL-terminated); nofile > 0 sets its
- * RLIMIT_NOFILE (soft and hard) before exec. */
-static void proc_start(struct proc *p, const char *name,
-                       const char *const *args, rlim_t nofile)
+ * RLIMIT_NOFILE (soft and hard) before exec.  With `stderr_too`, its
+ * stderr goes to the same pipe as its stdout. */
+static void proc_spawn(struct proc *p, const char *name,
+                       const char *const *args, rlim_t nofile, bool stderr_too)
 {
     char path[4096];
     const char *argv[32];
@@ -157,12 +158,20 @@ static void proc_start(struct proc *p, const char *name,
         int null = open("/dev/null", O_RDONLY);
         dup2(null, 0);
         dup2(pfd[1], 1);
+        if (stderr_too)
+            dup2(pfd[1], 2);
         execv(argv[0], (char *const *)argv);
         _exit(127);
     }
     close(pfd[1]);
     p->out = pfd[0];
     track(p->pid, true);
+}
+
+static void proc_start(struct proc *p, const char *name,
+                       const char *const *args, rlim_t nofile)
+{
+    proc_spawn(p, name, args, nofile, false);
 }
 
 /* Read one line of the child's stdout (the bound address). */
@@ -1084,6 +1093,201 @@ static void test_tcp_echo_sigint(void **state)
 }
 
 /* ------------------------------------------------------------------------
+ * tcp_echo_server --idle-timeout
+ *
+ * The server's timer starts when it accepts, after the client's connect()
+ * began, and starts again when it reads, after the client's write(); and
+ * it never expires before its deadline on CLOCK_MONOTONIC, which now_ns()
+ * reads too.  So a close is never observed sooner than the timeout after
+ * the client's last connect() or write() began: the scenarios assert
+ * that lower bound, which no load can break.  They wait for a close only
+ * up to a hang deadline.
+ * ---------------------------------------------------------------------- */
+
+/* Waits for the server to close `fd`, on which the client sent nothing it
+ * has not had echoed: read() must return 0 (a FIN; the server reads all
+ * there is, so nothing unread makes it a reset).  Returns now_ns() then. */
+static int64_t wait_eof(int fd)
+{
+    int64_t deadline = now_ns() + (valgrind ? 60 : 20) * SEC;
+    for (;;) {
+        struct pollfd pf = {.fd = fd, .events = POLLIN};
+        int left = ms_until(deadline);
+        if (left <= 0)
+            fail_msg("the server did not close an idle connection");
+        if (poll(&pf, 1, left) != 1)
+            continue;
+        char b;
+        ssize_t r = read(fd, &b, 1);
+        if (r == 0)
+            return now_ns();
+        if (r < 0 && (errno == EAGAIN || errno == EINTR))
+            continue;
+        if (r < 0)
+            fail_msg("read: %s, where the server's close was expected",
+                     strerror(errno));
+        fail_msg("a byte from the server on a connection that sent none");
+    }
+}
+
+/* Silent connections are closed once the timeout has passed (not before),
+ * each on its own timer, while the server goes on serving: a fresh
+ * connection is echoed while they wait and after they are gone, and every
+ * closed connection's descriptor is given back.  1.5 s: a timeout cut to
+ * whole seconds would close them too early. */
+static void test_tcp_echo_idle_timeout(void **state)
+{
+    (void)state;
+    enum { SILENT = 10 };
+    const int64_t idle = 1500 * MS;
+    const char *const args[] = {"--idle-timeout", "1.5", "127.0.0.1:0", NULL};
+    int fd[SILENT];
+    int64_t connected[SILENT];
+    struct proc srv;
+    server_start(&srv, "tcp_echo_server", args, 0);
+    int base = server_base_fds(&srv);
+
+    for (int i = 0; i < SILENT; i++) {
+        connected[i] = now_ns();
+        fd[i] = connect_to(srv.addr);
+    }
+    echo_once(srv.addr, 100000, false);
+    for (int i = 0; i < SILENT; i++) {
+        int64_t after = wait_eof(fd[i]) - connected[i];
+        if (after < idle)
+            fail_msg("connection %d closed %lld ms after its connect(), "
+                     "before the %lld ms timeout",
+                     i, (long long)(after / MS), (long long)(idle / MS));
+        close(fd[i]);
+    }
+    wait_fd_count(srv.pid, base);
+    echo_once(srv.addr, 100000, false);
+
+    /* A stop with a connection whose timer is armed: the server frees it
+     * on the way out (valgrind and ASan's leak check fail the exit
+     * status otherwise). */
+    int live = connect_to(srv.addr);
+    assert_int_equal(try_ping(live, PING_HANG_MS), 1);
+    server_stop(&srv, SIGTERM);
+    close(live);
+}
+
+/* A connection that sends a message every 100 ms for 2.5 s is echoed
+ * throughout under a 1 s timeout: every read starts the timeout again.
+ * Once it goes silent it is closed, no sooner than 1 s after its last
+ * message; a connection silent from the start, meanwhile, is closed on
+ * its own timer.
+ *
+ * A close while talking fails the scenario unless this client itself
+ * proved it was silent for the whole timeout: it sent nothing between
+ * the previous echo's arrival (after the server's read, which set the
+ * timer) and the next write.  Then it starts again on a new connection. */
+static void test_tcp_echo_idle_timeout_reset(void **state)
+{
+    (void)state;
+    const int64_t idle = SEC, talk = 2500 * MS;
+    const char *const args[] = {"--idle-timeout", "1", "127.0.0.1:0", NULL};
+    struct proc srv;
+    server_start(&srv, "tcp_echo_server", args, 0);
+
+    int64_t silent_since = now_ns();
+    int silent = connect_to(srv.addr);
+    int fd = -1, pings = 0;
+    int64_t start = 0, sent = 0, echoed = 0;
+    for (int tries = 1; fd < 0; tries++) {
+        start = now_ns();
+        fd = connect_to(srv.addr);
+        echoed = INT64_MAX; /* no echo yet: the first write proves nothing */
+        for (pings = 0; now_ns() - start < talk; pings++) {
+            sleep_ms(100);
+            sent = now_ns();
+            int r = try_ping(fd, PING_HANG_MS);
+            if (r < 0)
+                fail_msg("ping %d: no echo and no close (stalled)", pings);
+            if (r == 1) {
+                echoed = now_ns();
+                continue;
+            }
+            if (echoed == INT64_MAX || sent - echoed < idle)
+                fail_msg(
+                    "ping %d: closed, %lld ms after the last echo and "
+                    "%lld ms after connecting, under a %lld ms timeout",
+                    pings,
+                    (long long)(echoed == INT64_MAX ? -1
+                                                    : (sent - echoed) / MS),
+                    (long long)((sent - start) / MS), (long long)(idle / MS));
+            print_message("  this client stalled for %lld ms: again\n",
+                          (long long)((sent - echoed) / MS));
+            close(fd);
+            fd = -1;
+            if (tries == 3)
+                fail_msg("this client stalled for the timeout 3 times");
+            break;
+        }
+    }
+    print_message("  %d pings echoed over %lld ms\n", pings,
+                  (long long)((echoed - start) / MS));
+    assert_true(echoed - start > 2 * idle);
+
+    int64_t after = wait_eof(fd) - sent;
+    if (after < idle)
+        fail_msg("closed %lld ms after the last message, before the %lld ms "
+                 "timeout",
+                 (long long)(after / MS), (long long)(idle / MS));
+    close(fd);
+    assert_true(wait_eof(silent) - silent_since >= idle);
+    close(silent);
+    echo_once(srv.addr, 1000, false);
+    server_stop(&srv, SIGTERM);
+}
+
+/* --idle-timeout takes a positive number of seconds: anything else, and
+ * any other bad argument, exits 2 with the usage line before serving.
+ * Good values start a server, the option before or after ADDR. */
+static void test_tcp_echo_idle_timeout_options(void **state)
+{
+    (void)state;
+    static const char *const bad[][4] = {
+        {"--idle-timeout", NULL},
+        {"127.0.0.1:0", "--idle-timeout", NULL},
+        {"--idle-timeout", "-1", "127.0.0.1:0", NULL},
+        {"--idle-timeout", "-0.5", "127.0.0.1:0", NULL},
+        {"--idle-timeout", "0", "127.0.0.1:0", NULL},
+        {"--idle-timeout", "", "127.0.0.1:0", NULL},
+        {"--idle-timeout", "abc", "127.0.0.1:0", NULL},
+        {"--idle-timeout", "1x", "127.0.0.1:0", NULL},
+        {"--idle-timeout", "nan", "127.0.0.1:0", NULL},
+        {"--idle-timeout", "inf", "127.0.0.1:0", NULL},
+        {"--idle-timeout", "1e300", "127.0.0.1:0", NULL},
+        {"--idle", "1", "127.0.0.1:0", NULL},
+        {"127.0.0.1:0", "127.0.0.1:0", NULL},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        struct proc p;
+        proc_spawn(&p, "tcp_echo_server", bad[i], 0, true);
+        int status = proc_wait(&p, 10000);
+        if (!WIFEXITED(status) || WEXITSTATUS(status) != 2 ||
+            strncmp(p.rest, "usage: ", 7) != 0)
+            fail_msg("arguments %zu (\"%s\" \"%s\"): status %#x, output "
+                     "\"%s\"",
+                     i, bad[i][0], bad[i][1] ? bad[i][1] : "", (unsigned)status,
+                     p.rest);
+        free(p.rest);
+    }
+
+    static const char *const good[][4] = {
+        {"--idle-timeout", "0.25", "127.0.0.1:0", NULL},
+        {"127.0.0.1:0", "--idle-timeout", "30", NULL},
+    };
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        struct proc srv;
+        server_start(&srv, "tcp_echo_server", good[i], 0);
+        assert_int_equal(strncmp(srv.addr, "127.0.0.1:", 10), 0);
+        server_stop(&srv, SIGTERM);
+    }
+}
+
+/* ------------------------------------------------------------------------
  * udp_echo_server
  * ---------------------------------------------------------------------- */
 
@@ -1433,6 +1637,9 @@ static const struct {
     SCENARIO(tcp_echo_slow_reader, NATIVE_ONLY),
     SCENARIO(tcp_echo_emfile, NATIVE_ONLY),
     SCENARIO(tcp_echo_sigint, ALSO_UNDER_VALGRIND),
+    SCENARIO(tcp_echo_idle_timeout, ALSO_UNDER_VALGRIND),
+    SCENARIO(tcp_echo_idle_timeout_reset, ALSO_UNDER_VALGRIND),
+    SCENARIO(tcp_echo_idle_timeout_options, NATIVE_ONLY),
     SCENARIO(udp_echo_ipv4, ALSO_UNDER_VALGRIND),
     SCENARIO(udp_echo_ipv6, NATIVE_ONLY),
     SCENARIO(tcp_echo_threads, ALSO_UNDER_VALGRIND),
