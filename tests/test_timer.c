@@ -448,8 +448,12 @@ static void set_from_thread_wakes_a_wait_without_deadline(void **state)
     struct setting s = {.timer = t, .delay = 1 * MS, .rc = 1};
     struct blocked_action b;
 
+    int64_t start = now_ns();
     blocked_action_start(&b, set_timer, &s);
     int n = xpoll_wait(f->poll, f->events, HANG_NS);
+    /* Before the wait's own timeout, at which the timer would be due
+     * anyway: the set woke it. */
+    assert_true(now_ns() - start < HANG_NS);
     blocked_action_finish(&b);
     assert_int_equal(s.rc, 0);
     assert_one_timer_event(f->events, n, TOKEN);
@@ -471,8 +475,12 @@ static void earlier_deadline_from_thread_cuts_the_wait(void **state)
     /* A first wait settles the poll's state (the first set from any
      * thread wakes the poll once, see xpoll_timer_new). */
     assert_int_equal(xpoll_wait(f->poll, f->events, 0), 0);
+    int64_t start = now_ns();
     blocked_action_start(&b, set_timer, &s);
     int n = xpoll_wait(f->poll, f->events, HANG_NS);
+    /* Before the wait's own timeout, at which the timer would be due
+     * anyway: the set woke it. */
+    assert_true(now_ns() - start < HANG_NS);
     blocked_action_finish(&b);
     assert_int_equal(s.rc, 0);
     assert_one_timer_event(f->events, n, TOKEN);
