@@ -294,9 +294,16 @@ int xpoll__timer_wait(xpoll *poll, struct xpoll__timer_state *t,
             }
             got = 0; /* the timers handed out must not be lost */
         }
-        n += (size_t)got;
         now = xpoll__clock_ns();
-        n += xpoll__timers_expire(&t->wheel, now, items + n, cap - n);
+        if (n == 0) {
+            /* Only when step 1 handed out nothing: then the selector was
+             * only polled, and a periodic timer handed out there could
+             * come due again here, twice in one batch. */
+            n = (size_t)got;
+            n += xpoll__timers_expire(&t->wheel, now, items + n, cap - n);
+        } else {
+            n += (size_t)got;
+        }
         if (n > 0 || now >= end)
             break;
     }
