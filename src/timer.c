@@ -161,12 +161,15 @@ int xpoll_timer_new(xpoll *poll, xpoll_token token, xpoll_timer **out)
     *out = NULL;
     if (poll == NULL)
         return -EINVAL;
-    int err = state_get(poll, &t);
-    if (err < 0)
-        return err;
+    /* The timer first: a failure after it leaves no state behind. */
     xpoll_timer *timer = malloc(sizeof *timer);
     if (timer == NULL)
         return -ENOMEM;
+    int err = state_get(poll, &t);
+    if (err < 0) {
+        free(timer);
+        return err;
+    }
     xpoll__timer_init(timer, poll, token);
     *out = timer;
     return 0;

@@ -200,6 +200,70 @@ static void waker_new_fails_cleanly(void **state)
     xpoll_free(poll);
 }
 
+static int make_timer(void *ctx, void **out)
+{
+    return xpoll_timer_new(ctx, 7, (xpoll_timer **)out);
+}
+
+static void destroy_timer(void *obj)
+{
+    xpoll_timer_free(obj);
+}
+
+/* The poll's first timer also allocates the poll's timer state; every
+ * failure leaves neither behind, and a later timer works. */
+static void timer_new_fails_cleanly(void **state)
+{
+    (void)state;
+    xpoll *poll;
+    assert_int_equal(xpoll_new(&poll), 0);
+    assert_true(fail_each_allocation(make_timer, destroy_timer, poll) >= 2);
+    xpoll_timer *timer;
+    assert_int_equal(xpoll_timer_new(poll, 1, &timer), 0);
+    assert_int_equal(xpoll_timer_set(timer, 0, 0), 0);
+    xpoll_events *events;
+    assert_int_equal(xpoll_events_new(&events, 4), 0);
+    assert_int_equal(xpoll_wait(poll, events, 10 * SEC), 1);
+    assert_true(xpoll_event_is_timer(xpoll_events_get(events, 0)));
+    xpoll_events_free(events);
+    xpoll_timer_free(timer);
+    xpoll_free(poll);
+}
+
+/* Once created, timers cost no allocation: set, reset, cancel and the
+ * waits that hand out their expiries, periodic ones included. */
+static void timers_allocate_nothing_after_new(void **state)
+{
+    (void)state;
+    enum { TIMERS = 8 };
+    xpoll *poll;
+    xpoll_events *events;
+    xpoll_timer *timers[TIMERS];
+
+    assert_int_equal(xpoll_new(&poll), 0);
+    assert_int_equal(xpoll_events_new(&events, 4), 0);
+    for (int i = 0; i < TIMERS; i++)
+        assert_int_equal(xpoll_timer_new(poll, (xpoll_token)i, &timers[i]), 0);
+    heap_count_from(-1);
+    int fired = 0;
+    for (int round = 0; round < 50; round++) {
+        xpoll_timer *t = timers[round % TIMERS];
+        assert_int_equal(xpoll_timer_set(t, SEC, 0), 0);
+        assert_int_equal(xpoll_timer_set(t, 0, round % 2 ? MS : 0), 0);
+        assert_int_equal(xpoll_timer_cancel(timers[(round + 1) % TIMERS]), 0);
+        int n = xpoll_wait(poll, events, 10 * SEC);
+        assert_true(n >= 1);
+        fired += n;
+    }
+    long calls = heap_stop().calls;
+    assert_int_equal(calls, 0);
+    assert_true(fired >= 50);
+    for (int i = 0; i < TIMERS; i++)
+        xpoll_timer_free(timers[i]);
+    xpoll_events_free(events);
+    xpoll_free(poll);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -207,6 +271,8 @@ int main(void)
         cmocka_unit_test(poll_new_fails_cleanly),
         cmocka_unit_test(events_new_fails_cleanly),
         cmocka_unit_test(waker_new_fails_cleanly),
+        cmocka_unit_test(timer_new_fails_cleanly),
+        cmocka_unit_test(timers_allocate_nothing_after_new),
         /* epoll only: last, so other backends run the rest. */
         cmocka_unit_test(epoll_registration_allocates_nothing),
     };
