@@ -1,54 +1,73 @@
 /*
- * timers - timer micro-benchmark: xpoll's timer core beside libuv, libev
- * and libevent (plain timeouts and common timeouts).
+ * timers - timer micro-benchmark: xpoll's public timers and its timer core
+ * beside libuv, libev and libevent (plain timeouts and common timeouts).
  *
  *   timers [-r REPS] [-q]     (REPS default 5; -q: 1,000 and 100,000 only)
  *
- * The xpoll column measures the platform-neutral timer core
- * (src/timers.c: xpoll__timers_set, xpoll__timers_cancel,
- * xpoll__timers_expire) until the public <xpoll/timer.h> exists; the
- * public functions will add a mutex lock/unlock per call (any thread may
- * set or cancel while another waits), which this column does not pay.
+ * Two xpoll columns:
+ *  xpoll       the public API of <xpoll/timer.h>, what a user calls: each
+ *              xpoll_timer_set and xpoll_timer_cancel takes the poll's
+ *              timer mutex (any thread may set or cancel while another
+ *              waits) and xpoll_timer_set reads CLOCK_MONOTONIC itself
+ *              (src/timer.c), where the peers use the time cached per loop
+ *              iteration; expiry is xpoll_wait with timeout 0 on a poll of
+ *              the default backend, the analogue of the peers' loop runs
+ *              (it locks, reads the clock and polls the backend's
+ *              descriptor as they do).  Every timer comes from
+ *              xpoll_timer_new, one malloc each (the peers' timer objects
+ *              sit in one array allocated up front): the API allocates
+ *              timers itself, and that is how it is meant to be used.
+ *  xpoll-core  the platform-neutral wheel under it (src/timers.c:
+ *              xpoll__timers_set, xpoll__timers_cancel,
+ *              xpoll__timers_expire) on timers in one array, with no lock
+ *              and one clock read per pass: xpoll minus xpoll-core is what
+ *              the mutex, the clock reads and (for expiry) the wait's
+ *              bookkeeping and epoll_wait cost.
  *
  * Each library is used as its documentation intends:
- *  libuv     uv_timer_start (set, repeat = the delay), uv_timer_again
- *            (reset), uv_timer_stop (cancel); uv_run(UV_RUN_NOWAIT)
- *  libev     ev_timer_set + ev_timer_start (set, repeat = the delay),
- *            ev_timer_again (reset), ev_timer_stop (cancel);
- *            ev_run(EVRUN_NOWAIT)
- *  libevent  evtimer_assign once, evtimer_add (set and reset: adding a
- *            pending event reschedules it), evtimer_del (cancel);
- *            event_base_loop(EVLOOP_NONBLOCK).  "libevent-ct": the same
- *            with every timeval from event_base_init_common_timeout(), one
- *            per distinct delay (libevent allows 256 per base)
- *  xpoll     xpoll__timers_set (set and reset), xpoll__timers_cancel,
- *            xpoll__timers_expire
+ *  libuv       uv_timer_start (set, repeat = the delay), uv_timer_again
+ *              (reset), uv_timer_stop (cancel); uv_run(UV_RUN_NOWAIT)
+ *  libev       ev_timer_set + ev_timer_start (set, repeat = the delay),
+ *              ev_timer_again (reset), ev_timer_stop (cancel);
+ *              ev_run(EVRUN_NOWAIT)
+ *  libevent    evtimer_assign once, evtimer_add (set and reset: adding a
+ *              pending event reschedules it), evtimer_del (cancel);
+ *              event_base_loop(EVLOOP_NONBLOCK).  "libevent-ct": the same
+ *              with every timeval from event_base_init_common_timeout(),
+ *              one per distinct delay (libevent allows 256 per base)
+ *  xpoll       xpoll_timer_set (set and reset: setting an armed timer
+ *              reschedules it), xpoll_timer_cancel; xpoll_wait(poll,
+ *              events, 0)
+ *  xpoll-core  xpoll__timers_set (set and reset), xpoll__timers_cancel,
+ *              xpoll__timers_expire
  *
  * At each N (1,000, 100,000, 1,000,000 armed timers), per library, per
- * rep: N timer objects in one array allocated up front, all armed with
- * delays in [1 s, 60 s) (NDELAYS distinct values, the same draw for every
- * library, so common timeouts fit; the first arm, untimed, adds 60 s, so
- * that none of those comes due while the slower libraries take over a
- * second for the passes below at 1,000,000; libevent-ct's first arm uses
- * plain timeouts), then, in the order of a precomputed random permutation
- * of the N timers (so caches are not flattered by sequential access):
+ * rep: N timer objects (in one array allocated up front; the public
+ * xpoll's from xpoll_timer_new), all armed with delays in [10 s, 69 s)
+ * (NDELAYS distinct values, the same draw for every library, so common
+ * timeouts fit; the first arm, untimed, adds 60 s, so that none of those
+ * comes due while the slower libraries take over a second for the passes
+ * below at 1,000,000; libevent-ct's first arm uses plain timeouts), then,
+ * in the order of a precomputed random permutation of the N timers (so
+ * caches are not flattered by sequential access):
  *  cancel  / set: ten chunks of N/10, each cancelled, then armed again
  *          (set arms an unarmed timer), so N*0.9 to N stay armed;
  *  reset   every armed timer re-armed to now + its delay (the idle
- *          timeout reset on every message), milliseconds to a second
+ *          timeout reset on every message), milliseconds to seconds
  *          after the set above armed it: most deadlines move a little,
  *          as a reset on every message moves them;
  *  expire  BATCHES times: B = min(N/4, 1000) armed timers re-armed
  *          (untimed) to a 1 ms one-shot, 5 ms of busy waiting (see
- *          spin_ms), then one loop run (xpoll: one xpoll__timers_expire,
- *          which also moves down whatever else the wheel's 5 ms advance
- *          reaches) timed, minus one run timed before the batch was
- *          armed, with nothing due (for the peers, the fixed cost of
- *          an iteration: clock reads and an epoll_wait with timeout 0):
- *          the cost per fired timer.
- *          Exactly B must fire (callbacks counted, or expire's return),
- *          or the program fails.  The batch is then armed again with its
- *          long delays (untimed).
+ *          spin_ms), then one loop run (xpoll: one xpoll_wait with
+ *          timeout 0; xpoll-core: one xpoll__timers_expire; both also
+ *          move down whatever else the wheel's 5 ms advance reaches)
+ *          timed, minus one run timed before the batch was armed, with
+ *          nothing due (the fixed cost of an iteration: for the peers
+ *          clock reads and an epoll_wait with timeout 0, for xpoll the
+ *          same plus its mutex): the cost per fired timer.
+ *          Exactly B must fire (callbacks counted, timer events counted,
+ *          or expire's return), or the program fails.  The batch is then
+ *          armed again with its long delays (untimed).
  *
  * No peer's clock can be advanced by hand (libuv, libev and libevent
  * read CLOCK_MONOTONIC themselves in uv_update_time, ev_now_update and
@@ -57,13 +76,16 @@
  * ev_now, libevent's cache while a callback runs): each timed pass here
  * refreshes it once first (uv_update_time, ev_now_update; libevent's
  * passes run inside a callback of a loop iteration, where the cache is
- * valid, so evtimer_add reads no clock), and xpoll's passes likewise read
- * the clock once and pass that now_ns to every call.
+ * valid, so evtimer_add reads no clock), and xpoll-core's passes likewise
+ * read the clock once and pass that now_ns to every call.  The public
+ * xpoll_timer_set has no cached time to use: it reads the clock on every
+ * call (a vDSO call on Linux, no system call).
  *
  * Reported: ns/op, the median over reps (each rep's figure is the total
- * time of its passes over their operations), and the ratio of each peer's
- * median to xpoll's (above 1: xpoll cheaper); then bytes per timer: sizeof each
- * library's timer object and what else each armed timer holds.
+ * time of its passes over their operations), and the ratio of every other
+ * column's median to the public xpoll's (above 1: xpoll cheaper; core/xp
+ * below 1 is what the lock and the clock cost); then bytes per timer:
+ * sizeof each library's timer object and what else each armed timer holds.
  *
  * libev.so also exports libevent's old API under the same names
  * (event_add, event_del, ...), so libevent comes first in the link; the
@@ -71,6 +93,7 @@
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
+#include <malloc.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -85,22 +108,31 @@
 #include <event2/event.h>
 #include <event2/event_struct.h>
 
+#include <xpoll.h>
+
 #include "timers.h"
 
-#define MAX_REPS 31
-#define SETUP_MS 60000 /* added to the delays of the untimed first arm */
-#define NDELAYS  200   /* distinct delays: below libevent's 256 common */
-#define BATCHES  10
-#define BMAX     1000
-#define NSIZES   3
+#define MAX_REPS      31
+#define SETUP_MS      60000 /* added to the delays of the untimed first arm */
+/* The delays: DELAY_MIN_MS + k * DELAY_SPAN_MS / NDELAYS, k < NDELAYS.
+ * The minimum bounds how long the reset pass and the batches after it
+ * may take before a timer comes due (libuv's reset pass alone took 1.5 s
+ * at 1,000,000 timers on a loaded 2-vCPU VM). */
+#define DELAY_MIN_MS  10000
+#define DELAY_SPAN_MS 59000
+#define NDELAYS       200 /* distinct delays: below libevent's 256 common */
+#define BATCHES       10
+#define BMAX          1000
+#define NSIZES        3
 
-enum lib { L_XP, L_UV, L_EV, L_LE, L_LEC, NLIBS };
+enum lib { L_XP, L_XC, L_UV, L_EV, L_LE, L_LEC, NLIBS };
 enum op { OP_SET, OP_RESET, OP_CANCEL, OP_EXPIRE, NOPS };
 enum phase { PH_RESET, PH_CANCEL, PH_SET, PH_SHORT, PH_RUN };
 
-static const char *const lib_names[NLIBS] = {"xpoll", "libuv", "libev",
-                                             "libevent", "libevent-ct"};
-static const char *const lib_short[NLIBS] = {"xp", "uv", "ev", "le", "lect"};
+static const char *const lib_names[NLIBS] = {
+    "xpoll", "xpoll-core", "libuv", "libev", "libevent", "libevent-ct"};
+static const char *const lib_short[NLIBS] = {"xp", "core", "uv",
+                                             "ev", "le",   "lect"};
 static const char *const op_names[NOPS] = {"set", "reset", "cancel", "expire"};
 static const size_t sizes[NSIZES] = {1000, 100000, 1000000};
 
@@ -111,12 +143,15 @@ static const struct timeval short_tv = {0, 1000};
 struct ctx {
     enum lib lib;
     size_t n;
-    const uint32_t *perm; /* a permutation of 0..n-1 */
-    const uint8_t *dk;    /* timer i's delay: delay_ms[dk[i]] */
-    struct xpoll__timers wheel;
-    struct xpoll_timer *xt;
-    struct xpoll_event *xev; /* BMAX */
-    int64_t now;             /* xpoll's now_ns for the current pass */
+    const uint32_t *perm;       /* a permutation of 0..n-1 */
+    const uint8_t *dk;          /* timer i's delay: delay_ms[dk[i]] */
+    xpoll *poll;                /* L_XP */
+    xpoll_timer **pt;           /* L_XP: n from xpoll_timer_new */
+    xpoll_events *events;       /* L_XP: capacity BMAX */
+    struct xpoll__timers wheel; /* L_XC */
+    struct xpoll_timer *xt;     /* L_XC: n in one array */
+    struct xpoll_event *xev;    /* L_XC: BMAX */
+    int64_t now;                /* L_XC: now_ns for the current pass */
     uv_loop_t uv;
     uv_timer_t *ut;
     struct ev_loop *evl;
@@ -130,7 +165,7 @@ struct ctx {
 
 static long fired;
 
-static void fail(const char *fmt, ...)
+static _Noreturn void fail(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -196,6 +231,20 @@ static void setup(struct ctx *c)
     size_t n = c->n;
     switch (c->lib) {
     case L_XP:
+        c->pt = calloc(n, sizeof *c->pt);
+        if (c->pt == NULL || xpoll_new(&c->poll) < 0 ||
+            xpoll_events_new(&c->events, BMAX) < 0)
+            fail("xpoll setup");
+        for (size_t i = 0; i < n; i++) {
+            if (xpoll_timer_new(c->poll, (xpoll_token)i, &c->pt[i]) < 0)
+                fail("xpoll_timer_new");
+            if (xpoll_timer_set(c->pt[i],
+                                (delay_ms[c->dk[i]] + SETUP_MS) * 1000000,
+                                0) != 0)
+                fail("xpoll_timer_set");
+        }
+        break;
+    case L_XC:
         c->xt = calloc(n, sizeof *c->xt);
         if (c->xt == NULL)
             fail("calloc");
@@ -265,6 +314,13 @@ static void teardown(struct ctx *c)
 {
     switch (c->lib) {
     case L_XP:
+        for (size_t i = 0; i < c->n; i++)
+            xpoll_timer_free(c->pt[i]);
+        free(c->pt);
+        xpoll_events_free(c->events);
+        xpoll_free(c->poll);
+        break;
+    case L_XC:
         xpoll__timers_clear(&c->wheel);
         free(c->xt);
         break;
@@ -299,6 +355,42 @@ static int64_t pass(struct ctx *c, enum phase ph, size_t from, size_t to)
     int64_t t0 = 0, t1 = 0;
     switch (c->lib) {
     case L_XP: {
+        xpoll_timer **pt = c->pt;
+        t0 = clock_ns();
+        switch (ph) {
+        case PH_RESET:
+        case PH_SET:
+            for (size_t k = from; k < to; k++) {
+                size_t i = p[k];
+                xpoll_timer_set(pt[i], delay_ms[c->dk[i]] * 1000000, 0);
+            }
+            break;
+        case PH_CANCEL:
+            for (size_t k = from; k < to; k++)
+                xpoll_timer_cancel(pt[p[k]]);
+            break;
+        case PH_SHORT:
+            for (size_t k = from; k < to; k++)
+                xpoll_timer_set(pt[p[k]], 1000000, 0);
+            break;
+        case PH_RUN: {
+            int got = xpoll_wait(c->poll, c->events, 0);
+            t1 = clock_ns();
+            if (got < 0)
+                fail("xpoll_wait: %d", got);
+            for (int e = 0; e < got; e++) {
+                if (!xpoll_event_is_timer(
+                        xpoll_events_get(c->events, (size_t)e)))
+                    fail("xpoll_wait returned an event not a timer's");
+            }
+            fired += got;
+            return t1 - t0;
+        }
+        }
+        t1 = clock_ns();
+        break;
+    }
+    case L_XC: {
         struct xpoll__timers *w = &c->wheel;
         struct xpoll_timer *xt = c->xt;
         t0 = clock_ns();
@@ -488,12 +580,20 @@ static void run_one(struct ctx *c, double out[NOPS])
     }
     out[OP_CANCEL] = (double)tc / (double)n;
     out[OP_SET] = (double)ts / (double)n;
-    /* Reset last: every timer's deadline is then at least 1 s after this
-     * pass began, later than the batches below end unless the pass and
-     * the batches take that long (the checks below then fail). */
+    /* Reset last: every timer's deadline is then at least DELAY_MIN_MS
+     * after this pass began, later than the batches below end unless the
+     * pass and the batches take that long (the checks below then fail). */
+    int64_t reset_at = clock_ns();
     out[OP_RESET] = (double)timed(c, PH_RESET, 0, n) / (double)n;
-    if (c->lib == L_XP && c->wheel.armed != n)
-        fail("xpoll: %zu armed, not %zu", c->wheel.armed, n);
+    if (c->lib == L_XC && c->wheel.armed != n)
+        fail("xpoll-core: %zu armed, not %zu", c->wheel.armed, n);
+    if (c->lib == L_XP) {
+        size_t armed = 0;
+        for (size_t i = 0; i < n; i++)
+            armed += xpoll__timer_is_armed(c->pt[i]);
+        if (armed != n)
+            fail("xpoll: %zu armed, not %zu", armed, n);
+    }
     if (fired != 0)
         fail("%s: %ld timers fired early", lib_names[c->lib], fired);
 
@@ -502,14 +602,20 @@ static void run_one(struct ctx *c, double out[NOPS])
      * the time the passes above took, so no batch's empty run does. */
     timed(c, PH_RUN, 0, 0);
     if (fired != 0)
-        fail("%s: %ld timers fired early", lib_names[c->lib], fired);
+        fail("%s: %ld timers fired %.1f s after the reset pass began (the "
+             "shortest delay: %d s)",
+             lib_names[c->lib], fired, (double)(clock_ns() - reset_at) / 1e9,
+             DELAY_MIN_MS / 1000);
     int64_t te = 0;
     for (int k = 0; k < BATCHES; k++) {
         size_t from = (size_t)k * b % n;
         long before = fired;
         int64_t empty = timed(c, PH_RUN, 0, 0);
         if (fired != before)
-            fail("%s: a run with nothing due fired", lib_names[c->lib]);
+            fail("%s: a run with nothing due fired %.1f s after the reset "
+                 "pass began (the shortest delay: %d s)",
+                 lib_names[c->lib], (double)(clock_ns() - reset_at) / 1e9,
+                 DELAY_MIN_MS / 1000);
         timed(c, PH_SHORT, from, from + b);
         spin_ms(5);
         int64_t full = timed(c, PH_RUN, 0, 0);
@@ -577,7 +683,7 @@ int main(int argc, char **argv)
     int nsizes = quick ? 2 : NSIZES;
 
     for (int k = 0; k < NDELAYS; k++) {
-        delay_ms[k] = 1000 + (int64_t)k * 59000 / NDELAYS;
+        delay_ms[k] = DELAY_MIN_MS + (int64_t)k * DELAY_SPAN_MS / NDELAYS;
         delay_tv[k].tv_sec = (time_t)(delay_ms[k] / 1000);
         delay_tv[k].tv_usec = (suseconds_t)(delay_ms[k] % 1000 * 1000);
     }
@@ -619,8 +725,9 @@ int main(int argc, char **argv)
         }
     }
 
-    printf("ns/op, median of %d reps; X/xp = peer / xpoll (above 1: xpoll "
-           "cheaper); uv libuv, ev libev, le libevent, lect libevent-ct\n",
+    printf("ns/op, median of %d reps; X/xp = X / xpoll (above 1: xpoll "
+           "cheaper); xpoll: the public API, core xpoll-core: its wheel "
+           "alone, uv libuv, ev libev, le libevent, lect libevent-ct\n",
            reps);
     printf("%9s %-7s", "N", "op");
     for (int l = 0; l < NLIBS; l++)
@@ -643,8 +750,19 @@ int main(int argc, char **argv)
     }
     printf("\nbytes per timer (sizeof the timer object; what else an armed "
            "timer holds)\n");
-    printf("  xpoll        %3zu  (xpoll_timer_new will malloc it: a 64-byte "
-           "glibc chunk)\n",
+    /* glibc's malloc_usable_size() is a chunk's size less its 8-byte
+     * size field (malloc/malloc.c, musable()). */
+    xpoll *poll;
+    xpoll_timer *t;
+    if (xpoll_new(&poll) < 0 || xpoll_timer_new(poll, 0, &t) < 0)
+        fail("xpoll_timer_new");
+    printf("  xpoll        %3zu  (xpoll_timer_new mallocs it: "
+           "malloc_usable_size %zu, a %zu-byte glibc chunk)\n",
+           sizeof(struct xpoll_timer), malloc_usable_size(t),
+           malloc_usable_size(t) + sizeof(size_t));
+    xpoll_timer_free(t);
+    xpoll_free(poll);
+    printf("  xpoll-core   %3zu  (in the caller's array)\n",
            sizeof(struct xpoll_timer));
     printf("  libuv        %3zu  (heap node inside it)\n", sizeof(uv_timer_t));
     printf("  libev        %3zu  (+ 16-byte 4-ary heap entry: ANHE, "
