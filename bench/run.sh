@@ -2,19 +2,22 @@
 # bench/run.sh - xpoll against raw epoll, libuv, libevent and libev, in one
 # command.
 #
-#   bench/run.sh               full run (about 25 minutes on 2 vCPUs)
-#   QUICK=1 bench/run.sh       smoke run (about 3.5 minutes)
+#   bench/run.sh               full run (about 28 minutes on 2 vCPUs)
+#   QUICK=1 bench/run.sh       smoke run (about 4 minutes)
 #   QUICK=1 REPS=1 SERVERS="raw xpoll" POLL=0 bench/run.sh
 #                              the xpoll entrant against raw epoll alone, one
 #                              round (about 1.5 minutes with the build): it
 #                              proves the pipeline, not the figures
+#   PARTS=timeouts bench/run.sh
+#                              the idle-timeout rounds alone (about 3 minutes)
 #
 # Environment: BUILD (default build/bench), OUT (default $BUILD/results),
 # REPS, DURATION, WARMUP, SERVERS ("raw xpoll libuv libevent libev"),
 # POLL=0 (skip the poll(2) rounds), POLL_SERVERS ("libev-poll xpoll-poll
 # libevent-poll xpoll"), PARTS (the steps to run, default "echo poll
-# counters micro": PARTS=poll REPS=11 reruns the poll(2) rounds alone),
-# PORT_BASE (default 19200), SKIP_BUILD=1, SKIP_INSTALL=1.
+# timeouts counters micro": PARTS=poll REPS=11 reruns the poll(2) rounds
+# alone, PARTS=timeouts the idle-timeout rounds), IDLE_TIMEOUT_MS (default
+# 60000), PORT_BASE (default 19200), SKIP_BUILD=1, SKIP_INSTALL=1.
 #
 # Servers (bench/, each started as NAME PORT): raw = raw_epoll_echo.c, the
 # hand-written epoll server every ratio is taken to; xpoll = xpoll_echo.c,
@@ -23,7 +26,10 @@
 # On poll(2) instead of epoll, each by its own switch: xpoll-poll =
 # xpoll_echo with XPOLL_BACKEND=poll, libev-poll = libev_echo with
 # LIBEV_FLAGS=2 (EVBACKEND_POLL), libevent-poll = libevent_echo with
-# EVENT_NOEPOLL=1 (the next method in libevent's order is poll).  A
+# EVENT_NOEPOLL=1 (the next method in libevent's order is poll).
+# xpoll-timeout = xpoll_echo with XPOLL_ECHO_IDLE_MS=$IDLE_TIMEOUT_MS: a
+# per-connection idle timeout (an xpoll_timer set again on every read
+# that returns data), which never fires during a run.  A
 # server said to run on poll(2) must hold no epoll descriptor, and every
 # other one must hold one; start_server checks it in /proc.
 #
@@ -39,6 +45,10 @@
 #      idle ones, the same way, each poll server between two runs of
 #      libev's poll backend, the reference there; xpoll on epoll runs
 #      beside them to show what poll(2)'s O(registered) wait costs;
+#   1c. idle-timeout rounds: 100 and 10,000 active connections, the same
+#      way, xpoll-timeout between two runs of xpoll without timeouts (the
+#      reference there), so the CPU per round trip of a timer reset on
+#      every message is a paired ratio;
 #   2. counters per server over fixed windows of round trips (startup and
 #      connection setup excluded): system calls per round trip (perf's
 #      raw_syscalls tracepoint at full speed, and strace -c -f), user-space
@@ -73,7 +83,8 @@ else
     MICRO_ARGS=(-r 7)
 fi
 IDLE=${IDLE:-10000}
-PARTS=" ${PARTS:-echo poll counters micro} "
+PARTS=" ${PARTS:-echo poll timeouts counters micro} "
+IDLE_TIMEOUT_MS=${IDLE_TIMEOUT_MS:-60000}
 part() { [[ $PARTS == *" $1 "* ]]; }
 
 log() { printf '[bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
@@ -137,9 +148,10 @@ BIN=$BUILD/bench
 declare -A SRV_BIN=([raw]=raw_epoll_echo [xpoll]=xpoll_echo [libuv]=libuv_echo
                     [libevent]=libevent_echo [libev]=libev_echo
                     [xpoll-poll]=xpoll_echo [libev-poll]=libev_echo
-                    [libevent-poll]=libevent_echo)
+                    [libevent-poll]=libevent_echo [xpoll-timeout]=xpoll_echo)
 declare -A SRV_ENV=([xpoll-poll]=XPOLL_BACKEND=poll [libev-poll]=LIBEV_FLAGS=2
-                    [libevent-poll]=EVENT_NOEPOLL=1)
+                    [libevent-poll]=EVENT_NOEPOLL=1
+                    [xpoll-timeout]=XPOLL_ECHO_IDLE_MS=$IDLE_TIMEOUT_MS)
 SERVERS_WANTED=${SERVERS:-raw xpoll libuv libevent libev}
 SERVERS=()
 for s in $SERVERS_WANTED; do
@@ -346,6 +358,23 @@ if ((${#POLL_SERVERS[@]} > 1)) && part poll; then
 fi
 
 # ---------------------------------------------------------------------------
+# 1c. Idle-timeout rounds
+# ---------------------------------------------------------------------------
+# The common server pattern, a per-connection idle timeout reset on every
+# message, against the same server without it.  Its timeout is longer than
+# any run, so what is measured is the resets and the waits with armed
+# timers (a timeout that fired would close a connection: loadgen fails).
+if part timeouts; then
+    ROUNDS=$OUT/rounds_timeouts.tsv
+    head -n 1 "$OUT/rounds.tsv" >"$ROUNDS"
+    SC_LIST=(
+        "timeouts N=100|100|64|0"
+        "timeouts N=10000|10000|64|0"
+    )
+    rounds timeouts xpoll xpoll-timeout
+fi
+
+# ---------------------------------------------------------------------------
 # 2. Counters over fixed windows
 # ---------------------------------------------------------------------------
 # The hooks run (through system()) at the quiescent edges of the window.
@@ -484,6 +513,7 @@ fi
     echo "load before the run: $uptime_line"
     echo "load after the run:  $(uptime)"
     echo "settings: QUICK=$QUICK REPS=$REPS DURATION=${DURATION}s WARMUP=${WARMUP}s counter windows ${COUNT_RT} rt (perf, allocations), ${CG_RT} rt (callgrind, strace)"
+    echo "idle-timeout rounds: XPOLL_ECHO_IDLE_MS=$IDLE_TIMEOUT_MS"
     echo "raw data: $OUT/rounds.tsv, $OUT/counters.tsv, $OUT/micro.txt, callgrind dumps $OUT/cg.*"
 } >>"$OUT/report.txt"
 cat "$OUT/report.txt"

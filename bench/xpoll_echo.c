@@ -6,6 +6,12 @@
  *
  *   xpoll_echo PORT           (listens on 127.0.0.1:PORT; prints the address;
  *                             any ADDR of tcp_echo_server works too)
+ *   XPOLL_ECHO_IDLE_MS=MS xpoll_echo PORT
+ *                             the same with an idle timeout: each connection
+ *                             has an xpoll_timer (<xpoll/timer.h>), set to MS
+ *                             milliseconds at accept and set again on every
+ *                             read that returns data, that closes it when it
+ *                             fires; freed on close
  *
  * Same behaviour as raw_epoll_echo and as the examples' engine
  * (examples/tcp_echo_engine.c): every byte is echoed; output that does not
@@ -16,7 +22,11 @@
  * end it with status 0: the handler wakes the loop through the waker, so
  * the process stays single-threaded (in a process with a second thread
  * glibc's read() and write() take their cancellation-point slow path;
- * bench/RESULTS.md measured what that costs).  It follows the re-arm rule
+ * bench/RESULTS.md measured what that costs).  The idle timeout is the
+ * common server pattern (a timer reset on every message) that bench/run.sh
+ * measures against the same server without it (PARTS=timeouts, with a
+ * timeout of 60 s, which never fires during a run: what is measured is
+ * the resets and the waits with timers armed).  It follows the re-arm rule
  * (drained()), so it runs on every backend: XPOLL_BACKEND=poll picks
  * poll(2), as for every xpoll program.  Unlike the
  * examples it does not shed connections on EMFILE, which the benchmark
@@ -55,6 +65,7 @@
 #include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,6 +85,7 @@ struct conn {
                       the re-arm rule (see drained()) */
     bool eof;      /* read() returned 0 */
     bool want_out; /* WRITABLE registered */
+    xpoll_timer *idle; /* the idle timeout, if XPOLL_ECHO_IDLE_MS is set */
     size_t start, end; /* pending output: buf[start, end) */
     struct conn *next_closed;
     unsigned char buf[BUF_SIZE];
@@ -101,6 +113,15 @@ static void drained(const struct conn *c, xpoll_interests dir)
         (void)xpoll_rearm(loop, c->fd, dir);
 }
 static unsigned long live;
+/* XPOLL_ECHO_IDLE_MS in nanoseconds; 0: no idle timeout. */
+static int64_t idle_ns;
+
+/* Data came in: the connection is not idle; its timeout starts again. */
+static void touched(const struct conn *c)
+{
+    if (c->idle != NULL)
+        (void)xpoll_timer_set(c->idle, idle_ns, 0); /* cannot fail here */
+}
 /* Closed during this batch of events, freed after it: kqueue reports read
  * and write readiness as two events with the same token. */
 static struct conn *closed;
@@ -110,6 +131,10 @@ static void conn_close(struct conn *c)
     xpoll_deregister(loop, c->fd);
     close(c->fd);
     c->fd = -1;
+    /* Cancelled: no later wait reports it.  An expiry already in this
+     * batch finds fd < 0; the connection is freed after the batch. */
+    xpoll_timer_free(c->idle);
+    c->idle = NULL;
     c->next_closed = closed;
     closed = c;
     live--;
@@ -142,6 +167,7 @@ static void conn_pump(struct conn *c)
             break;
         ssize_t n = read(c->fd, c->buf + c->end, room);
         if (n > 0) {
+            touched(c);
             c->end += (size_t)n;
             if ((size_t)n < room && !c->fin) {
                 c->may_read = false; /* short read: drained */
@@ -185,6 +211,8 @@ static void conn_event(struct conn *c, const xpoll_event *ev)
      * WRITABLE is off already, so nothing else needs checking. */
     if (c->may_read && c->end == 0 && !c->general) {
         ssize_t n = read(c->fd, c->buf, BUF_SIZE);
+        if (n > 0)
+            touched(c);
         if (n > 0 && n < BUF_SIZE) {
             c->may_read = false;
             ssize_t w = write(c->fd, c->buf, (size_t)n);
@@ -230,7 +258,18 @@ static void accept_all(int lfd)
         c->fd = fd;
         c->general = rearm_needed;
         xpoll_tcp_nodelay(fd, true);
+        /* The timer shares the connection's token; xpoll_event_is_timer()
+         * tells their events apart. */
+        if (idle_ns > 0 &&
+            (xpoll_timer_new(loop, (xpoll_token)c, &c->idle) < 0 ||
+             xpoll_timer_set(c->idle, idle_ns, 0) < 0)) {
+            xpoll_timer_free(c->idle);
+            close(fd);
+            free(c);
+            continue;
+        }
         if (xpoll_register(loop, fd, (xpoll_token)c, XPOLL_READABLE) < 0) {
+            xpoll_timer_free(c->idle);
             close(fd);
             free(c);
             continue;
@@ -264,6 +303,18 @@ int main(int argc, char **argv)
         setrlimit(RLIMIT_NOFILE, &rl);
     }
     signal(SIGPIPE, SIG_IGN);
+    const char *idle_ms = getenv("XPOLL_ECHO_IDLE_MS");
+    if (idle_ms != NULL && *idle_ms != '\0') {
+        char *end;
+        errno = 0;
+        long long ms = strtoll(idle_ms, &end, 10);
+        if (errno != 0 || *end != '\0' || ms <= 0 || ms > INT64_MAX / 1000000) {
+            fprintf(stderr, "%s: XPOLL_ECHO_IDLE_MS: milliseconds > 0\n",
+                    argv[0]);
+            return 2;
+        }
+        idle_ns = (int64_t)ms * 1000000;
+    }
 
     char name[XPOLL_ADDRSTRLEN];
     xpoll_events *events = NULL;
@@ -310,6 +361,10 @@ int main(int argc, char **argv)
                 fprintf(stderr, "xpoll_echo: %lu connections open at exit\n",
                         live);
                 return 0;
+            } else if (xpoll_event_is_timer(ev)) {
+                struct conn *c = (struct conn *)token;
+                if (c->fd >= 0)
+                    conn_close(c); /* idle for idle_ns */
             } else {
                 conn_event((struct conn *)token, ev);
             }
