@@ -44,6 +44,13 @@ struct xpoll__timer_state {
     bool waiting;
     bool interrupted;
     int64_t wake_at;
+    /* The wheel needs no processing before this time (ns): never later
+     * than the start of the earliest armed timer's tick, nor than the
+     * wheel's next cascade point; INT64_MAX when nothing is armed.  A set
+     * lowers it; a cancel leaves it early, which costs one wake that
+     * finds nothing.  It spares a wait with nothing due the wheel's work
+     * (xpoll__timers_next walks the occupancy words). */
+    int64_t next_at;
     /* The internal wake-up: registered READABLE with the poll under the
      * token wakeup_token(state).  Not poll->waker. */
     struct xpoll_waker wakeup;
@@ -65,6 +72,16 @@ static const struct xpoll__waker_ops *wakeup_ops(const xpoll *poll)
 static int64_t add_saturated(int64_t a, int64_t b)
 {
     return a > INT64_MAX - b ? INT64_MAX : a + b;
+}
+
+/* The start of the tick a deadline belongs to: when the wheel hands the
+ * timer out (src/timers.h). */
+static int64_t tick_start(int64_t deadline)
+{
+    const int64_t tick = XPOLL__TIMER_TICK_NS;
+    if (deadline > INT64_MAX - (tick - 1))
+        return INT64_MAX;
+    return (deadline + tick - 1) / tick * tick;
 }
 
 static void state_destroy(struct xpoll__timer_state *t, int armed)
@@ -91,6 +108,7 @@ static int state_create(xpoll *poll, struct xpoll__timer_state **out)
      * event is then dropped by xpoll_wait(), or by the next wait.) */
     t->waiting = true;
     t->wake_at = INT64_MAX;
+    t->next_at = INT64_MAX;
     t->wakeup.poll = poll;
     t->wakeup.token = wakeup_token(t);
     t->wakeup.fds[0] = t->wakeup.fds[1] = -1;
@@ -184,6 +202,8 @@ int xpoll_timer_set(xpoll_timer *timer, int64_t delay_ns, int64_t interval_ns)
     xpoll__mutex_lock(&t->lock);
     int err = xpoll__timers_set(&t->wheel, timer, xpoll__clock_ns(), delay_ns,
                                 interval_ns);
+    if (err == 0 && tick_start(timer->deadline) < t->next_at)
+        t->next_at = tick_start(timer->deadline);
     if (err == 0 && t->waiting && !t->interrupted &&
         timer->deadline < t->wake_at) {
         /* Only another thread gets here (see the top of the file).  A
@@ -241,6 +261,19 @@ int xpoll__timer_drop_wakeup(xpoll *poll, struct xpoll__timer_state *t,
     return kept;
 }
 
+/* Hands out due timers into out[0..cap) and renews next_at, unless
+ * next_at says nothing can be due yet.  With the lock held. */
+static size_t expire(struct xpoll__timer_state *t, int64_t now,
+                     struct xpoll_event *out, size_t cap)
+{
+    if (now < t->next_at || cap == 0)
+        return 0;
+    size_t n = xpoll__timers_expire(&t->wheel, now, out, cap);
+    int64_t next = xpoll__timers_next(&t->wheel, now);
+    t->next_at = next < 0 ? INT64_MAX : add_saturated(now, next);
+    return n;
+}
+
 /* The selector's wait into items[off..capacity): the selector fills a
  * buffer from its start, so it is handed the rest as one. */
 static int select_from(xpoll *poll, struct xpoll__timer_state *t,
@@ -271,15 +304,14 @@ int xpoll__timer_wait(xpoll *poll, struct xpoll__timer_state *t,
     int64_t now = xpoll__clock_ns();
     int64_t end = timeout_ns < 0 ? INT64_MAX : add_saturated(now, timeout_ns);
     for (;;) {
-        n = xpoll__timers_expire(&t->wheel, now, items, cap);
+        n = expire(t, now, items, cap);
         if (n == cap)
             break;
         int64_t cut = 0;
         if (n == 0) {
-            int64_t next = xpoll__timers_next(&t->wheel, now);
             cut = timeout_ns < 0 ? -1 : end - now;
-            if (next >= 0 && (cut < 0 || next < cut))
-                cut = next;
+            if (t->next_at != INT64_MAX && (cut < 0 || t->next_at - now < cut))
+                cut = t->next_at - now;
         }
         t->waiting = cut != 0;
         t->interrupted = false;
@@ -303,7 +335,7 @@ int xpoll__timer_wait(xpoll *poll, struct xpoll__timer_state *t,
              * only polled, and a periodic timer handed out there could
              * come due again here, twice in one batch. */
             n = (size_t)got;
-            n += xpoll__timers_expire(&t->wheel, now, items + n, cap - n);
+            n += expire(t, now, items + n, cap - n);
         } else {
             n += (size_t)got;
         }
