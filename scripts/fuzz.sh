@@ -2,12 +2,13 @@
 # Builds the libFuzzer targets with clang (ASan + UBSan + coverage) and runs
 # each fuzzer for SECONDS on every backend: epoll and poll from build/fuzz
 # (XPOLL_BACKEND=poll), kqueue through the emulation from
-# build/fuzz-kqueue.  fuzz_timers drives the timer core alone, which no
-# backend touches: it runs once, from build/fuzz.  The runs go in two
-# rounds of parallel runs (fuzz_reactor on the three backends; fuzz_addr on
-# the three and fuzz_timers), so the whole takes about 2 x SECONDS plus the
-# build (160 s for 60 on two cores).  Prints
-# executions and coverage (libFuzzer's cov: and ft:) per run; exits
+# build/fuzz-kqueue.  fuzz_timers drives the timer core alone and
+# fuzz_timer_wait the public timers on a fake selector of its own; no
+# backend touches either, so each runs once, from build/fuzz.  The runs go
+# in two rounds of parallel runs (fuzz_reactor on the three backends and
+# fuzz_timer_wait; fuzz_addr on the three and fuzz_timers), so the whole
+# takes about 2 x SECONDS plus the build (160 s for 60 on two cores).
+# Prints executions and coverage (libFuzzer's cov: and ft:) per run; exits
 # non-zero on any crash, leak, sanitizer report, timeout or failed check.
 #
 # usage: scripts/fuzz.sh [SECONDS]       (seconds per run; default 60)
@@ -26,8 +27,9 @@ seconds=${1:-60}
 case $seconds in
 '' | *[!0-9]*) echo "usage: $0 [SECONDS]" >&2; exit 2 ;;
 esac
-fuzzers=(fuzz_reactor fuzz_addr fuzz_timers)
-declare -A max_len=([fuzz_reactor]=1600 [fuzz_addr]=256 [fuzz_timers]=1024)
+fuzzers=(fuzz_reactor fuzz_addr fuzz_timers fuzz_timer_wait)
+declare -A max_len=([fuzz_reactor]=1600 [fuzz_addr]=256 [fuzz_timers]=1024
+    [fuzz_timer_wait]=1024)
 
 if ! echo 'int LLVMFuzzerTestOneInput(const char *d, long n){(void)d;(void)n;return 0;}' |
     clang -x c -fsanitize=fuzzer -o /dev/null - 2>/dev/null; then
@@ -79,7 +81,7 @@ run() {
 
 # The rounds: FUZZER:BACKEND runs that go side by side.
 rounds=(
-    "fuzz_reactor:epoll fuzz_reactor:kqueue fuzz_reactor:poll"
+    "fuzz_reactor:epoll fuzz_reactor:kqueue fuzz_reactor:poll fuzz_timer_wait:epoll"
     "fuzz_addr:epoll fuzz_addr:kqueue fuzz_addr:poll fuzz_timers:epoll"
 )
 status=0
@@ -111,7 +113,7 @@ for round in "${rounds[@]}"; do
             echo "--- $fuzzer on $backend failed; the end of $log:" >&2
             tail -60 "$log" >&2
         fi
-        line=$(printf '%-13s %-7s %10s execs  cov %-5s ft %-6s corpus %-10s %s' \
+        line=$(printf '%-15s %-7s %10s execs  cov %-5s ft %-6s corpus %-10s %s' \
             "$fuzzer" "$backend" "${execs:-?}" "${cov:-?}" "${ft:-?}" "${corp:-?}" "$verdict")
         echo "$line"
         summary+=("$line")
