@@ -79,9 +79,10 @@ static int64_t add_saturated(int64_t a, int64_t b)
 static int64_t tick_start(int64_t deadline)
 {
     const int64_t tick = XPOLL__TIMER_TICK_NS;
-    if (deadline > INT64_MAX - (tick - 1))
-        return INT64_MAX;
-    return (deadline + tick - 1) / tick * tick;
+    /* Without overflow: the last tick of the int64 clock starts below
+     * INT64_MAX and must not read as "never". */
+    int64_t ticks = deadline / tick + (deadline % tick != 0);
+    return ticks > INT64_MAX / tick ? INT64_MAX : ticks * tick;
 }
 
 static void state_destroy(struct xpoll__timer_state *t, int armed)
