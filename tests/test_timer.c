@@ -26,6 +26,16 @@ static void spin_until(int64_t deadline)
     }
 }
 
+/* Called right after the set of a timer with `delay`: busy-waits until
+ * that timer is certainly due.  Its deadline is at most now + delay (the
+ * set read the clock before this call), and the wheel hands it out from
+ * the start of the 1 ms tick the deadline falls in, at most a tick later
+ * (src/timers.h). */
+static void spin_until_due(int64_t delay)
+{
+    spin_until(now_ns() + delay + MS);
+}
+
 /* Waits (at most HANG_NS) until a wait returns something; returns its
  * count.  Fails the test if nothing came. */
 static int wait_some(xpoll *poll, xpoll_events *events)
@@ -138,10 +148,8 @@ static void nonblocking_wait_returns_a_due_timer(void **state)
     struct fixture *f = *state;
     xpoll_timer *t = new_timer(f, TOKEN);
 
-    int64_t before = now_ns();
     assert_int_equal(xpoll_timer_set(t, 2 * MS, 0), 0);
-    /* Due at the start of the 1 ms tick at or after the deadline. */
-    spin_until(before + 4 * MS);
+    spin_until_due(2 * MS);
     assert_one_timer_event(f->events, xpoll_wait(f->poll, f->events, 0), TOKEN);
     xpoll_timer_free(t);
 }
@@ -227,9 +235,8 @@ static void set_withdraws_a_due_expiry(void **state)
     struct fixture *f = *state;
     xpoll_timer *t = new_timer(f, TOKEN);
 
-    int64_t before = now_ns();
     assert_int_equal(xpoll_timer_set(t, 1 * MS, 0), 0);
-    spin_until(before + 3 * MS);
+    spin_until_due(1 * MS);
     assert_int_equal(xpoll_timer_set(t, HANG_NS, 0), 0);
     assert_int_equal(xpoll_wait(f->poll, f->events, 0), 0);
     xpoll_timer_free(t);
@@ -240,10 +247,9 @@ static void cancel_prevents_the_event(void **state)
     struct fixture *f = *state;
     xpoll_timer *t = new_timer(f, TOKEN);
 
-    int64_t before = now_ns();
     assert_int_equal(xpoll_timer_set(t, 2 * MS, 0), 0);
     assert_int_equal(xpoll_timer_cancel(t), 0);
-    spin_until(before + 4 * MS);
+    spin_until_due(2 * MS);
     expect_no_event(f->poll, f->events, 0);
     expect_no_event(f->poll, f->events, 10 * MS);
     xpoll_timer_free(t);
@@ -255,9 +261,8 @@ static void cancel_withdraws_a_due_expiry(void **state)
     struct fixture *f = *state;
     xpoll_timer *t = new_timer(f, TOKEN);
 
-    int64_t before = now_ns();
     assert_int_equal(xpoll_timer_set(t, 1 * MS, 0), 0);
-    spin_until(before + 3 * MS);
+    spin_until_due(1 * MS);
     assert_int_equal(xpoll_timer_cancel(t), 0);
     expect_no_event(f->poll, f->events, 0);
     xpoll_timer_free(t);
@@ -317,9 +322,8 @@ static void periodic_behind_yields_one_event(void **state)
     xpoll_timer *t = new_timer(f, TOKEN);
     const int64_t interval = 2 * MS;
 
-    int64_t before = now_ns();
     assert_int_equal(xpoll_timer_set(t, interval, interval), 0);
-    spin_until(before + 12 * interval);
+    spin_until_due(11 * interval);
     assert_true(xpoll_events_capacity(f->events) >= 12);
     assert_one_timer_event(f->events, xpoll_wait(f->poll, f->events, 0), TOKEN);
     /* And it goes on. */
@@ -338,12 +342,11 @@ static void expiries_beyond_capacity_come_next_wait(void **state)
     int seen[COUNT] = {0};
 
     assert_int_equal(xpoll_events_new(&small, CAP), 0);
-    int64_t before = now_ns();
     for (int i = 0; i < COUNT; i++) {
         t[i] = new_timer(f, (xpoll_token)i);
         assert_int_equal(xpoll_timer_set(t[i], 1 * MS, 0), 0);
     }
-    spin_until(before + 3 * MS);
+    spin_until_due(1 * MS);
     const int expected[] = {CAP, CAP, COUNT - 2 * CAP, 0};
     for (size_t w = 0; w < sizeof expected / sizeof expected[0]; w++) {
         int n = xpoll_wait(f->poll, small, 0);
@@ -375,9 +378,8 @@ static void timer_and_descriptor_in_one_wait(void **state)
     assert_int_equal(xpoll_register(f->poll, fds[0], IO, XPOLL_READABLE), 0);
     put(PAIR_PIPE, fds);
     wait_fd(fds[0], POLLIN);
-    int64_t before = now_ns();
     assert_int_equal(xpoll_timer_set(t, 1 * MS, 0), 0);
-    spin_until(before + 3 * MS);
+    spin_until_due(1 * MS);
 
     xpoll_token tokens[4];
     int n = wait_tokens(f->poll, f->events, 0, tokens, 4);
@@ -573,13 +575,12 @@ static void free_with_armed_timers(void **state)
     struct fixture *f = *state;
     xpoll_timer *t[3];
 
-    int64_t before = now_ns();
     for (int i = 0; i < 3; i++) {
         t[i] = new_timer(f, (xpoll_token)i);
         assert_int_equal(xpoll_timer_set(t[i], 1 * MS, i == 2 ? MS : 0), 0);
     }
     xpoll_timer_free(t[0]);
-    spin_until(before + 3 * MS);
+    spin_until_due(1 * MS);
     xpoll_timer_free(t[2]); /* periodic, due */
     /* Only the timer left can come; the freed ones are gone. */
     assert_one_timer_event(f->events, xpoll_wait(f->poll, f->events, 0), 1);
