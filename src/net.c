@@ -356,115 +356,117 @@ static int io_accept(xpoll *poll, int listen_fd)
  * The public functions: each keeps the caller's errno.
  * ---------------------------------------------------------------------- */
 
-int xpoll_tcp_listen(const char *addr, int backlog, unsigned flags)
+xpoll_socket xpoll_tcp_listen(const char *addr, int backlog, unsigned flags)
 {
     RETURN_KEEPING_ERRNO(tcp_listen(addr, backlog, flags));
 }
 
-int xpoll_tcp_connect(const char *addr)
+xpoll_socket xpoll_tcp_connect(const char *addr)
 {
     RETURN_KEEPING_ERRNO(tcp_connect(addr));
 }
 
-int xpoll_accept(int listen_fd)
+xpoll_socket xpoll_accept(xpoll_socket listen_fd)
 {
     RETURN_KEEPING_ERRNO(accept_connection(listen_fd));
 }
 
-int xpoll_tcp_nodelay(int fd, bool on)
+int xpoll_tcp_nodelay(xpoll_socket fd, bool on)
 {
     RETURN_KEEPING_ERRNO(set_int_opt(fd, IPPROTO_TCP, TCP_NODELAY, on ? 1 : 0));
 }
 
-int xpoll_socket_error(int fd)
+int xpoll_socket_error(xpoll_socket fd)
 {
     RETURN_KEEPING_ERRNO(socket_error(fd));
 }
 
-int xpoll_udp_bind(const char *addr, unsigned flags)
+xpoll_socket xpoll_udp_bind(const char *addr, unsigned flags)
 {
     RETURN_KEEPING_ERRNO(udp_bind(addr, flags));
 }
 
-int xpoll_udp_connect(const char *addr)
+xpoll_socket xpoll_udp_connect(const char *addr)
 {
     RETURN_KEEPING_ERRNO(udp_connect(addr));
 }
 
-int xpoll_unix_listen(const char *path, int backlog)
+xpoll_socket xpoll_unix_listen(const char *path, int backlog)
 {
     RETURN_KEEPING_ERRNO(unix_listen(path, backlog));
 }
 
-int xpoll_unix_connect(const char *path)
+xpoll_socket xpoll_unix_connect(const char *path)
 {
     RETURN_KEEPING_ERRNO(unix_connect(path));
 }
 
-int xpoll_unix_dgram_bind(const char *path)
+xpoll_socket xpoll_unix_dgram_bind(const char *path)
 {
     RETURN_KEEPING_ERRNO(unix_dgram_bind(path));
 }
 
-int xpoll_socketpair(int type, int fds[2])
+int xpoll_socketpair(int type, xpoll_socket fds[2])
 {
     RETURN_KEEPING_ERRNO(socket_pair(type, fds));
 }
 
-int xpoll_pipe(int fds[2])
+int xpoll_pipe(xpoll_socket fds[2])
 {
     RETURN_KEEPING_ERRNO(pipe_pair(fds));
 }
 
-int xpoll_local_addr(int fd, char *buf, size_t len)
+int xpoll_local_addr(xpoll_socket fd, char *buf, size_t len)
 {
     RETURN_KEEPING_ERRNO(sock_addr(fd, buf, len, 0));
 }
 
-int xpoll_peer_addr(int fd, char *buf, size_t len)
+int xpoll_peer_addr(xpoll_socket fd, char *buf, size_t len)
 {
     RETURN_KEEPING_ERRNO(sock_addr(fd, buf, len, 1));
 }
 
-ssize_t xpoll_read(xpoll *poll, int fd, void *buf, size_t len)
+ssize_t xpoll_read(xpoll *poll, xpoll_socket fd, void *buf, size_t len)
 {
     RETURN_KEEPING_ERRNO_AS(ssize_t, io_read(poll, fd, buf, len));
 }
 
-ssize_t xpoll_write(xpoll *poll, int fd, const void *buf, size_t len)
+ssize_t xpoll_write(xpoll *poll, xpoll_socket fd, const void *buf, size_t len)
 {
     RETURN_KEEPING_ERRNO_AS(ssize_t, io_write(poll, fd, buf, len));
 }
 
 /* recv(2) and send(2) are recvfrom(2) and sendto(2) without an address
  * (POSIX says so of each). */
-ssize_t xpoll_recv(xpoll *poll, int fd, void *buf, size_t len, int flags)
+ssize_t xpoll_recv(xpoll *poll, xpoll_socket fd, void *buf, size_t len,
+                   int flags)
 {
     RETURN_KEEPING_ERRNO_AS(ssize_t,
                             io_recvfrom(poll, fd, buf, len, flags, NULL, NULL));
 }
 
-ssize_t xpoll_send(xpoll *poll, int fd, const void *buf, size_t len, int flags)
+ssize_t xpoll_send(xpoll *poll, xpoll_socket fd, const void *buf, size_t len,
+                   int flags)
 {
     RETURN_KEEPING_ERRNO_AS(ssize_t,
                             io_sendto(poll, fd, buf, len, flags, NULL, 0));
 }
 
-ssize_t xpoll_recvfrom(xpoll *poll, int fd, void *buf, size_t len, int flags,
-                       struct sockaddr *addr, socklen_t *addrlen)
+ssize_t xpoll_recvfrom(xpoll *poll, xpoll_socket fd, void *buf, size_t len,
+                       int flags, struct sockaddr *addr, socklen_t *addrlen)
 {
     RETURN_KEEPING_ERRNO_AS(
         ssize_t, io_recvfrom(poll, fd, buf, len, flags, addr, addrlen));
 }
 
-ssize_t xpoll_sendto(xpoll *poll, int fd, const void *buf, size_t len,
+ssize_t xpoll_sendto(xpoll *poll, xpoll_socket fd, const void *buf, size_t len,
                      int flags, const struct sockaddr *addr, socklen_t addrlen)
 {
     RETURN_KEEPING_ERRNO_AS(
         ssize_t, io_sendto(poll, fd, buf, len, flags, addr, addrlen));
 }
 
-int xpoll_accept_on(xpoll *poll, int listen_fd)
+xpoll_socket xpoll_accept_on(xpoll *poll, xpoll_socket listen_fd)
 {
     RETURN_KEEPING_ERRNO(io_accept(poll, listen_fd));
 }

@@ -129,7 +129,7 @@ int xpoll_fd(const xpoll *poll)
 
 /* The checks every registration shares; the order fixes which error wins
  * when several apply. */
-static int check_registration(const xpoll *poll, int fd,
+static int check_registration(const xpoll *poll, xpoll_socket fd,
                               xpoll_interests interests)
 {
     if (poll == NULL)
@@ -143,7 +143,7 @@ static int check_registration(const xpoll *poll, int fd,
     return 0;
 }
 
-int xpoll_register(xpoll *poll, int fd, xpoll_token token,
+int xpoll_register(xpoll *poll, xpoll_socket fd, xpoll_token token,
                    xpoll_interests interests)
 {
     int err = check_registration(poll, fd, interests);
@@ -152,7 +152,7 @@ int xpoll_register(xpoll *poll, int fd, xpoll_token token,
     return poll->selector->register_fd(poll, fd, token, interests);
 }
 
-int xpoll_reregister(xpoll *poll, int fd, xpoll_token token,
+int xpoll_reregister(xpoll *poll, xpoll_socket fd, xpoll_token token,
                      xpoll_interests interests)
 {
     int err = check_registration(poll, fd, interests);
@@ -163,7 +163,7 @@ int xpoll_reregister(xpoll *poll, int fd, xpoll_token token,
 
 /* The same checks, in the same order, as registration: a program that
  * follows the rule gets the same argument errors on every backend. */
-int xpoll_rearm(xpoll *poll, int fd, xpoll_interests interests)
+int xpoll_rearm(xpoll *poll, xpoll_socket fd, xpoll_interests interests)
 {
     int err = check_registration(poll, fd, interests);
     if (err < 0)
@@ -171,7 +171,7 @@ int xpoll_rearm(xpoll *poll, int fd, xpoll_interests interests)
     return xpoll__rearm(poll, fd, interests);
 }
 
-int xpoll_deregister(xpoll *poll, int fd)
+int xpoll_deregister(xpoll *poll, xpoll_socket fd)
 {
     if (poll == NULL)
         return -EINVAL;

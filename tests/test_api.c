@@ -13,6 +13,11 @@
 #include <string.h>
 #include <unistd.h>
 
+/* On POSIX systems a descriptor is a plain int in the API: source and ABI
+ * as before xpoll_socket existed (this suite runs on POSIX systems). */
+_Static_assert(_Generic((xpoll_socket)0, int : 1, default : 0),
+               "xpoll_socket is int on POSIX");
+
 /* ---- version and backend names ---------------------------------------- */
 
 static void version_matches_macros(void **state)

@@ -59,7 +59,8 @@ extern "C" {
  * -EADDRNOTAVAIL, -ENOTSUP (XPOLL_NET_REUSEPORT where SO_REUSEPORT does
  * not exist), ...
  */
-XPOLL_API int xpoll_tcp_listen(const char *addr, int backlog, unsigned flags);
+XPOLL_API xpoll_socket xpoll_tcp_listen(const char *addr, int backlog,
+                                        unsigned flags);
 
 /**
  * Start a non-blocking TCP connect to `addr`; returns the socket at once.
@@ -68,7 +69,7 @@ XPOLL_API int xpoll_tcp_listen(const char *addr, int backlog, unsigned flags);
  * (the event also says xpoll_event_is_error() when it failed).
  * Errors: -EINVAL (bad address), -ENETUNREACH, ... (immediate failures).
  */
-XPOLL_API int xpoll_tcp_connect(const char *addr);
+XPOLL_API xpoll_socket xpoll_tcp_connect(const char *addr);
 
 /**
  * Accept one connection from a TCP or Unix stream listener (accept4()
@@ -83,36 +84,36 @@ XPOLL_API int xpoll_tcp_connect(const char *addr);
  * EINTR are retried inside: the caller sees a socket or a listener error.
  * The accepted socket's own flags never come from the listener.
  */
-XPOLL_API int xpoll_accept(int listen_fd);
+XPOLL_API xpoll_socket xpoll_accept(xpoll_socket listen_fd);
 
 /** Set or clear TCP_NODELAY (disable Nagle).  0 or a negative errno. */
-XPOLL_API int xpoll_tcp_nodelay(int fd, bool on);
+XPOLL_API int xpoll_tcp_nodelay(xpoll_socket fd, bool on);
 
 /**
  * The socket's pending error, cleared by reading it (getsockopt SO_ERROR):
  * 0 when there is none, otherwise its negation (-ECONNREFUSED, ...).  A
  * failing getsockopt() is also returned negated (-EBADF, -ENOTSOCK).
  */
-XPOLL_API int xpoll_socket_error(int fd);
+XPOLL_API int xpoll_socket_error(xpoll_socket fd);
 
 /**
  * A UDP socket bound to `addr` (flags: XPOLL_NET_REUSEPORT).  No
  * SO_REUSEADDR: on UDP it would let two sockets share a port silently.
  */
-XPOLL_API int xpoll_udp_bind(const char *addr, unsigned flags);
+XPOLL_API xpoll_socket xpoll_udp_bind(const char *addr, unsigned flags);
 
 /**
  * A UDP socket connected to `addr` (bound to an ephemeral local port), so
  * plain send()/recv() work and ICMP errors are reported.
  */
-XPOLL_API int xpoll_udp_connect(const char *addr);
+XPOLL_API xpoll_socket xpoll_udp_connect(const char *addr);
 
 /**
  * A Unix stream listener at `path`.  An existing file at `path` is not
  * removed (-EADDRINUSE); unlink() it first if it is stale.
  * Errors: -EINVAL (empty path), -ENAMETOOLONG (does not fit sun_path), ...
  */
-XPOLL_API int xpoll_unix_listen(const char *path, int backlog);
+XPOLL_API xpoll_socket xpoll_unix_listen(const char *path, int backlog);
 
 /**
  * A non-blocking connect to the Unix stream socket at `path`.  Returns the
@@ -121,27 +122,27 @@ XPOLL_API int xpoll_unix_listen(const char *path, int backlog);
  * (nobody listens there), -EAGAIN (Linux: the listener's backlog is full;
  * nothing was connected, try again later), ...
  */
-XPOLL_API int xpoll_unix_connect(const char *path);
+XPOLL_API xpoll_socket xpoll_unix_connect(const char *path);
 
 /**
  * A Unix datagram socket bound to `path` (NULL: unbound; it can still
  * sendto() any bound socket).  Errors as xpoll_unix_listen().
  */
-XPOLL_API int xpoll_unix_dgram_bind(const char *path);
+XPOLL_API xpoll_socket xpoll_unix_dgram_bind(const char *path);
 
 /**
  * A connected pair of Unix sockets of `type` (SOCK_STREAM, SOCK_DGRAM or
  * SOCK_SEQPACKET) in fds[0], fds[1], both non-blocking and close-on-exec.
  * On failure both are set to -1.  Errors: -EINVAL (fds NULL), ...
  */
-XPOLL_API int xpoll_socketpair(int type, int fds[2]);
+XPOLL_API int xpoll_socketpair(int type, xpoll_socket fds[2]);
 
 /**
  * A pipe: fds[0] reads, fds[1] writes; both ends non-blocking and
  * close-on-exec.  On failure both are set to -1.
  * Errors: -EINVAL (fds NULL), -EMFILE, -ENFILE.
  */
-XPOLL_API int xpoll_pipe(int fds[2]);
+XPOLL_API int xpoll_pipe(xpoll_socket fds[2]);
 
 /**
  * The socket's local / peer address as text in the address syntax above
@@ -154,8 +155,8 @@ XPOLL_API int xpoll_pipe(int fds[2]);
  * an unconnected socket), -EAFNOSUPPORT (not an IP or Unix socket),
  * -EBADF, -ENOTSOCK.
  */
-XPOLL_API int xpoll_local_addr(int fd, char *buf, size_t len);
-XPOLL_API int xpoll_peer_addr(int fd, char *buf, size_t len);
+XPOLL_API int xpoll_local_addr(xpoll_socket fd, char *buf, size_t len);
+XPOLL_API int xpoll_peer_addr(xpoll_socket fd, char *buf, size_t len);
 
 /* ------------------------------------------------------------------------
  * I/O that follows the re-arm rule
@@ -191,20 +192,22 @@ XPOLL_API int xpoll_peer_addr(int fd, char *buf, size_t len);
  * ignored.
  * ---------------------------------------------------------------------- */
 
-XPOLL_API ssize_t xpoll_read(xpoll *poll, int fd, void *buf, size_t len);
-XPOLL_API ssize_t xpoll_write(xpoll *poll, int fd, const void *buf, size_t len);
-XPOLL_API ssize_t xpoll_recv(xpoll *poll, int fd, void *buf, size_t len,
-                             int flags);
-XPOLL_API ssize_t xpoll_send(xpoll *poll, int fd, const void *buf, size_t len,
-                             int flags);
+XPOLL_API ssize_t xpoll_read(xpoll *poll, xpoll_socket fd, void *buf,
+                             size_t len);
+XPOLL_API ssize_t xpoll_write(xpoll *poll, xpoll_socket fd, const void *buf,
+                              size_t len);
+XPOLL_API ssize_t xpoll_recv(xpoll *poll, xpoll_socket fd, void *buf,
+                             size_t len, int flags);
+XPOLL_API ssize_t xpoll_send(xpoll *poll, xpoll_socket fd, const void *buf,
+                             size_t len, int flags);
 /** `addr`/`addrlen` as recvfrom(2): NULL for no address; on return
  * *addrlen is the address's full length, which may exceed the room. */
-XPOLL_API ssize_t xpoll_recvfrom(xpoll *poll, int fd, void *buf, size_t len,
-                                 int flags, struct sockaddr *addr,
+XPOLL_API ssize_t xpoll_recvfrom(xpoll *poll, xpoll_socket fd, void *buf,
+                                 size_t len, int flags, struct sockaddr *addr,
                                  socklen_t *addrlen);
-XPOLL_API ssize_t xpoll_sendto(xpoll *poll, int fd, const void *buf, size_t len,
-                               int flags, const struct sockaddr *addr,
-                               socklen_t addrlen);
+XPOLL_API ssize_t xpoll_sendto(xpoll *poll, xpoll_socket fd, const void *buf,
+                               size_t len, int flags,
+                               const struct sockaddr *addr, socklen_t addrlen);
 
 /**
  * xpoll_accept() on a listener registered with `poll`: one connection, or
@@ -214,7 +217,7 @@ XPOLL_API ssize_t xpoll_sendto(xpoll *poll, int fd, const void *buf, size_t len,
  * descriptors are back); also -EINVAL (poll NULL) and -EBADF (listen_fd <
  * 0).
  */
-XPOLL_API int xpoll_accept_on(xpoll *poll, int listen_fd);
+XPOLL_API xpoll_socket xpoll_accept_on(xpoll *poll, xpoll_socket listen_fd);
 
 #ifdef __cplusplus
 }

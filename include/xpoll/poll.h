@@ -60,6 +60,19 @@ typedef struct xpoll_events xpoll_events;
 typedef struct xpoll_event xpoll_event;
 typedef struct xpoll_waker xpoll_waker;
 
+/**
+ * A descriptor, as every function below takes and returns it: on POSIX
+ * systems an int, any file descriptor (source and ABI as plain int).  On
+ * Windows, where only sockets can be polled, a SOCKET held in an intptr_t,
+ * so that functions can return a descriptor or a negative errno alike, as
+ * on POSIX (libevent's evutil_socket_t makes the same choice).
+ */
+#if defined(_WIN32)
+typedef intptr_t xpoll_socket;
+#else
+typedef int xpoll_socket;
+#endif
+
 /** Any value the caller chooses; a pointer fits. Returned with each event. */
 typedef uintptr_t xpoll_token;
 
@@ -205,7 +218,7 @@ XPOLL_API int xpoll_wait(xpoll *poll, xpoll_events *events, int64_t timeout_ns);
  * replaced when its number is registered again; descriptors on one
  * anonymous inode (Linux eventfd, timerfd) cannot be told apart that way.
  */
-XPOLL_API int xpoll_register(xpoll *poll, int fd, xpoll_token token,
+XPOLL_API int xpoll_register(xpoll *poll, xpoll_socket fd, xpoll_token token,
                              xpoll_interests interests);
 
 /**
@@ -216,7 +229,7 @@ XPOLL_API int xpoll_register(xpoll *poll, int fd, xpoll_token token,
  * Errors: as xpoll_register(), except -EEXIST; -ENOENT (epoll and poll: fd
  * not registered; kqueue adds the wanted filters and returns 0).
  */
-XPOLL_API int xpoll_reregister(xpoll *poll, int fd, xpoll_token token,
+XPOLL_API int xpoll_reregister(xpoll *poll, xpoll_socket fd, xpoll_token token,
                                xpoll_interests interests);
 
 /**
@@ -227,7 +240,7 @@ XPOLL_API int xpoll_reregister(xpoll *poll, int fd, xpoll_token token,
  * a registration left under the closed number), -ENOENT (epoll and poll: fd
  * not registered; kqueue returns 0).
  */
-XPOLL_API int xpoll_deregister(xpoll *poll, int fd);
+XPOLL_API int xpoll_deregister(xpoll *poll, xpoll_socket fd);
 
 /* ------------------------------------------------------------------------
  * The re-arm rule
@@ -283,7 +296,8 @@ XPOLL_API int xpoll_deregister(xpoll *poll, int fd);
  * (fd is not registered).  With no system call, a closed fd is not
  * detected: 0 on epoll and kqueue.
  */
-XPOLL_API int xpoll_rearm(xpoll *poll, int fd, xpoll_interests interests);
+XPOLL_API int xpoll_rearm(xpoll *poll, xpoll_socket fd,
+                          xpoll_interests interests);
 
 /* ------------------------------------------------------------------------
  * Events
