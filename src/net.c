@@ -416,6 +416,15 @@ int xpoll_pipe(xpoll_socket fds[2])
     RETURN_KEEPING_ERRNO(pipe_pair(fds));
 }
 
+int xpoll_close(xpoll_socket fd)
+{
+    if (fd < 0)
+        return -EBADF;
+    if (close(fd) < 0 && errno != EINTR)
+        return -errno;
+    return 0;
+}
+
 int xpoll_local_addr(xpoll_socket fd, char *buf, size_t len)
 {
     RETURN_KEEPING_ERRNO(sock_addr(fd, buf, len, 0));

@@ -866,6 +866,29 @@ static void test_socketpair_types_carry_data(void **state)
     }
 }
 
+/* xpoll_close closes: the peer reads end of file, and the number is no
+ * longer open. */
+static void test_close_closes(void **state)
+{
+    (void)state;
+    xpoll_socket fds[2];
+    char byte;
+    assert_int_equal(xpoll_socketpair(SOCK_STREAM, fds), 0);
+    assert_int_equal(xpoll_close(fds[0]), 0);
+    assert_int_equal(fcntl(fds[0], F_GETFD), -1);
+    assert_int_equal(errno, EBADF);
+    assert_int_equal(read(fds[1], &byte, 1), 0);
+    assert_int_equal(xpoll_close(fds[1]), 0);
+}
+
+static void test_close_bad_descriptors(void **state)
+{
+    (void)state;
+    assert_int_equal(xpoll_close(-1), -EBADF);
+    assert_int_equal(xpoll_close(INT_MIN), -EBADF);
+    assert_int_equal(xpoll_close(closed_fd()), -EBADF);
+}
+
 static void test_socketpair_bad_args(void **state)
 {
     (void)state;
@@ -1058,6 +1081,8 @@ int main(void)
         cmocka_unit_test(test_unix_dgram_unbound_has_empty_name),
         cmocka_unit_test(test_socketpair_types_carry_data),
         cmocka_unit_test(test_socketpair_bad_args),
+        cmocka_unit_test(test_close_closes),
+        cmocka_unit_test(test_close_bad_descriptors),
         cmocka_unit_test(test_pipe_carries_data_nonblocking),
         cmocka_unit_test(test_pipe_null_einval),
         cmocka_unit_test(test_bad_descriptors),

@@ -145,6 +145,17 @@ XPOLL_API int xpoll_socketpair(int type, xpoll_socket fds[2]);
 XPOLL_API int xpoll_pipe(xpoll_socket fds[2]);
 
 /**
+ * Close a descriptor made by these helpers (close(), or closesocket() on
+ * Windows), so portable code needs no #ifdef.  Deregister it first (see
+ * xpoll_deregister()).  Returns 0, or -EBADF (fd < 0 or not open), -EIO.
+ * EINTR counts as closed and is never retried: Linux releases the
+ * descriptor before close() can fail with it, so a retry could close a
+ * descriptor another thread has just been given (close(2), "Dealing with
+ * error returns from close()").
+ */
+XPOLL_API int xpoll_close(xpoll_socket fd);
+
+/**
  * The socket's local / peer address as text in the address syntax above
  * ("127.0.0.1:8080", "[::1]:8080", "[fe80::1%eth0]:8080", a Unix path,
  * "@name" for an abstract Unix socket, "" for an unnamed one), which the
