@@ -23,7 +23,7 @@ const char *xpoll_version(void)
 static const char *const backend_names[] = {
     [XPOLL_BACKEND_DEFAULT] = "default",   [XPOLL_BACKEND_EPOLL] = "epoll",
     [XPOLL_BACKEND_KQUEUE] = "kqueue",     [XPOLL_BACKEND_POLL] = "poll",
-    [XPOLL_BACKEND_IO_URING] = "io_uring",
+    [XPOLL_BACKEND_IO_URING] = "io_uring", [XPOLL_BACKEND_IOCP] = "iocp",
 };
 
 #define BACKEND_COUNT (sizeof backend_names / sizeof backend_names[0])

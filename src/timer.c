@@ -250,9 +250,11 @@ int xpoll__timer_drop_wakeup(xpoll *poll, struct xpoll__timer_state *t,
         if (items[i].xpoll__token != token)
             items[kept++] = items[i];
     }
-    if (kept < n) {
+    if (kept < n && t->wakeup.fds[0] >= 0) {
         /* Emptied, then re-armed (the poll backend disarmed it when it
-         * reported it): a later write is a new event on every backend. */
+         * reported it): a later write is a new event on every backend.
+         * A wake-up without a descriptor (iocp's posted packet) is
+         * consumed by being read. */
         const struct xpoll__waker_ops *ops = wakeup_ops(poll);
         if (ops->drain != NULL)
             ops->drain(&t->wakeup);

@@ -37,6 +37,8 @@ static void backend_names_cover_the_enum(void **state)
     assert_string_equal(xpoll_backend_name(XPOLL_BACKEND_KQUEUE), "kqueue");
     assert_string_equal(xpoll_backend_name(XPOLL_BACKEND_POLL), "poll");
     assert_string_equal(xpoll_backend_name(XPOLL_BACKEND_IO_URING), "io_uring");
+    assert_string_equal(xpoll_backend_name(XPOLL_BACKEND_IOCP), "iocp");
+    assert_int_equal(XPOLL_BACKEND_IOCP, 5); /* appended: no value moved */
     assert_null(xpoll_backend_name((xpoll_backend)99));
     assert_null(xpoll_backend_name((xpoll_backend)-1));
 }
@@ -82,6 +84,11 @@ static void reserved_backends_are_not_supported(void **state)
     (void)state;
     xpoll *poll = (xpoll *)&poll; /* must be reset to NULL */
     assert_int_equal(xpoll_new_with_backend(&poll, XPOLL_BACKEND_IO_URING),
+                     -ENOTSUP);
+    assert_null(poll);
+    /* Windows only: not compiled into a POSIX build. */
+    poll = (xpoll *)&poll;
+    assert_int_equal(xpoll_new_with_backend(&poll, XPOLL_BACKEND_IOCP),
                      -ENOTSUP);
     assert_null(poll);
 }

@@ -29,8 +29,16 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h> /* ssize_t (mingw-w64 declares it there too) */
+#if defined(_WIN32)
+/* struct sockaddr and socklen_t (an int) come from Winsock 2
+ * ("Creating a Basic Winsock Application", Microsoft Learn: Winsock2.h
+ * and Ws2tcpip.h; Winsock2.h includes what it needs of Windows.h). */
+#include <winsock2.h>
+#include <ws2tcpip.h>
+#else
 #include <sys/socket.h> /* struct sockaddr, socklen_t */
-#include <sys/types.h>  /* ssize_t */
+#endif
 
 #include "poll.h" /* XPOLL_API, xpoll, xpoll_rearm */
 

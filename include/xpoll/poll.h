@@ -27,8 +27,23 @@
 #include <stdint.h>
 
 /* The library is built with -fvisibility=hidden: only XPOLL_API names are
- * exported from the shared object. */
-#if defined(__GNUC__) || defined(__clang__)
+ * exported from the shared object.  On Windows a DLL exports what is
+ * marked __declspec(dllexport), and a mingw-w64 link with no such mark
+ * exports every global, internal ones included (ld's --export-all-symbols
+ * default, "ld: Options specific to i386 PE targets"): the DLL's build
+ * (XPOLL__BUILD) marks XPOLL_API so; a program linking the DLL imports,
+ * and the static library and its users define XPOLL_STATIC (the CMake
+ * target xpoll::xpoll_static does), so a program linked with it exports
+ * nothing. */
+#if defined(_WIN32)
+#if defined(XPOLL_STATIC)
+#define XPOLL_API
+#elif defined(XPOLL__BUILD)
+#define XPOLL_API __declspec(dllexport)
+#else
+#define XPOLL_API __declspec(dllimport)
+#endif
+#elif defined(__GNUC__) || defined(__clang__)
 #define XPOLL_API __attribute__((visibility("default")))
 #else
 #define XPOLL_API
@@ -53,7 +68,10 @@ typedef enum xpoll_backend {
     XPOLL_BACKEND_KQUEUE,      /**< BSD/macOS kqueue(2) */
     XPOLL_BACKEND_POLL,        /**< poll(2): any POSIX system; needs the
                                     re-arm rule (xpoll_rearm) */
-    XPOLL_BACKEND_IO_URING     /**< reserved until an io_uring backend exists */
+    XPOLL_BACKEND_IO_URING,    /**< reserved until an io_uring backend exists */
+    XPOLL_BACKEND_IOCP         /**< Windows: AFD polls on an I/O completion
+                                    port, as wepoll and mio; needs the re-arm
+                                    rule */
 } xpoll_backend;
 
 typedef struct xpoll_events xpoll_events;
@@ -405,6 +423,10 @@ struct xpoll_events {
  * (XPOLL__EMIT_INLINES), and exports them. */
 #if defined(XPOLL__EMIT_INLINES)
 #define XPOLL_INLINE XPOLL_API
+#elif defined(_WIN32) && (defined(__GNUC__) || defined(__clang__))
+/* Not dllimport: GCC ignores it on an inline function, with a warning
+ * (-Wattributes); an out-of-line call links to the import library's stub. */
+#define XPOLL_INLINE extern inline __attribute__((gnu_inline))
 #elif defined(__GNUC__) || defined(__clang__)
 #define XPOLL_INLINE XPOLL_API extern inline __attribute__((gnu_inline))
 #else

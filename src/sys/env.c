@@ -7,6 +7,8 @@
  *    capabilities, or a security module's say;
  *  - issetugid(2) (macOS, the BSDs): true when the process was started
  *    set-user-ID or set-group-ID, or changed its ids since;
+ *  - Windows: plain getenv; a program there has no set-user-ID or
+ *    set-group-ID bit to run with its owner's rights;
  *  - neither: real and effective ids compared, which sees set-user-ID and
  *    set-group-ID, not capabilities.
  * CMake defines XPOLL_HAVE_SECURE_GETENV and XPOLL_HAVE_ISSETUGID for the
@@ -14,7 +16,9 @@
  */
 #define _GNU_SOURCE /* secure_getenv in glibc's <stdlib.h> */
 #include <stdlib.h>
+#if !defined(_WIN32)
 #include <unistd.h>
+#endif
 
 #include "env.h"
 
@@ -24,6 +28,8 @@ const char *xpoll__secure_getenv(const char *name)
     return secure_getenv(name);
 #elif defined(XPOLL_HAVE_ISSETUGID)
     return issetugid() ? NULL : getenv(name);
+#elif defined(_WIN32)
+    return getenv(name);
 #else
     if (getuid() != geteuid() || getgid() != getegid())
         return NULL;

@@ -88,10 +88,13 @@ struct xpoll__selector {
      * kernel writes struct xpoll_event itself (epoll). */
     size_t native_event_size;
     const struct xpoll__waker_ops *waker;
-    /* The timers' internal wake-up (src/timer.c): a descriptor-based
-     * waker (eventfd or pipe) that a setting thread uses to cut a wait
-     * short, registered READABLE through register_fd under a reserved
-     * token.  Never the user's waker, so both can exist at once. */
+    /* The timers' internal wake-up (src/timer.c), which a setting thread
+     * uses to cut a wait short; its event carries a reserved token (the
+     * waker's) and src/timer.c drops it.  Never the user's waker, so both
+     * can exist at once.  Either descriptor-based (eventfd or pipe),
+     * registered READABLE through register_fd, with fds[0] its read end,
+     * or without a descriptor (iocp: a packet posted to the port), with
+     * fds[0] -1 and nothing to drain or re-arm. */
     const struct xpoll__waker_ops *interrupt;
 
     /* Set poll->fd (close-on-exec).  Returns 0 or a negative errno. */

@@ -18,6 +18,9 @@ extern const struct xpoll__selector xpoll__kqueue_selector;
 #ifdef XPOLL_HAVE_POLL
 extern const struct xpoll__selector xpoll__pollfd_selector;
 #endif
+#ifdef XPOLL_HAVE_IOCP
+extern const struct xpoll__selector xpoll__iocp_selector;
+#endif
 
 const struct xpoll__selector *const xpoll__selectors[] = {
 #ifdef XPOLL_HAVE_EPOLL
@@ -28,6 +31,9 @@ const struct xpoll__selector *const xpoll__selectors[] = {
 #endif
 #ifdef XPOLL_HAVE_POLL
     &xpoll__pollfd_selector,
+#endif
+#ifdef XPOLL_HAVE_IOCP
+    &xpoll__iocp_selector, /* Windows: the only one there */
 #endif
     NULL,
 };
