@@ -84,6 +84,7 @@
 #include "sys/env.h"
 #include "timers.h"
 #include "fuzz_check.h"
+#include "fuzz_ops.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -99,36 +100,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define IO_TOKEN0  0x7000u /* made-up I/O events: IO_TOKEN0 + 0..4095 */
 #define FAKE_FD    0x10000 /* the fake wake-up's descriptor */
 #define INF        INT64_MAX
-
-/* ---- the input and the log --------------------------------------------
- */
-
-static const uint8_t *input;
-static size_t input_len, input_pos;
-
-/* The next `bytes` bytes, little-endian; zeros past the end. */
-static uint64_t take(int bytes)
-{
-    uint64_t v = 0;
-    for (int b = 0; b < bytes; b++) {
-        uint64_t byte = input_pos < input_len ? input[input_pos++] : 0;
-        v |= byte << (8 * b);
-    }
-    return v;
-}
-
-#define LOG_LINES 48
-static char log_ring[LOG_LINES][140];
-static unsigned log_count;
-
-__attribute__((format(printf, 1, 2))) static void note(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(log_ring[log_count % LOG_LINES], sizeof log_ring[0], fmt, ap);
-    va_end(ap);
-    log_count++;
-}
 
 /* ---- the virtual clock -------------------------------------------------
  */
@@ -271,10 +242,7 @@ static void fuzz_dump_state(void)
                 w.timeout, w.origin, w.cap, w.selects, w.last.start,
                 w.last.timeout, w.last.off, w.last.with_timers, w.last.ret,
                 w.last.io);
-    unsigned first = log_count > LOG_LINES ? log_count - LOG_LINES : 0;
-    fprintf(stderr, "last operations:\n");
-    for (unsigned k = first; k < log_count; k++)
-        fprintf(stderr, "  %4u %s\n", k, log_ring[k % LOG_LINES]);
+    ops_print_log();
 }
 
 static int wk_open(xpoll_waker *waker)
@@ -1014,10 +982,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    input = data;
-    input_len = size;
-    input_pos = 0;
-    log_count = 0;
+    ops_start(data, size);
     memset(&fk, 0, sizeof fk);
     memset(&w, 0, sizeof w);
     memset(model, 0, sizeof model);

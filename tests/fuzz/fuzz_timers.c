@@ -47,6 +47,7 @@
 
 #include "timers.h"
 #include "fuzz_check.h"
+#include "fuzz_ops.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -118,35 +119,8 @@ static bool earliest_tick(uint64_t *tick)
     return any;
 }
 
-/* ---- the input and the log --------------------------------------------
+/* ---- what a failed check prints --------------------------------------
  */
-
-static const uint8_t *input;
-static size_t input_len, input_pos;
-
-/* The next `bytes` bytes, little-endian; zeros past the end. */
-static uint64_t take(int bytes)
-{
-    uint64_t v = 0;
-    for (int b = 0; b < bytes; b++) {
-        uint64_t byte = input_pos < input_len ? input[input_pos++] : 0;
-        v |= byte << (8 * b);
-    }
-    return v;
-}
-
-#define LOG_LINES 48
-static char log_ring[LOG_LINES][120];
-static unsigned log_count;
-
-__attribute__((format(printf, 1, 2))) static void note(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(log_ring[log_count % LOG_LINES], sizeof log_ring[0], fmt, ap);
-    va_end(ap);
-    log_count++;
-}
 
 static void fuzz_dump_state(void)
 {
@@ -164,10 +138,7 @@ static void fuzz_dump_state(void)
                     tick_of(model[i].deadline), model[i].interval,
                     timers[i].slot, timers[i].deadline);
     }
-    unsigned first = log_count > LOG_LINES ? log_count - LOG_LINES : 0;
-    fprintf(stderr, "last operations:\n");
-    for (unsigned k = first; k < log_count; k++)
-        fprintf(stderr, "  %4u %s\n", k, log_ring[k % LOG_LINES]);
+    ops_print_log();
 }
 
 /* ---- checks -----------------------------------------------------------
@@ -461,10 +432,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    input = data;
-    input_len = size;
-    input_pos = 0;
-    log_count = 0;
+    ops_start(data, size);
     last_tick = 0;
     /* The clock starts anywhere in the first ~2.3 years (2^56 ns). */
     now = (int64_t)(take(7) & ((UINT64_C(1) << 56) - 1));
