@@ -689,14 +689,14 @@ static int iocp_check_socket(SOCKET socket, SOCKET *base)
     return iocp_base_socket(socket, base);
 }
 
-/* The selector passes an int: socket handles fit while they are below
- * 2^31 (SOCKET values are small handle values in practice). */
-static SOCKET iocp_socket(int fd)
+/* xpoll_socket is intptr_t on Windows: the whole SOCKET value, with
+ * INVALID_SOCKET as -1, which the argument checks already refused. */
+static SOCKET iocp_socket(xpoll_socket fd)
 {
-    return (SOCKET)(unsigned)fd;
+    return (SOCKET)fd;
 }
 
-static int xpoll__iocp_register(xpoll *poll, int fd, xpoll_token token,
+static int xpoll__iocp_register(xpoll *poll, xpoll_socket fd, xpoll_token token,
                                 xpoll_interests interests)
 {
     struct xpoll__iocp *s = iocp_of(poll);
@@ -752,8 +752,8 @@ out:
 
 /* Replaces token and interests and arms every registered direction, so a
  * readiness that holds is reported again (as EPOLL_CTL_MOD does). */
-static int xpoll__iocp_reregister(xpoll *poll, int fd, xpoll_token token,
-                                  xpoll_interests interests)
+static int xpoll__iocp_reregister(xpoll *poll, xpoll_socket fd,
+                                  xpoll_token token, xpoll_interests interests)
 {
     struct xpoll__iocp *s = iocp_of(poll);
     xpoll__mutex_lock(&s->lock);
@@ -775,7 +775,7 @@ static int xpoll__iocp_reregister(xpoll *poll, int fd, xpoll_token token,
  * into events after this, under the lock, and yields none.  A handle that
  * is no longer open is -EBADF, its registration dropped all the same (as
  * on the poll backend). */
-static int xpoll__iocp_deregister(xpoll *poll, int fd)
+static int xpoll__iocp_deregister(xpoll *poll, xpoll_socket fd)
 {
     struct xpoll__iocp *s = iocp_of(poll);
     SOCKET socket = iocp_socket(fd);
@@ -801,7 +801,8 @@ static int xpoll__iocp_deregister(xpoll *poll, int fd)
 
 /* No system call unless a thread is blocked in the port: the state is
  * queued for the next wait. */
-static int xpoll__iocp_rearm(xpoll *poll, int fd, xpoll_interests interests)
+static int xpoll__iocp_rearm(xpoll *poll, xpoll_socket fd,
+                             xpoll_interests interests)
 {
     struct xpoll__iocp *s = iocp_of(poll);
     xpoll__mutex_lock(&s->lock);

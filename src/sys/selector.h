@@ -102,16 +102,16 @@ struct xpoll__selector {
     void (*close)(xpoll *poll);
     /* Arguments are already validated: fd >= 0, interests non-zero and
      * within this->interests. */
-    int (*register_fd)(xpoll *poll, int fd, xpoll_token token,
+    int (*register_fd)(xpoll *poll, xpoll_socket fd, xpoll_token token,
                        xpoll_interests interests);
-    int (*reregister_fd)(xpoll *poll, int fd, xpoll_token token,
+    int (*reregister_fd)(xpoll *poll, xpoll_socket fd, xpoll_token token,
                          xpoll_interests interests);
-    int (*deregister_fd)(xpoll *poll, int fd);
+    int (*deregister_fd)(xpoll *poll, xpoll_socket fd);
     /* The re-arm rule (xpoll_rearm): `fd` ran into EAGAIN for `interests`
      * (validated as for register_fd), so a new event for them is expected.
      * NULL where the kernel re-arms by itself (edge-triggered epoll and
      * kqueue): the call then costs no system call and no lock. */
-    int (*rearm)(xpoll *poll, int fd, xpoll_interests interests);
+    int (*rearm)(xpoll *poll, xpoll_socket fd, xpoll_interests interests);
     /* Wait and fill events->xpoll__items / xpoll__len; returns the count
      * or a negative errno.  xpoll__len is already 0. */
     int (*select)(xpoll *poll, xpoll_events *events, int64_t timeout_ns);
@@ -127,7 +127,8 @@ size_t xpoll__native_event_size(void);
 /* xpoll_rearm() without the argument checks, for callers that made them
  * (the net.h I/O helpers: poll non-NULL, fd >= 0, a direction every
  * backend has). */
-static inline int xpoll__rearm(xpoll *poll, int fd, xpoll_interests interests)
+static inline int xpoll__rearm(xpoll *poll, xpoll_socket fd,
+                               xpoll_interests interests)
 {
     if (poll->selector->rearm == NULL)
         return 0;
