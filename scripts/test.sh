@@ -11,16 +11,19 @@
 #   tsan            ThreadSanitizer, epoll and kqueue
 #   valgrind        memcheck over every test binary, epoll and kqueue
 #   macos           cross-build for x86_64/aarch64 macOS against Apple's headers
+#   windows         cross-build for x86_64 Windows (mingw-w64): the suite
+#                   and the examples on iocp, run under Wine 8.0
 #   fuzz            libFuzzer (clang): each fuzzer 60 s on epoll, kqueue and poll
 #                   (the timer core's, which no backend touches: once)
 #
 # usage: scripts/test.sh [STAGE...]      (default: all, in the order above)
 # Needs: cmake pkg-config libcmocka-dev gcc g++ clang clang-format valgrind
-#        librust-libc-dev npm (see README.md for the one-line install).
+#        librust-libc-dev npm (see README.md for the one-line install);
+#        the windows stage installs Wine and mingw-w64 itself (root).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-all_stages=(format dev pipe-waker kqueue-freebsd kqueue-darwin asan tsan valgrind macos fuzz)
+all_stages=(format dev pipe-waker kqueue-freebsd kqueue-darwin asan tsan valgrind macos windows fuzz)
 stages=("$@")
 [ ${#stages[@]} -gt 0 ] || stages=("${all_stages[@]}")
 
@@ -40,6 +43,9 @@ for stage in "${stages[@]}"; do
         ;;
     macos)
         scripts/macos-cross.sh build/macos
+        ;;
+    windows)
+        scripts/windows.sh build/windows/xpoll
         ;;
     fuzz)
         scripts/fuzz.sh 60

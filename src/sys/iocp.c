@@ -701,7 +701,7 @@ static int xpoll__iocp_register(xpoll *poll, xpoll_socket fd, xpoll_token token,
 {
     struct xpoll__iocp *s = iocp_of(poll);
     SOCKET socket = iocp_socket(fd);
-    SOCKET base;
+    SOCKET base = INVALID_SOCKET; /* set when err is 0; gcc -O2 cannot tell */
     int err = iocp_check_socket(socket, &base);
     if (err < 0)
         return err;
