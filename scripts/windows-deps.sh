@@ -3,7 +3,8 @@
 # cmocka for x86_64-w64-mingw32 from Debian's own source package:
 #
 #   - packages: wine and wine64 (Wine 8.0, whose 64-bit loader is
-#     /usr/lib/wine/wine64), gcc-mingw-w64-x86-64, cmake, make, pkg-config,
+#     /usr/lib/wine/wine64), gcc-mingw-w64-x86-64 and its C++ compiler
+#     (the consumer check builds a C++ program), cmake, make, pkg-config,
 #     dpkg-dev (dpkg-source unpacks the source package);
 #   - cmocka: "apt-get source cmocka" through a private apt configuration (a
 #     deb-src line in a sources.list of its own, its own lists and cache, in
@@ -45,7 +46,7 @@ elapsed() { # seconds since $1 (a date +%s.%N value), one decimal
 # ---- packages -------------------------------------------------------------
 # --no-install-recommends: Wine's recommends (fonts, GStreamer, 32-bit
 # support, ...) are for desktop programs; console .exe files run without.
-packages=(wine wine64 gcc-mingw-w64-x86-64 cmake make pkg-config dpkg-dev
+packages=(wine wine64 gcc-mingw-w64-x86-64 g++-mingw-w64-x86-64-win32 cmake make pkg-config dpkg-dev
     xz-utils debian-archive-keyring)
 missing=()
 for p in "${packages[@]}"; do

@@ -4,11 +4,17 @@
 # pkg-config, linked statically and dynamically, and runs all eight.  An
 # installed build that carries the kqueue emulation runs each one again on
 # XPOLL_BACKEND=kqueue: outside programs can select the emulated backend.
-# usage: check_consumer.sh BUILD_DIR SOURCE_DIR [emulation]
+#
+# With `windows` (a build cross-compiled with cmake/mingw-w64-x86_64.cmake),
+# the programs are built with mingw-w64 the same eight ways and run under
+# $XPOLL_WINE64 (scripts/wine-env.sh): the DLL-linked ones find xpoll.dll in
+# the prefix's bin/ through WINEPATH, and pkg-config's static flags carry
+# -DXPOLL_STATIC (xpoll.pc's Cflags.private).
+# usage: check_consumer.sh BUILD_DIR SOURCE_DIR [emulation|windows]
 set -eu
 build=$1
 source=$2
-emulation=${3:-}
+mode=${3:-}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 prefix=$tmp/prefix
@@ -17,31 +23,54 @@ cmake --install "$build" --prefix "$prefix" > "$tmp/install.log"
 pc=$(find "$prefix" -name xpoll.pc)
 libdir=$(dirname "$(dirname "$pc")")
 test -f "$libdir/libxpoll.a"
-test -f "$libdir/libxpoll.so.0"
+if [ "$mode" = windows ]; then
+    test -f "$libdir/libxpoll.dll.a"
+    test -f "$prefix/bin/xpoll.dll"
+    cc=x86_64-w64-mingw32-gcc cxx=x86_64-w64-mingw32-g++ exe=.exe
+    cmake_args="-DCMAKE_TOOLCHAIN_FILE=$source/cmake/mingw-w64-x86_64.cmake -DXPOLL_MINGW_DEPS=$prefix"
+    # Programs load xpoll.dll from the installed bin/ (WINEPATH: Wine's
+    # extra DLL search path; drive Z: is the Unix root), never from beside
+    # them; the C++ ones also the compiler's libstdc++-6.dll and
+    # libgcc_s_seh-1.dll.
+    runtime=$(dirname "$($cxx -print-file-name=libstdc++-6.dll)")
+    WINEPATH=$(printf 'Z:%s;Z:%s' "$prefix/bin" "$runtime" | tr / '\\')
+    export WINEPATH
+    run() { "$XPOLL_WINE64" "$@"; }
+    links_shared() { x86_64-w64-mingw32-objdump -p "$1" | grep -q 'DLL Name: xpoll.dll'; }
+    dynamic_libs=$(PKG_CONFIG_LIBDIR="$libdir/pkgconfig" pkg-config --libs xpoll)
+else
+    test -f "$libdir/libxpoll.so.0"
+    cc=cc cxx=c++ exe=
+    cmake_args="-DCMAKE_PREFIX_PATH=$prefix -DCMAKE_BUILD_RPATH=$libdir"
+    run() { "$@"; }
+    links_shared() { ldd "$1" | grep -q "libxpoll.so.0 => $libdir/"; }
+    dynamic_libs="$(PKG_CONFIG_PATH="$libdir/pkgconfig" pkg-config --libs xpoll) -Wl,-rpath,$libdir"
+fi
 
-# Built with shared: libxpoll.so.0 from the prefix; static: no libxpoll.
+# Built with shared: the library from the prefix; static: no xpoll library
+# loaded at all.
 check_linkage() {
-    exe=$1 kind=$2
+    prog=$1$exe kind=$2
     if [ "$kind" = shared ]; then
-        ldd "$exe" | grep -q "libxpoll.so.0 => $libdir/" \
-            || { echo "$exe does not load $libdir/libxpoll.so.0"; ldd "$exe"; exit 1; }
-    elif ldd "$exe" | grep -q libxpoll; then
-        echo "$exe should be linked statically"; ldd "$exe"; exit 1
+        links_shared "$prog" || { echo "$prog does not load the installed shared library"; exit 1; }
+    elif links_shared "$prog"; then
+        echo "$prog should be linked statically"; exit 1
     fi
-    "$exe"
-    if [ "$emulation" = emulation ]; then
-        out=$(XPOLL_BACKEND=kqueue "$exe" 2>&1) || true
+    run "$prog"
+    if [ "$mode" = emulation ]; then
+        out=$(XPOLL_BACKEND=kqueue "$prog" 2>&1) || true
         echo "$out"
         case $out in
         "ok: "*" on kqueue"*) ;;
-        *) echo "$exe did not run on XPOLL_BACKEND=kqueue"; exit 1 ;;
+        *) echo "$prog did not run on XPOLL_BACKEND=kqueue"; exit 1 ;;
         esac
     fi
 }
 
 echo "== find_package(xpoll CONFIG)"
-cmake -S "$source/tests/consumer" -B "$tmp/cmake" -DCMAKE_PREFIX_PATH="$prefix" \
-    -DCMAKE_BUILD_RPATH="$libdir" > "$tmp/configure.log"
+# shellcheck disable=SC2086 # cmake_args: several arguments
+cmake -S "$source/tests/consumer" -B "$tmp/cmake" $cmake_args > "$tmp/configure.log" ||
+    { cat "$tmp/configure.log"; exit 1; }
 cmake --build "$tmp/cmake" > "$tmp/build.log" || { cat "$tmp/build.log"; exit 1; }
 for lang in c cxx; do
     check_linkage "$tmp/cmake/cmake_${lang}_shared" shared
@@ -49,15 +78,21 @@ for lang in c cxx; do
 done
 
 echo "== pkg-config xpoll"
-export PKG_CONFIG_PATH="$libdir/pkgconfig"
+export PKG_CONFIG_LIBDIR="$libdir/pkgconfig"
+unset PKG_CONFIG_PATH
 cflags=$(pkg-config --cflags xpoll)
-libs=$(pkg-config --libs xpoll)
-static_libs="$(pkg-config --static --libs-only-L xpoll) -Wl,-Bstatic -lxpoll -Wl,-Bdynamic $(pkg-config --static --libs-only-other xpoll)"
+static_cflags=$(pkg-config --static --cflags xpoll)
+# libxpoll.a by name, then what it needs (Libs.private: -pthread, or
+# -lws2_32 on Windows) as the system has it.
+static_libs="$(pkg-config --static --libs-only-L xpoll) -Wl,-Bstatic -lxpoll -Wl,-Bdynamic $(pkg-config --static --libs-only-other xpoll) $(pkg-config --static --libs-only-l xpoll | sed 's/-lxpoll//')"
 warn="-Wall -Wextra -Wpedantic -Werror"
-cc -std=c11 $warn $cflags "$source/tests/consumer/consumer.c" -o "$tmp/pc_c_shared" $libs -Wl,-rpath,"$libdir"
-cc -std=c11 $warn $cflags "$source/tests/consumer/consumer.c" -o "$tmp/pc_c_static" $static_libs
-c++ -std=c++11 $warn $cflags "$source/tests/consumer/consumer.cpp" -o "$tmp/pc_cxx_shared" $libs -Wl,-rpath,"$libdir"
-c++ -std=c++11 $warn $cflags "$source/tests/consumer/consumer.cpp" -o "$tmp/pc_cxx_static" $static_libs
+# shellcheck disable=SC2086 # flags: several arguments each
+{
+    $cc -std=c11 $warn $cflags "$source/tests/consumer/consumer.c" -o "$tmp/pc_c_shared$exe" $dynamic_libs
+    $cc -std=c11 $warn $static_cflags "$source/tests/consumer/consumer.c" -o "$tmp/pc_c_static$exe" $static_libs
+    $cxx -std=c++11 $warn $cflags "$source/tests/consumer/consumer.cpp" -o "$tmp/pc_cxx_shared$exe" $dynamic_libs
+    $cxx -std=c++11 $warn $static_cflags "$source/tests/consumer/consumer.cpp" -o "$tmp/pc_cxx_static$exe" $static_libs
+}
 for lang in c cxx; do
     check_linkage "$tmp/pc_${lang}_shared" shared
     check_linkage "$tmp/pc_${lang}_static" static
