@@ -6,20 +6,20 @@
 #define _GNU_SOURCE /* strnlen(), if_nametoindex() under -std=c11 on glibc */
 #include "addr.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
-#include <net/if.h>
-#include <netinet/in.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "sys/fd.h" /* XPOLL__HAVE_ABSTRACT_UNIX */
+/* inet_pton(), inet_ntop(), if_nametoindex(), if_indextoname() and
+ * XPOLL__HAVE_ABSTRACT_UNIX come from sys/net_sys.h (through addr.h):
+ * <arpa/inet.h> and <net/if.h> on POSIX, Winsock and the IP Helper API on
+ * Windows. */
 
 /* 1 to 5 decimal digits, at most 65535.  strtoul() is not used: it accepts
  * leading blanks, a sign and "0x", which would make "+80" or " 80" valid. */
-static int parse_port(const char *s, size_t n, in_port_t *port)
+static int parse_port(const char *s, size_t n, uint16_t *port)
 {
     unsigned long v = 0;
 
@@ -88,9 +88,12 @@ int xpoll__addr_parse_ip(const char *addr, struct sockaddr_storage *ss,
         struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
         char *pct = strchr(host, '%');
         if (pct != NULL) {
+            /* Through a uint32_t: Winsock's sin6_scope_id is a ULONG. */
+            uint32_t scope;
             *pct = '\0';
-            if (parse_scope(pct + 1, &sin6->sin6_scope_id) < 0)
+            if (parse_scope(pct + 1, &scope) < 0)
                 return -EINVAL;
+            sin6->sin6_scope_id = scope;
         }
         if (inet_pton(AF_INET6, host, &sin6->sin6_addr) != 1 ||
             parse_port(port, strlen(port), &sin6->sin6_port) < 0)
@@ -224,7 +227,7 @@ int xpoll__addr_format(const struct sockaddr_storage *ss, socklen_t sslen,
         /* The name's length comes from the returned address length: a path
          * that fills sun_path has no NUL, and an unnamed socket (socketpair,
          * an unbound client) returns no name at all (mio #1403/#1817). */
-        size_t n = sslen > off ? (size_t)sslen - off : 0;
+        size_t n = (size_t)sslen > off ? (size_t)sslen - off : 0;
         if (n > sizeof sun->sun_path)
             n = sizeof sun->sun_path;
         if (n == 0)

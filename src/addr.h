@@ -7,8 +7,8 @@
 #define XPOLL_ADDR_H
 
 #include <stddef.h>
-#include <sys/socket.h>
-#include <sys/un.h>
+
+#include "sys/net_sys.h" /* struct sockaddr_storage, sockaddr_un, socklen_t */
 
 /* "host:port", "[v6%scope]:port" or a bare port (127.0.0.1), numeric
  * only.  -EINVAL for anything else. */

@@ -10,6 +10,13 @@
  * open behind on an error path.  errno is left as the caller had it, on
  * success and on failure alike.
  *
+ * Windows (Winsock 2): the library starts Winsock itself, once per process
+ * (a program's own WSAStartup/WSACleanup pairs do not disturb it); sockets
+ * are non-blocking and not inheritable by child processes; Winsock errors
+ * come back as negative errno values (WSAEWOULDBLOCK as -EAGAIN).  What
+ * Windows lacks is -ENOTSUP: pipes, SO_REUSEPORT, Unix datagram sockets,
+ * SOCK_SEQPACKET.  Where a function differs, its comment says so.
+ *
  * Addresses are numeric only (no DNS, nothing that can block):
  *   "127.0.0.1:8080"   IPv4 host:port
  *   "[::1]:8080"       IPv6 [host]:port (a %scope suffix is accepted)
@@ -66,6 +73,10 @@ extern "C" {
  * Errors: -EINVAL (bad address or flags), -EADDRINUSE, -EACCES,
  * -EADDRNOTAVAIL, -ENOTSUP (XPOLL_NET_REUSEPORT where SO_REUSEPORT does
  * not exist), ...
+ *
+ * Windows: no SO_REUSEADDR (there it would let another socket take over
+ * the port, and a listener binds past TIME_WAIT without it); "[::]:port"
+ * is IPv6-only by default.
  */
 XPOLL_API xpoll_socket xpoll_tcp_listen(const char *addr, int backlog,
                                         unsigned flags);
@@ -120,6 +131,8 @@ XPOLL_API xpoll_socket xpoll_udp_connect(const char *addr);
  * A Unix stream listener at `path`.  An existing file at `path` is not
  * removed (-EADDRINUSE); unlink() it first if it is stale.
  * Errors: -EINVAL (empty path), -ENAMETOOLONG (does not fit sun_path), ...
+ * Windows has Unix stream sockets from Windows 10 1803 on: elsewhere, and
+ * under Wine 8.0, -EAFNOSUPPORT.
  */
 XPOLL_API xpoll_socket xpoll_unix_listen(const char *path, int backlog);
 
@@ -135,6 +148,7 @@ XPOLL_API xpoll_socket xpoll_unix_connect(const char *path);
 /**
  * A Unix datagram socket bound to `path` (NULL: unbound; it can still
  * sendto() any bound socket).  Errors as xpoll_unix_listen().
+ * -ENOTSUP on Windows (Unix stream sockets only).
  */
 XPOLL_API xpoll_socket xpoll_unix_dgram_bind(const char *path);
 
@@ -142,6 +156,11 @@ XPOLL_API xpoll_socket xpoll_unix_dgram_bind(const char *path);
  * A connected pair of Unix sockets of `type` (SOCK_STREAM, SOCK_DGRAM or
  * SOCK_SEQPACKET) in fds[0], fds[1], both non-blocking and close-on-exec.
  * On failure both are set to -1.  Errors: -EINVAL (fds NULL), ...
+ *
+ * Windows has no socketpair(): SOCK_STREAM gives the two ends of a TCP
+ * connection over 127.0.0.1 (checked to be between the two: -ECONNABORTED
+ * if another program's connection came first), SOCK_DGRAM two UDP sockets
+ * on 127.0.0.1 connected to each other, SOCK_SEQPACKET -ENOTSUP.
  */
 XPOLL_API int xpoll_socketpair(int type, xpoll_socket fds[2]);
 
@@ -149,6 +168,8 @@ XPOLL_API int xpoll_socketpair(int type, xpoll_socket fds[2]);
  * A pipe: fds[0] reads, fds[1] writes; both ends non-blocking and
  * close-on-exec.  On failure both are set to -1.
  * Errors: -EINVAL (fds NULL), -EMFILE, -ENFILE.
+ * -ENOTSUP on Windows: a pipe is no socket, and the iocp backend polls
+ * sockets only.
  */
 XPOLL_API int xpoll_pipe(xpoll_socket fds[2]);
 
@@ -209,6 +230,12 @@ XPOLL_API int xpoll_peer_addr(xpoll_socket fd, char *buf, size_t len);
  * peer is gone raises SIGPIPE unless the socket has SO_NOSIGPIPE (Apple,
  * set by the helpers above), MSG_NOSIGNAL is passed, or SIGPIPE is
  * ignored.
+ *
+ * Windows: xpoll_read and xpoll_write are recv() and send() (sockets
+ * only); a length above INT_MAX moves at most INT_MAX bytes; there is no
+ * SIGPIPE.  A datagram longer than the buffer returns the buffer's length,
+ * the rest being lost, as on POSIX (Winsock itself fails with
+ * WSAEMSGSIZE), and recvfrom's address is cut to *addrlen as on POSIX.
  * ---------------------------------------------------------------------- */
 
 XPOLL_API ssize_t xpoll_read(xpoll *poll, xpoll_socket fd, void *buf,

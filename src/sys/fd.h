@@ -40,12 +40,4 @@ int xpoll__cloexec(int fd);
 bool xpoll__have_so_reuseport(void);
 int xpoll__set_reuseport(int fd);
 
-/* Abstract Unix socket names (a sun_path that starts with a NUL) exist on
- * Linux only (unix(7), "Abstract sockets"). */
-#ifdef __linux__
-#define XPOLL__HAVE_ABSTRACT_UNIX 1
-#else
-#define XPOLL__HAVE_ABSTRACT_UNIX 0
-#endif
-
 #endif /* XPOLL_SYS_FD_H */

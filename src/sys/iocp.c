@@ -51,6 +51,7 @@
 #include <stdlib.h>
 
 #include "afd.h"
+#include "net_sys.h" /* xpoll__winsock_start, xpoll__wsa_errno */
 #include "selector.h"
 #include "thread.h"
 
@@ -181,38 +182,9 @@ static int iocp_nt_error(NTSTATUS status)
     }
 }
 
-/* A Winsock error (WSAGetLastError(), or WSAStartup's result) as a
- * negative errno: the cases registration can meet. */
-static int iocp_wsa_error(int err)
-{
-    switch (err) {
-    case WSAENOTSOCK:
-        return -ENOTSOCK;
-    case WSAEBADF:
-        return -EBADF;
-    case WSAEINVAL:
-        return -EINVAL;
-    case WSAEFAULT:
-        return -EFAULT;
-    case WSAENOBUFS:
-        return -ENOBUFS;
-    case WSAEMFILE:
-        return -EMFILE;
-    case WSAEOPNOTSUPP:
-        return -EOPNOTSUPP;
-    case WSANOTINITIALISED:
-    case WSASYSNOTREADY:
-    case WSAENETDOWN:
-        return -ENETDOWN;
-    default:
-        return -EIO;
-    }
-}
-
 /* ---- one-time start-up --------------------------------------------------
- * WSAStartup (counted per call, so a program's own WSAStartup/WSACleanup
- * pairs leave this one in place; process exit cleans up) and the ntdll
- * entry points, through InitOnceExecuteOnce as wepoll's init() does.
+ * Winsock's start-up (src/sys/net_winsock.c, once per process) and the
+ * ntdll entry points, through InitOnceExecuteOnce as wepoll's init() does.
  * GetProcAddress's FARPROC goes through void (*)(void), the function
  * type GCC's -Wcast-function-type lets convert to any other. */
 
@@ -228,10 +200,9 @@ static BOOL CALLBACK iocp_init(PINIT_ONCE once, PVOID param, PVOID *context)
     (void)once;
     (void)param;
     (void)context;
-    WSADATA data;
-    int err = WSAStartup(MAKEWORD(2, 2), &data);
-    if (err != 0) {
-        iocp_once_error = iocp_wsa_error(err);
+    int err = xpoll__winsock_start();
+    if (err < 0) {
+        iocp_once_error = err;
         return TRUE;
     }
     HMODULE ntdll = GetModuleHandleW(L"ntdll.dll");
@@ -664,7 +635,7 @@ static int iocp_base_socket(SOCKET socket, SOCKET *out)
             break;
         socket = next;
     }
-    return iocp_wsa_error(first);
+    return xpoll__wsa_errno(first);
 }
 
 /* Whether `socket` is an open socket, then its base handle.  SO_TYPE is
@@ -684,7 +655,7 @@ static int iocp_check_socket(SOCKET socket, SOCKET *base)
             return -EBADF;
         if (err == WSAENOTSOCK || err == WSAEOPNOTSUPP)
             return -ENOTSOCK;
-        return iocp_wsa_error(err);
+        return xpoll__wsa_errno(err);
     }
     return iocp_base_socket(socket, base);
 }
