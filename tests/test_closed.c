@@ -5,7 +5,7 @@
  * <xpoll/poll.h>, which follows mio's).
  */
 #define _GNU_SOURCE
-#include "support.h"
+#include "support_posix.h"
 
 #include <arpa/inet.h>
 #include <errno.h>

@@ -16,7 +16,7 @@
  */
 #define _GNU_SOURCE
 #include "seccomp.h"
-#include "support.h"
+#include "support_posix.h"
 
 #include <dlfcn.h>
 #include <errno.h>

@@ -11,7 +11,7 @@
  * test_net_linux.c.
  */
 #define _GNU_SOURCE
-#include "support.h"
+#include "support_posix.h"
 
 #include <errno.h>
 #include <fcntl.h>

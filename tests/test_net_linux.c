@@ -6,7 +6,7 @@
  * net.h is in test_net.c.
  */
 #define _GNU_SOURCE
-#include "support.h"
+#include "support_posix.h"
 
 #include <errno.h>
 #include <fcntl.h>

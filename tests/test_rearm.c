@@ -22,7 +22,7 @@
  * the point is that a wait blocks: no result depends on timing.
  */
 #define _GNU_SOURCE
-#include "support.h"
+#include "support_posix.h"
 
 #include <arpa/inet.h>
 #include <dlfcn.h>

@@ -8,7 +8,7 @@
  * Exact tick arithmetic and drift under a virtual clock are the wheel's,
  * pinned in test_timers.c; this file runs on every backend.
  */
-#include "support.h"
+#include "support_posix.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -4,7 +4,7 @@
  * poll, and no wake is ever lost under contention.
  */
 #define _GNU_SOURCE
-#include "support.h"
+#include "support_posix.h"
 
 #include <errno.h>
 #include <fcntl.h>

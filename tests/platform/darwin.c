@@ -72,3 +72,9 @@ long platform_thread_sleeps(void)
 {
     return -ENOTSUP;
 }
+
+/* Wine runs Windows programs only. */
+const char *platform_wine_version(void)
+{
+    return NULL;
+}

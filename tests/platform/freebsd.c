@@ -84,3 +84,9 @@ int platform_fd_count(pid_t pid)
     free(buf);
     return n;
 }
+
+/* Wine runs Windows programs only. */
+const char *platform_wine_version(void)
+{
+    return NULL;
+}

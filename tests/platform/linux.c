@@ -80,3 +80,9 @@ int platform_fd_count(pid_t pid)
     closedir(dir);
     return n;
 }
+
+/* Wine runs Windows programs only. */
+const char *platform_wine_version(void)
+{
+    return NULL;
+}

@@ -3,6 +3,7 @@
 #include "platform.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -46,4 +47,10 @@ int platform_eventfd(void)
 long platform_thread_sleeps(void)
 {
     return -ENOTSUP;
+}
+
+/* Wine runs Windows programs only. */
+const char *platform_wine_version(void)
+{
+    return NULL;
 }

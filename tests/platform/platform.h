@@ -1,9 +1,9 @@
 /*
  * What the tests ask of the operating system beyond POSIX, answered once
- * per system: linux.c, darwin.c (macOS), freebsd.c, and other.c for the
- * rest; tests/CMakeLists.txt compiles the one for the system it builds
- * for.  Plain C without cmocka: every function reports by its return
- * value, and -ENOTSUP means the system offers no way to answer (a caller
+ * per system: linux.c, darwin.c (macOS), freebsd.c, windows.c, and
+ * other.c for the rest; tests/CMakeLists.txt compiles the one for the
+ * system it builds for.  Plain C without cmocka: every function reports by its
+ * return value, and -ENOTSUP means the system offers no way to answer (a caller
  * then says so, never guesses).
  */
 #ifndef XPOLL_TESTS_PLATFORM_H
@@ -41,5 +41,10 @@ int platform_eventfd(void);
  * it went to sleep in the kernel), -errno, or -ENOTSUP where the system
  * counts none per thread. */
 long platform_thread_sleeps(void);
+
+/* The Wine version when the tests run under Wine (a Windows build run on
+ * another system), NULL otherwise.  The tests use it only to tell the
+ * known Wine gaps from failures (docs/windows.md, section 10). */
+const char *platform_wine_version(void);
 
 #endif /* XPOLL_TESTS_PLATFORM_H */

@@ -11,7 +11,7 @@
 #ifndef XPOLL_TESTS_STRESS_H
 #define XPOLL_TESTS_STRESS_H
 
-#include "support.h"
+#include "support_posix.h"
 
 #include <stdbool.h>
 #include <stddef.h>
