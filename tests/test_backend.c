@@ -27,19 +27,13 @@ static int save_env(void **state)
 static int restore_env(void **state)
 {
     (void)state;
-    if (had_saved)
-        setenv("XPOLL_BACKEND", saved, 1);
-    else
-        unsetenv("XPOLL_BACKEND");
+    env_set("XPOLL_BACKEND", had_saved ? saved : NULL);
     return 0;
 }
 
 static int new_with_env(const char *value, xpoll **poll)
 {
-    if (value != NULL)
-        assert_int_equal(setenv("XPOLL_BACKEND", value, 1), 0);
-    else
-        assert_int_equal(unsetenv("XPOLL_BACKEND"), 0);
+    assert_int_equal(env_set("XPOLL_BACKEND", value), 0);
     *poll = (xpoll *)poll; /* must be overwritten */
     return xpoll_new(poll);
 }
@@ -56,7 +50,7 @@ static void env_selects_the_backend_under_test(void **state)
 }
 
 /* The backend every build for this system carries (epoll on Linux, kqueue
- * on macOS and FreeBSD). */
+ * on macOS and FreeBSD, iocp on Windows). */
 static xpoll_backend native_backend(void)
 {
     xpoll_backend native = platform_native_backend();
@@ -114,7 +108,7 @@ static void new_with_backend_ignores_env(void **state)
 {
     (void)state;
     xpoll *poll;
-    assert_int_equal(setenv("XPOLL_BACKEND", "bogus", 1), 0);
+    assert_int_equal(env_set("XPOLL_BACKEND", "bogus"), 0);
     assert_int_equal(xpoll_new_with_backend(&poll, XPOLL_BACKEND_DEFAULT), 0);
     xpoll_free(poll);
     xpoll_backend native = native_backend();

@@ -10,7 +10,6 @@
 
 #include <pthread.h>
 #include <stdlib.h>
-#include <unistd.h>
 
 enum { LATE = 0x1a7e, FINISH = 0xf1 };
 
@@ -19,8 +18,9 @@ enum op { REGISTER, REREGISTER, DEREGISTER_THEN_WRITE };
 struct registrar {
     xpoll *poll;
     enum op op;
-    int fds[2];
-    int finish[2]; /* DEREGISTER_THEN_WRITE: written last, ends the wait */
+    xpoll_socket fds[2];
+    xpoll_socket
+        finish[2]; /* DEREGISTER_THEN_WRITE: written last, ends the wait */
     xpoll_interests interests;
     int rc;
 };
@@ -37,9 +37,9 @@ static void act(void *arg)
         break;
     case DEREGISTER_THEN_WRITE:
         r->rc = xpoll_deregister(r->poll, r->fds[0]);
-        if (r->rc == 0 && write(r->fds[1], "x", 1) != 1)
+        if (r->rc == 0 && fd_write(r->fds[1], "x", 1) != 1)
             r->rc = -1;
-        if (r->rc == 0 && write(r->finish[1], "x", 1) != 1)
+        if (r->rc == 0 && fd_write(r->finish[1], "x", 1) != 1)
             r->rc = -1;
         break;
     }
@@ -77,7 +77,7 @@ static void reregister_during_wait(void **state)
     struct fixture *f = *state;
     struct registrar r = {.op = REREGISTER,
                           .interests = XPOLL_READABLE | XPOLL_WRITABLE};
-    pair_open(PAIR_UNIX_STREAM, r.fds);
+    pair_open(pair_stream, r.fds);
     /* Registered for reading only (nothing to read); another thread adds
      * WRITABLE, which holds at once. */
     assert_int_equal(xpoll_register(f->poll, r.fds[0], 1, XPOLL_READABLE), 0);
@@ -86,28 +86,28 @@ static void reregister_during_wait(void **state)
     const xpoll_event *ev = xpoll_events_get(f->events, 0);
     assert_int_equal(xpoll_event_token(ev), LATE);
     assert_true(xpoll_event_is_writable(ev));
-    pair_close(PAIR_UNIX_STREAM, r.fds);
+    pair_close(pair_stream, r.fds);
 }
 
-/* Another thread deregisters a pipe, writes to it, then writes to a second
- * registered pipe.  The writes happen in that order, each making its pipe
- * ready at once, so a deregistration that did not reach the blocked wait
- * would put the first pipe's token in the events; only the second's may
- * come. */
+/* Another thread deregisters a pair's reading end, writes to the pair,
+ * then writes to a second registered pair.  The writes happen in that
+ * order, each making its pair ready at once, so a deregistration that did
+ * not reach the blocked wait would put the first pair's token in the
+ * events; only the second's may come. */
 static void deregister_during_wait(void **state)
 {
     struct fixture *f = *state;
     struct registrar r = {.op = DEREGISTER_THEN_WRITE};
-    pair_open(PAIR_PIPE, r.fds);
-    pair_open(PAIR_PIPE, r.finish);
+    pair_open(pair_simple, r.fds);
+    pair_open(pair_simple, r.finish);
     assert_int_equal(xpoll_register(f->poll, r.fds[0], 1, XPOLL_READABLE), 0);
     assert_int_equal(
         xpoll_register(f->poll, r.finish[0], FINISH, XPOLL_READABLE), 0);
     assert_int_equal(wait_while(f, &r), 1);
     assert_int_equal(xpoll_event_token(xpoll_events_get(f->events, 0)), FINISH);
     assert_int_equal(xpoll_deregister(f->poll, r.finish[0]), 0);
-    pair_close(PAIR_PIPE, r.fds);
-    pair_close(PAIR_PIPE, r.finish);
+    pair_close(pair_simple, r.fds);
+    pair_close(pair_simple, r.finish);
 }
 
 enum { THREADS = 4, PER_THREAD = 64 };
@@ -115,7 +115,7 @@ enum { THREADS = 4, PER_THREAD = 64 };
 struct bulk {
     xpoll *poll;
     int base;
-    int fds[PER_THREAD][2];
+    xpoll_socket fds[PER_THREAD][2];
     int failures;
     pthread_t thread;
 };
@@ -126,7 +126,7 @@ static void *register_many(void *arg)
     for (int i = 0; i < PER_THREAD; i++) {
         if (xpoll_register(b->poll, b->fds[i][0], (xpoll_token)(b->base + i),
                            XPOLL_READABLE) != 0 ||
-            write(b->fds[i][1], "x", 1) != 1)
+            fd_write(b->fds[i][1], "x", 1) != 1)
             b->failures++;
     }
     return NULL;
@@ -147,7 +147,7 @@ static void concurrent_registrations_all_report(void **state)
         bulk[t].base = t * PER_THREAD;
         bulk[t].failures = 0;
         for (int i = 0; i < PER_THREAD; i++)
-            pair_open(PAIR_PIPE, bulk[t].fds[i]);
+            pair_open(pair_simple, bulk[t].fds[i]);
     }
     for (int t = 0; t < THREADS; t++)
         assert_int_equal(
@@ -169,7 +169,7 @@ static void concurrent_registrations_all_report(void **state)
         assert_int_equal(pthread_join(bulk[t].thread, NULL), 0);
         assert_int_equal(bulk[t].failures, 0);
         for (int i = 0; i < PER_THREAD; i++)
-            pair_close(PAIR_PIPE, bulk[t].fds[i]);
+            pair_close(pair_simple, bulk[t].fds[i]);
     }
     xpoll_events_free(events);
     xpoll_free(poll);

@@ -6,15 +6,13 @@
  * however far behind, and beyond the buffer's capacity in the next wait.
  *
  * Exact tick arithmetic and drift under a virtual clock are the wheel's,
- * pinned in test_timers.c; this file runs on every backend.
+ * pinned in test_timers.c; this file runs on every backend, and the
+ * close-on-exec of the timers' descriptors is in test_timer_posix.c.
  */
-#include "support_posix.h"
+#include "support.h"
 
 #include <errno.h>
-#include <fcntl.h>
-#include <poll.h>
 #include <stdlib.h>
-#include <unistd.h>
 
 enum { TOKEN = 0x7117, OTHER = 0x07e4, IO = 0x10 };
 
@@ -94,16 +92,16 @@ static void timer_event_has_no_io_flag(void **state)
     assert_false(xpoll_event_is_lio(ev));
     assert_false(xpoll_event_is_timer(NULL));
 
-    int fds[2];
-    pair_open(PAIR_PIPE, fds);
+    xpoll_socket fds[2];
+    pair_open(pair_simple, fds);
     assert_int_equal(xpoll_register(f->poll, fds[0], IO, XPOLL_READABLE), 0);
-    put(PAIR_PIPE, fds);
+    put(pair_simple, fds);
     assert_int_equal(wait_some(f->poll, f->events), 1);
     ev = xpoll_events_get(f->events, 0);
     assert_int_equal(xpoll_event_token(ev), IO);
     assert_true(xpoll_event_is_readable(ev));
     assert_false(xpoll_event_is_timer(ev));
-    pair_close(PAIR_PIPE, fds);
+    pair_close(pair_simple, fds);
     xpoll_timer_free(t);
 }
 
@@ -398,12 +396,12 @@ static void timer_and_descriptor_in_one_wait(void **state)
 {
     struct fixture *f = *state;
     xpoll_timer *t = new_timer(f, TOKEN);
-    int fds[2];
+    xpoll_socket fds[2];
 
-    pair_open(PAIR_PIPE, fds);
+    pair_open(pair_simple, fds);
     assert_int_equal(xpoll_register(f->poll, fds[0], IO, XPOLL_READABLE), 0);
-    put(PAIR_PIPE, fds);
-    wait_fd(fds[0], POLLIN);
+    put(pair_simple, fds);
+    wait_ready(fds[0], XPOLL_READABLE);
     assert_int_equal(xpoll_timer_set(t, 1 * MS, 0), 0);
     spin_until_due(1 * MS);
 
@@ -411,7 +409,7 @@ static void timer_and_descriptor_in_one_wait(void **state)
     int n = wait_tokens(f->poll, f->events, 0, tokens, 4);
     assert_true(has_token(tokens, n, TOKEN));
     assert_true(has_token(tokens, n, IO));
-    pair_close(PAIR_PIPE, fds);
+    pair_close(pair_simple, fds);
     xpoll_timer_free(t);
 }
 
@@ -421,16 +419,16 @@ static void timer_may_share_a_token_with_a_descriptor(void **state)
 {
     struct fixture *f = *state;
     xpoll_timer *t = new_timer(f, IO);
-    int fds[2];
+    xpoll_socket fds[2];
 
-    pair_open(PAIR_PIPE, fds);
+    pair_open(pair_simple, fds);
     assert_int_equal(xpoll_register(f->poll, fds[0], IO, XPOLL_READABLE), 0);
     assert_int_equal(xpoll_timer_set(t, 0, 0), 0);
     assert_one_timer_event(f->events, wait_some(f->poll, f->events), IO);
-    put(PAIR_PIPE, fds);
+    put(pair_simple, fds);
     struct seen seen = expect_event(f->poll, f->events, IO);
     assert_true(seen.flags & SEEN_READABLE);
-    pair_close(PAIR_PIPE, fds);
+    pair_close(pair_simple, fds);
     xpoll_timer_free(t);
 }
 
@@ -636,26 +634,6 @@ static void poll_with_timers_frees_everything(void **state)
     assert_int_equal(open_fd_count(), before);
 }
 
-/* The descriptors the first timer adds are close-on-exec. */
-static void wakeup_descriptors_are_cloexec(void **state)
-{
-    (void)state;
-    struct fd_set_snapshot before;
-    xpoll *poll = NULL;
-    xpoll_timer *t = NULL;
-    int fds[4];
-
-    assert_int_equal(xpoll_new(&poll), 0);
-    fd_snapshot(&before);
-    assert_int_equal(xpoll_timer_new(poll, 1, &t), 0);
-    int n = fds_opened_since(&before, fds, 4);
-    assert_true(n >= 1);
-    for (int i = 0; i < n; i++)
-        assert_true(fcntl(fds[i], F_GETFD) & FD_CLOEXEC);
-    xpoll_timer_free(t);
-    xpoll_free(poll);
-}
-
 static void new_rejects_null(void **state)
 {
     struct fixture *f = *state;
@@ -735,7 +713,6 @@ int main(void)
         T(cancel_from_thread_while_blocked),
         T(free_with_armed_timers),
         cmocka_unit_test(poll_with_timers_frees_everything),
-        cmocka_unit_test(wakeup_descriptors_are_cloexec),
         T(new_rejects_null),
         T(set_rejects_negative_values),
         T(cancel_rejects_null),

@@ -1,17 +1,14 @@
 /*
- * xpoll_wait: a buffer smaller than the ready set loses nothing, timeouts
- * (zero, positive, negative, huge) behave, and a signal returns -EINTR.
+ * xpoll_wait: a buffer smaller than the ready set loses nothing, and
+ * timeouts (zero, positive, negative, huge) behave.  A signal's -EINTR is
+ * in test_wait_posix.c.
  */
 #define _GNU_SOURCE
 #include "support.h"
 
 #include <errno.h>
 #include <limits.h>
-#include <pthread.h>
-#include <signal.h>
 #include <stdlib.h>
-#include <string.h>
-#include <unistd.h>
 
 /* ---- capacity ------------------------------------------------------------ */
 
@@ -22,17 +19,17 @@ static void small_capacity_loses_nothing(void **state)
     (void)state;
     xpoll *poll;
     xpoll_events *events;
-    int pipes[READY][2];
+    xpoll_socket pipes[READY][2];
     int seen[READY] = {0};
 
     assert_int_equal(xpoll_new(&poll), 0);
     assert_int_equal(xpoll_events_new(&events, CAPACITY), 0);
     for (int i = 0; i < READY; i++) {
-        pair_open(PAIR_PIPE, pipes[i]);
+        pair_open(pair_simple, pipes[i]);
         assert_int_equal(
             xpoll_register(poll, pipes[i][0], (xpoll_token)i, XPOLL_READABLE),
             0);
-        put(PAIR_PIPE, pipes[i]);
+        put(pair_simple, pipes[i]);
     }
     /* Edge-triggered: what did not fit stays on the kernel's ready list. */
     const int expected[] = {CAPACITY, CAPACITY, READY - 2 * CAPACITY, 0};
@@ -49,7 +46,7 @@ static void small_capacity_loses_nothing(void **state)
     }
     for (int i = 0; i < READY; i++) {
         assert_int_equal(seen[i], 1);
-        pair_close(PAIR_PIPE, pipes[i]);
+        pair_close(pair_simple, pipes[i]);
     }
     xpoll_events_free(events);
     xpoll_free(poll);
@@ -71,38 +68,38 @@ static xpoll_token next_token(xpoll *poll, xpoll_events *events)
  * kern_event.c) and kqueue_scan takes from the head.  The poll backend
  * has no ready list: its harvest starts after the slot it reported last
  * (src/sys/pollfd.c), which gives the same turns for two descriptors.
- * Each pipe is read until EAGAIN and then re-armed (xpoll_rearm), as the
+ * Each one is read until EAGAIN and then re-armed (xpoll_rearm), as the
  * contract asks: free on epoll and kqueue, required on poll. */
 static void capacity_one_round_robin(void **state)
 {
     (void)state;
     xpoll *poll;
     xpoll_events *events;
-    int a[2], b[2];
+    xpoll_socket a[2], b[2];
     assert_int_equal(xpoll_new(&poll), 0);
     assert_int_equal(xpoll_events_new(&events, 1), 0);
-    pair_open(PAIR_PIPE, a);
-    pair_open(PAIR_PIPE, b);
+    pair_open(pair_simple, a);
+    pair_open(pair_simple, b);
     assert_int_equal(xpoll_register(poll, a[0], 1, XPOLL_READABLE), 0);
     assert_int_equal(xpoll_register(poll, b[0], 2, XPOLL_READABLE), 0);
-    put(PAIR_PIPE, a);
-    put(PAIR_PIPE, b);
+    put(pair_simple, a);
+    put(pair_simple, b);
     for (int round = 0; round < 3; round++) {
         assert_int_equal(next_token(poll, events), 1);
         /* a's turn is over; ready again, it must wait behind b. */
         assert_int_equal(drain(a[0]), 1);
         assert_int_equal(xpoll_rearm(poll, a[0], XPOLL_READABLE), 0);
-        put(PAIR_PIPE, a);
+        put(pair_simple, a);
         assert_int_equal(next_token(poll, events), 2);
         assert_int_equal(drain(b[0]), 1);
         assert_int_equal(xpoll_rearm(poll, b[0], XPOLL_READABLE), 0);
-        put(PAIR_PIPE, b);
+        put(pair_simple, b);
     }
     assert_int_equal(next_token(poll, events), 1);
     assert_int_equal(next_token(poll, events), 2);
     expect_no_event(poll, events, 0);
-    pair_close(PAIR_PIPE, a);
-    pair_close(PAIR_PIPE, b);
+    pair_close(pair_simple, a);
+    pair_close(pair_simple, b);
     xpoll_events_free(events);
     xpoll_free(poll);
 }
@@ -145,13 +142,13 @@ static void zero_timeout_returns_without_sleeping(void **state)
 static void zero_timeout_still_reports_ready(void **state)
 {
     struct fixture *f = *state;
-    int fds[2];
-    pair_open(PAIR_PIPE, fds);
+    xpoll_socket fds[2];
+    pair_open(pair_simple, fds);
     assert_int_equal(xpoll_register(f->poll, fds[0], 9, XPOLL_READABLE), 0);
-    put(PAIR_PIPE, fds);
+    put(pair_simple, fds);
     /* mio's zero_duration_polls_events: 0 still asks the kernel. */
     assert_int_equal(xpoll_wait(f->poll, f->events, 0), 1);
-    pair_close(PAIR_PIPE, fds);
+    pair_close(pair_simple, fds);
 }
 
 static void positive_timeout_never_returns_early(void **state)
@@ -165,26 +162,26 @@ static void positive_timeout_never_returns_early(void **state)
     }
 }
 
-/* Waits with `timeout_ns` while another thread makes a pipe readable once
+/* Waits with `timeout_ns` while another thread makes a pair readable once
  * this thread is proven blocked in the wait: the wait must have blocked
  * (not returned at once: a wrapped or rejected timeout) and must report
- * the pipe (not time out).  A wait that returned early would leave the
+ * the pair (not time out).  A wait that returned early would leave the
  * other thread looking for a blocked wait until HANG_NS, then fail. */
 struct delayed_write {
-    int fd;
+    xpoll_socket fd;
     ssize_t written;
 };
 
 static void write_byte(void *arg)
 {
     struct delayed_write *dw = arg;
-    dw->written = write(dw->fd, "x", 1);
+    dw->written = fd_write(dw->fd, "x", 1);
 }
 
 static void blocks_until_ready(struct fixture *f, int64_t timeout_ns)
 {
-    int fds[2];
-    pair_open(PAIR_PIPE, fds);
+    xpoll_socket fds[2];
+    pair_open(pair_simple, fds);
     assert_int_equal(xpoll_register(f->poll, fds[0], 42, XPOLL_READABLE), 0);
     struct delayed_write dw = {.fd = fds[1], .written = -2};
     struct blocked_action b;
@@ -195,7 +192,7 @@ static void blocks_until_ready(struct fixture *f, int64_t timeout_ns)
     assert_int_equal(n, 1);
     assert_int_equal(xpoll_event_token(xpoll_events_get(f->events, 0)), 42);
     assert_int_equal(xpoll_deregister(f->poll, fds[0]), 0);
-    pair_close(PAIR_PIPE, fds);
+    pair_close(pair_simple, fds);
 }
 
 static void negative_timeout_blocks(void **state)
@@ -226,61 +223,6 @@ static void huge_timeouts_are_clamped(void **state)
         blocks_until_ready(*state, huge[i]);
 }
 
-/* ---- signals --------------------------------------------------------- */
-
-static void on_signal(int sig)
-{
-    (void)sig;
-}
-
-struct killer {
-    pthread_t target;
-    int rc;
-};
-
-static void send_signal(void *arg)
-{
-    struct killer *k = arg;
-    k->rc = pthread_kill(k->target, SIGUSR1);
-}
-
-/* The signal is sent once this thread is proven blocked in the wait, so it
- * lands inside the wait, not before it. */
-static void interrupted_wait(struct fixture *f, int sa_flags)
-{
-    struct sigaction sa, old;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sa.sa_flags = sa_flags;
-    sigemptyset(&sa.sa_mask);
-    assert_int_equal(sigaction(SIGUSR1, &sa, &old), 0);
-
-    struct killer k = {.target = pthread_self(), .rc = -1};
-    struct blocked_action b;
-    blocked_action_start(&b, send_signal, &k);
-    int n = xpoll_wait(f->poll, f->events, HANG_NS);
-    blocked_action_finish(&b);
-    assert_int_equal(k.rc, 0);
-    assert_int_equal(sigaction(SIGUSR1, &old, NULL), 0);
-    /* Returned, not retried: the caller decides what a signal means. */
-    assert_int_equal(n, -EINTR);
-    assert_int_equal(xpoll_events_len(f->events), 0);
-    /* And the poll keeps working. */
-    assert_int_equal(xpoll_wait(f->poll, f->events, 0), 0);
-}
-
-static void signal_interrupts_wait(void **state)
-{
-    interrupted_wait(*state, 0);
-}
-
-static void signal_interrupts_wait_despite_sa_restart(void **state)
-{
-    /* epoll_wait and kevent are never restarted (signal(7); FreeBSD
-     * kqueue_scan turns ERESTART into EINTR). */
-    interrupted_wait(*state, SA_RESTART);
-}
-
 #define T(name)                                                                \
     cmocka_unit_test_setup_teardown(name, fixture_setup, fixture_teardown)
 
@@ -296,8 +238,6 @@ int main(void)
         T(int64_min_timeout_blocks),
         T(int64_max_timeout_does_not_wrap),
         T(huge_timeouts_are_clamped),
-        T(signal_interrupts_wait),
-        T(signal_interrupts_wait_despite_sa_restart),
     };
     return RUN(tests, NULL, NULL);
 }
