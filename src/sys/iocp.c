@@ -121,7 +121,11 @@ struct xpoll__iocp {
      * number of slots; deleted states stay until their packet comes. */
     struct iocp_sock **map;
     size_t map_cap, map_len;
-    struct iocp_sock *queue; /* states whose request must be (re)sent */
+    /* States whose request must be (re)sent, oldest change first, so the
+     * sends go out in the order of the changes (wepoll appends to its
+     * update queue, mio's is a VecDeque pushed at the back) and readiness
+     * that holds for several sockets comes back in that order. */
+    struct iocp_sock *queue, *queue_tail;
     struct iocp_group *groups;
 };
 
@@ -317,11 +321,13 @@ static void iocp_enqueue(struct xpoll__iocp *s, struct iocp_sock *k)
     if (k->queued)
         return;
     k->queued = true;
-    k->prev = NULL;
-    k->next = s->queue;
-    if (s->queue != NULL)
-        s->queue->prev = k;
-    s->queue = k;
+    k->next = NULL;
+    k->prev = s->queue_tail;
+    if (s->queue_tail != NULL)
+        s->queue_tail->next = k;
+    else
+        s->queue = k;
+    s->queue_tail = k;
 }
 
 static void iocp_dequeue(struct xpoll__iocp *s, struct iocp_sock *k)
@@ -335,6 +341,8 @@ static void iocp_dequeue(struct xpoll__iocp *s, struct iocp_sock *k)
         s->queue = k->next;
     if (k->next != NULL)
         k->next->prev = k->prev;
+    else
+        s->queue_tail = k->prev;
 }
 
 /* ---- AFD handle groups -------------------------------------------------- */
@@ -727,6 +735,11 @@ static int xpoll__iocp_reregister(xpoll *poll, xpoll_socket fd,
                                   xpoll_token token, xpoll_interests interests)
 {
     struct xpoll__iocp *s = iocp_of(poll);
+    /* A handle that is not open is -EBADF, as epoll_ctl(2) and the poll
+     * backend answer for a closed descriptor. */
+    DWORD flags;
+    if (!GetHandleInformation((HANDLE)iocp_socket(fd), &flags))
+        return -EBADF;
     xpoll__mutex_lock(&s->lock);
     struct iocp_sock *k = iocp_find(s, iocp_socket(fd));
     int err = -ENOENT;
@@ -843,7 +856,7 @@ static void xpoll__iocp_close(xpoll *poll)
         in_flight++;
     }
     s->map_len = 0;
-    s->queue = NULL;
+    s->queue = s->queue_tail = NULL;
     xpoll__mutex_unlock(&s->lock);
 
     int64_t deadline =
