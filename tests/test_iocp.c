@@ -1,60 +1,32 @@
 /*
- * The iocp backend as far as it goes: the completion port, the wait and
- * its timeout, the waker, and the timers with their wake-up packet.
- * Sockets (AFD polls) are not registered yet.  Runs under wine64 (ctest,
- * tests/windows/CMakeLists.txt).  Threads are Win32's (CreateThread).
+ * The iocp backend's own behaviour (the contract's tests run on it too):
+ * the completion port, the wait and its timeout, the waker and the
+ * timers' wake-up as posted packets, and sockets through AFD polls (the
+ * re-arm rule on one-shot polls, deregistration and registration again
+ * while a poll is in flight, more sockets than one AFD handle carries,
+ * freeing a poll with polls in flight), and what Wine does differently.
+ * Built for Windows only, run twice: against xpoll.dll and against the
+ * static library (tests/CMakeLists.txt).  Threads are Win32's
+ * (CreateThread).
  */
-/* First: <xpoll.h> includes <winsock2.h>, which must come before
- * <windows.h> (mingw-w64's winsock2.h warns otherwise). */
-#include "xpoll.h"
+#include "support.h" /* first: xpoll.h brings <winsock2.h> */
 
 #include <windows.h>
 
 #include <errno.h>
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
 #include <string.h>
 
-#include <cmocka.h>
-
-#define MS ((int64_t)1000000)
-
-static int64_t now_ns(void)
-{
-    LARGE_INTEGER c, f;
-    QueryPerformanceCounter(&c);
-    QueryPerformanceFrequency(&f);
-    return (int64_t)(c.QuadPart / f.QuadPart * 1000000000 +
-                     c.QuadPart % f.QuadPart * 1000000000 / f.QuadPart);
-}
-
-struct fixture {
-    xpoll *poll;
-    xpoll_events *events;
-};
-
-static int setup(void **state)
-{
-    static struct fixture f;
-    if (xpoll_new(&f.poll) != 0 || xpoll_events_new(&f.events, 16) != 0)
-        return -1;
-    *state = &f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    struct fixture *f = *state;
-    xpoll_events_free(f->events);
-    xpoll_free(f->poll);
-    return 0;
-}
+/* A descriptor is the whole SOCKET on Windows, in an intptr_t, so that
+ * INVALID_SOCKET reads as -1 (docs/windows.md, section 9). */
+_Static_assert(_Generic((xpoll_socket)0, intptr_t : 1, default : 0),
+               "xpoll_socket is intptr_t on Windows");
 
 /* A thread that runs fn(arg) after `delay_ms`: it gives the main thread
  * time to block in its wait first, so the wake usually lands in a blocked
- * wait; each test's assertions hold either way. */
+ * wait, though nothing proves it did (Wine reports no thread states:
+ * platform/windows.c); each test's assertions hold either way, and
+ * support.h's blocked_action is what proves a blocked wait where the
+ * system can tell. */
 struct later {
     DWORD delay_ms;
     int (*fn)(void *arg);
@@ -238,8 +210,7 @@ static int create_and_set_timer(void *arg)
  * before delivering the timer. */
 static void first_timer_created_during_a_wait(void **state)
 {
-    struct fixture *f;
-    assert_int_equal(setup((void **)&f), 0);
+    struct fixture *f = *state;
     xpoll_timer *timer[2] = {NULL, (xpoll_timer *)f};
     struct later l = {.delay_ms = 50, .fn = create_and_set_timer, .arg = timer};
     HANDLE h = later_start(&l);
@@ -251,76 +222,32 @@ static void first_timer_created_during_a_wait(void **state)
     assert_true(xpoll_event_is_timer(e));
     assert_int_equal(xpoll_wait(f->poll, f->events, 0), 0);
     xpoll_timer_free(timer[0]);
-    void *fs = f;
-    teardown(&fs);
-    (void)state;
 }
 
 /* ---- sockets ------------------------------------------------------------
- * TCP pairs on 127.0.0.1 made with Winsock directly (<xpoll/net.h> is not
- * ported yet).  Waits that expect an event allow 5 s; one that expects
- * none lets 200 ms pass, and where it can, proves the wait was live by an
- * event of another registration made after the one that must not come. */
+ * TCP pairs on 127.0.0.1 (support.h).  Waits that expect an event allow
+ * 5 s; one that expects none lets 200 ms pass, and where it can, proves
+ * the wait was live by an event of another registration made after the
+ * one that must not come. */
 
 #define SOCK_WAIT (5000 * MS)
 #define QUIET     (200 * MS)
 
-static void nonblocking(SOCKET s)
+static void send_byte(xpoll_socket s)
 {
-    u_long on = 1;
-    assert_int_equal(ioctlsocket(s, FIONBIO, &on), 0);
-}
-
-static SOCKET tcp_listener(struct sockaddr_in *addr)
-{
-    SOCKET l = socket(AF_INET, SOCK_STREAM, IPPROTO_TCP);
-    assert_true(l != INVALID_SOCKET);
-    memset(addr, 0, sizeof *addr);
-    addr->sin_family = AF_INET;
-    addr->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    assert_int_equal(bind(l, (struct sockaddr *)addr, sizeof *addr), 0);
-    int len = sizeof *addr;
-    assert_int_equal(getsockname(l, (struct sockaddr *)addr, &len), 0);
-    assert_int_equal(listen(l, 8), 0);
-    return l;
-}
-
-/* A connected pair, both non-blocking. */
-static void tcp_pair(SOCKET pair[2])
-{
-    struct sockaddr_in addr;
-    SOCKET l = tcp_listener(&addr);
-    pair[0] = socket(AF_INET, SOCK_STREAM, IPPROTO_TCP);
-    assert_true(pair[0] != INVALID_SOCKET);
-    assert_int_equal(connect(pair[0], (struct sockaddr *)&addr, sizeof addr),
-                     0);
-    pair[1] = accept(l, NULL, NULL);
-    assert_true(pair[1] != INVALID_SOCKET);
-    closesocket(l);
-    nonblocking(pair[0]);
-    nonblocking(pair[1]);
-}
-
-static void close_pair(SOCKET pair[2])
-{
-    closesocket(pair[0]);
-    closesocket(pair[1]);
-}
-
-static void send_byte(SOCKET s)
-{
-    assert_int_equal(send(s, "x", 1, 0), 1);
+    assert_int_equal(fd_write(s, "x", 1), 1);
 }
 
 /* Reads until the socket would block; returns the bytes read. */
-static int drain(SOCKET s)
+static int drain_bytes(xpoll_socket s)
 {
     char buf[256];
-    int total = 0, n;
-    while ((n = recv(s, buf, sizeof buf, 0)) > 0)
-        total += n;
-    assert_int_equal(n, SOCKET_ERROR);
-    assert_int_equal(WSAGetLastError(), WSAEWOULDBLOCK);
+    int total = 0;
+    ssize_t n;
+    while ((n = fd_read(s, buf, sizeof buf)) > 0)
+        total += (int)n;
+    assert_int_equal(n, -1);
+    assert_int_equal(errno, EAGAIN);
     return total;
 }
 
@@ -336,10 +263,9 @@ static const xpoll_event *wait_one(struct fixture *f, xpoll_token token)
 static void socket_readable_after_peer_sends(void **state)
 {
     struct fixture *f = *state;
-    SOCKET p[2];
+    xpoll_socket p[2];
     tcp_pair(p);
-    assert_int_equal(
-        xpoll_register(f->poll, (xpoll_socket)p[0], 11, XPOLL_READABLE), 0);
+    assert_int_equal(xpoll_register(f->poll, p[0], 11, XPOLL_READABLE), 0);
     /* Nothing to read: the request goes out and nothing comes. */
     assert_int_equal(xpoll_wait(f->poll, f->events, 0), 0);
     send_byte(p[1]);
@@ -348,9 +274,9 @@ static void socket_readable_after_peer_sends(void **state)
     assert_false(xpoll_event_is_writable(e));
     assert_false(xpoll_event_is_read_closed(e));
     assert_false(xpoll_event_is_error(e));
-    assert_int_equal(drain(p[0]), 1);
-    assert_int_equal(xpoll_deregister(f->poll, (xpoll_socket)p[0]), 0);
-    close_pair(p);
+    assert_int_equal(drain_bytes(p[0]), 1);
+    assert_int_equal(xpoll_deregister(f->poll, p[0]), 0);
+    pair_close(PAIR_TCP, p);
 }
 
 /* The re-arm rule: a reported direction stays silent, data or not, until
@@ -358,97 +284,87 @@ static void socket_readable_after_peer_sends(void **state)
 static void socket_rearm_gives_a_new_event(void **state)
 {
     struct fixture *f = *state;
-    SOCKET p[2], q[2];
+    xpoll_socket p[2], q[2];
     tcp_pair(p);
     tcp_pair(q);
-    assert_int_equal(
-        xpoll_register(f->poll, (xpoll_socket)p[0], 21, XPOLL_READABLE), 0);
+    assert_int_equal(xpoll_register(f->poll, p[0], 21, XPOLL_READABLE), 0);
     send_byte(p[1]);
     assert_true(xpoll_event_is_readable(wait_one(f, 21)));
     /* More data, unread, and no rearm: no event for p, while q, registered
      * and written after, is heard. */
     send_byte(p[1]);
-    assert_int_equal(
-        xpoll_register(f->poll, (xpoll_socket)q[0], 22, XPOLL_READABLE), 0);
+    assert_int_equal(xpoll_register(f->poll, q[0], 22, XPOLL_READABLE), 0);
     send_byte(q[1]);
     wait_one(f, 22);
     assert_int_equal(xpoll_wait(f->poll, f->events, QUIET), 0);
 
-    assert_int_equal(drain(p[0]), 2);
-    assert_int_equal(xpoll_rearm(f->poll, (xpoll_socket)p[0], XPOLL_READABLE),
-                     0);
+    assert_int_equal(drain_bytes(p[0]), 2);
+    assert_int_equal(xpoll_rearm(f->poll, p[0], XPOLL_READABLE), 0);
     assert_int_equal(xpoll_wait(f->poll, f->events, QUIET), 0);
     send_byte(p[1]);
     assert_true(xpoll_event_is_readable(wait_one(f, 21)));
 
     /* Re-armed while data is already there: reported again at once. */
-    assert_int_equal(xpoll_rearm(f->poll, (xpoll_socket)p[0], XPOLL_READABLE),
-                     0);
+    assert_int_equal(xpoll_rearm(f->poll, p[0], XPOLL_READABLE), 0);
     assert_true(xpoll_event_is_readable(wait_one(f, 21)));
     /* Reregistering arms everything too. */
-    assert_int_equal(xpoll_reregister(f->poll, (xpoll_socket)p[0], 23,
-                                      XPOLL_READABLE | XPOLL_WRITABLE),
-                     0);
+    assert_int_equal(
+        xpoll_reregister(f->poll, p[0], 23, XPOLL_READABLE | XPOLL_WRITABLE),
+        0);
     const xpoll_event *e = wait_one(f, 23);
     assert_true(xpoll_event_is_readable(e));
     assert_true(xpoll_event_is_writable(e));
 
-    assert_int_equal(xpoll_deregister(f->poll, (xpoll_socket)p[0]), 0);
-    assert_int_equal(xpoll_deregister(f->poll, (xpoll_socket)q[0]), 0);
-    close_pair(p);
-    close_pair(q);
+    assert_int_equal(xpoll_deregister(f->poll, p[0]), 0);
+    assert_int_equal(xpoll_deregister(f->poll, q[0]), 0);
+    pair_close(PAIR_TCP, p);
+    pair_close(PAIR_TCP, q);
 }
 
 static void socket_writable_after_connect(void **state)
 {
     struct fixture *f = *state;
-    struct sockaddr_in addr;
-    SOCKET l = tcp_listener(&addr);
-    SOCKET c = socket(AF_INET, SOCK_STREAM, IPPROTO_TCP);
-    assert_true(c != INVALID_SOCKET);
-    nonblocking(c);
-    assert_int_equal(xpoll_register(f->poll, (xpoll_socket)c, 31,
-                                    XPOLL_READABLE | XPOLL_WRITABLE),
-                     0);
-    int rc = connect(c, (struct sockaddr *)&addr, sizeof addr);
-    assert_true(rc == 0 || WSAGetLastError() == WSAEWOULDBLOCK);
+    uint16_t port;
+    xpoll_socket l = tcp_listener(&port);
+    xpoll_socket c = tcp_socket();
+    assert_int_equal(
+        xpoll_register(f->poll, c, 31, XPOLL_READABLE | XPOLL_WRITABLE), 0);
+    int err = tcp_connect(c, port);
+    assert_true(err == 0 || err == EINPROGRESS);
     const xpoll_event *e = wait_one(f, 31);
     assert_true(xpoll_event_is_writable(e));
     assert_false(xpoll_event_is_readable(e));
     assert_false(xpoll_event_is_error(e));
     /* Writing was reported: silent until re-armed, then at once. */
     assert_int_equal(xpoll_wait(f->poll, f->events, QUIET), 0);
-    assert_int_equal(xpoll_rearm(f->poll, (xpoll_socket)c, XPOLL_WRITABLE), 0);
+    assert_int_equal(xpoll_rearm(f->poll, c, XPOLL_WRITABLE), 0);
     assert_true(xpoll_event_is_writable(wait_one(f, 31)));
-    assert_int_equal(xpoll_deregister(f->poll, (xpoll_socket)c), 0);
-    closesocket(c);
-    closesocket(l);
+    assert_int_equal(xpoll_deregister(f->poll, c), 0);
+    fd_close(c);
+    fd_close(l);
 }
 
 static void socket_no_event_after_deregister(void **state)
 {
     struct fixture *f = *state;
-    SOCKET p[2], q[2];
+    xpoll_socket p[2], q[2];
     tcp_pair(p);
     tcp_pair(q);
-    assert_int_equal(
-        xpoll_register(f->poll, (xpoll_socket)p[0], 41, XPOLL_READABLE), 0);
+    assert_int_equal(xpoll_register(f->poll, p[0], 41, XPOLL_READABLE), 0);
     /* The request goes out (pending: nothing to read), then is cancelled
      * by the deregistration while in flight. */
     assert_int_equal(xpoll_wait(f->poll, f->events, 0), 0);
-    assert_int_equal(xpoll_deregister(f->poll, (xpoll_socket)p[0]), 0);
-    assert_int_equal(xpoll_deregister(f->poll, (xpoll_socket)p[0]), -ENOENT);
-    assert_int_equal(xpoll_rearm(f->poll, (xpoll_socket)p[0], XPOLL_READABLE),
-                     -ENOENT);
+    assert_int_equal(xpoll_deregister(f->poll, p[0]), 0);
+    assert_int_equal(xpoll_deregister(f->poll, p[0]), -ENOENT);
+    assert_int_equal(xpoll_rearm(f->poll, p[0], XPOLL_READABLE), -ENOENT);
     send_byte(p[1]);
-    assert_int_equal(
-        xpoll_register(f->poll, (xpoll_socket)q[0], 42, XPOLL_READABLE), 0);
+    assert_int_equal(xpoll_register(f->poll, q[0], 42, XPOLL_READABLE), 0);
     send_byte(q[1]);
     wait_one(f, 42);
     assert_int_equal(xpoll_wait(f->poll, f->events, QUIET), 0);
-    assert_int_equal(xpoll_deregister(f->poll, (xpoll_socket)q[0]), 0);
-    close_pair(p);
-    close_pair(q);
+    assert_int_equal(xpoll_deregister(f->poll, q[0]), 0);
+    pair_close(PAIR_TCP, p);
+    pair_close(PAIR_TCP, q);
 }
 
 /* Deregistered with its request in flight and registered again before
@@ -456,28 +372,25 @@ static void socket_no_event_after_deregister(void **state)
 static void socket_registered_again_while_cancel_in_flight(void **state)
 {
     struct fixture *f = *state;
-    SOCKET p[2];
+    xpoll_socket p[2];
     tcp_pair(p);
     for (int round = 0; round < 3; round++) {
         xpoll_token token = 50 + (xpoll_token)round;
-        assert_int_equal(
-            xpoll_register(f->poll, (xpoll_socket)p[0], token, XPOLL_READABLE),
-            0);
-        assert_int_equal(xpoll_wait(f->poll, f->events, 0), 0);
-        assert_int_equal(xpoll_deregister(f->poll, (xpoll_socket)p[0]), 0);
-        assert_int_equal(xpoll_register(f->poll, (xpoll_socket)p[0],
-                                        token + 100, XPOLL_READABLE),
+        assert_int_equal(xpoll_register(f->poll, p[0], token, XPOLL_READABLE),
                          0);
+        assert_int_equal(xpoll_wait(f->poll, f->events, 0), 0);
+        assert_int_equal(xpoll_deregister(f->poll, p[0]), 0);
         assert_int_equal(
-            xpoll_register(f->poll, (xpoll_socket)p[0], token, XPOLL_READABLE),
-            -EEXIST);
+            xpoll_register(f->poll, p[0], token + 100, XPOLL_READABLE), 0);
+        assert_int_equal(xpoll_register(f->poll, p[0], token, XPOLL_READABLE),
+                         -EEXIST);
         send_byte(p[1]);
         assert_true(xpoll_event_is_readable(wait_one(f, token + 100)));
         assert_int_equal(xpoll_wait(f->poll, f->events, QUIET), 0);
-        assert_int_equal(drain(p[0]), 1);
-        assert_int_equal(xpoll_deregister(f->poll, (xpoll_socket)p[0]), 0);
+        assert_int_equal(drain_bytes(p[0]), 1);
+        assert_int_equal(xpoll_deregister(f->poll, p[0]), 0);
     }
-    close_pair(p);
+    pair_close(PAIR_TCP, p);
 }
 
 /* The peer closes with no data left unread (under Wine 8.0 a FIN behind
@@ -485,39 +398,83 @@ static void socket_registered_again_while_cancel_in_flight(void **state)
 static void socket_read_closed_after_peer_closes(void **state)
 {
     struct fixture *f = *state;
-    SOCKET p[2];
+    xpoll_socket p[2];
     tcp_pair(p);
-    assert_int_equal(
-        xpoll_register(f->poll, (xpoll_socket)p[0], 61, XPOLL_READABLE), 0);
+    assert_int_equal(xpoll_register(f->poll, p[0], 61, XPOLL_READABLE), 0);
     assert_int_equal(xpoll_wait(f->poll, f->events, 0), 0);
-    closesocket(p[1]);
+    fd_close(p[1]);
     const xpoll_event *e = wait_one(f, 61);
     assert_true(xpoll_event_is_readable(e));
     assert_true(xpoll_event_is_read_closed(e));
     assert_false(xpoll_event_is_error(e));
     char c;
-    assert_int_equal(recv(p[0], &c, 1, 0), 0);
-    assert_int_equal(xpoll_deregister(f->poll, (xpoll_socket)p[0]), 0);
-    closesocket(p[0]);
+    assert_int_equal(fd_read(p[0], &c, 1), 0);
+    assert_int_equal(xpoll_deregister(f->poll, p[0]), 0);
+    fd_close(p[0]);
+}
+
+/* Data, then the peer's FIN, while the data is still unread.  Windows
+ * reports both at once: Wine's afd.c test_poll ("Test shutdown with data
+ * in the pipe") expects AFD_POLL_READ | AFD_POLL_HUP, so the event says
+ * readable and read-closed.  Wine 8.0 does not: its server/sock.c
+ * sock_poll_event() learns of a FIN only from a MSG_PEEK recv() that
+ * returns 0, which it cannot while data is queued, so Wine reports the
+ * FIN only once a read has returned 0 (docs/windows.md, section 10.1;
+ * the test_poll check is marked todo_wine).  Until the FIN has arrived
+ * Windows too says readable alone: reading is re-armed, the data left
+ * unread, until read-closed comes (Windows) or Wine's answer is certain,
+ * whatever the FIN's timing (Wine). */
+static void socket_fin_behind_unread_data(void **state)
+{
+    struct fixture *f = *state;
+    xpoll_socket p[2];
+    tcp_pair(p);
+    assert_int_equal(xpoll_register(f->poll, p[0], 81, XPOLL_READABLE), 0);
+    assert_int_equal(fd_write(p[1], "abc", 3), 3);
+    shutdown_write(p[1]);
+    int64_t deadline = now_ns() + HANG_NS;
+    struct seen seen;
+    do {
+        seen = expect_event(f->poll, f->events, 81);
+        assert_int_equal(seen.events, 1);
+        assert_true(seen.flags & SEEN_READABLE);
+        assert_false(seen.flags & SEEN_ERROR);
+        if (seen.flags & SEEN_READ_CLOSED)
+            break;
+        if (platform_wine_version() != NULL)
+            break;
+        assert_int_equal(xpoll_rearm(f->poll, p[0], XPOLL_READABLE), 0);
+    } while (now_ns() < deadline);
+    if (!(seen.flags & SEEN_READ_CLOSED)) {
+        /* What Wine does instead, and that a program which reads to the
+         * end still hears the FIN: the data, then the end of the stream,
+         * then, re-armed, read-closed. */
+        char buf[8];
+        assert_int_equal(fd_read(p[0], buf, sizeof buf), 3);
+        assert_int_equal(fd_read(p[0], buf, sizeof buf), 0);
+        assert_int_equal(xpoll_rearm(f->poll, p[0], XPOLL_READABLE), 0);
+        assert_true(expect_event(f->poll, f->events, 81).flags &
+                    SEEN_READ_CLOSED);
+        expected_failure_under_wine(
+            "a FIN behind unread data is reported only once a read has "
+            "returned 0");
+    }
+    assert_int_equal(xpoll_deregister(f->poll, p[0]), 0);
+    pair_close(PAIR_TCP, p);
 }
 
 static void socket_registration_errors(void **state)
 {
     struct fixture *f = *state;
-    SOCKET p[2];
+    xpoll_socket p[2];
     tcp_pair(p);
-    assert_int_equal(
-        xpoll_register(f->poll, (xpoll_socket)p[0], 1, XPOLL_READABLE), 0);
-    assert_int_equal(
-        xpoll_register(f->poll, (xpoll_socket)p[0], 1, XPOLL_READABLE),
-        -EEXIST);
-    assert_int_equal(
-        xpoll_reregister(f->poll, (xpoll_socket)p[1], 1, XPOLL_READABLE),
-        -ENOENT);
-    assert_int_equal(xpoll_rearm(f->poll, (xpoll_socket)p[1], XPOLL_READABLE),
+    assert_int_equal(xpoll_register(f->poll, p[0], 1, XPOLL_READABLE), 0);
+    assert_int_equal(xpoll_register(f->poll, p[0], 1, XPOLL_READABLE), -EEXIST);
+    assert_int_equal(xpoll_reregister(f->poll, p[1], 1, XPOLL_READABLE),
                      -ENOENT);
-    assert_int_equal(xpoll_deregister(f->poll, (xpoll_socket)p[1]), -ENOENT);
-    assert_int_equal(xpoll_deregister(f->poll, (xpoll_socket)p[0]), 0);
+    assert_int_equal(xpoll_rearm(f->poll, p[1], XPOLL_READABLE), -ENOENT);
+    assert_int_equal(xpoll_deregister(f->poll, p[1]), -ENOENT);
+    assert_int_equal(xpoll_deregister(f->poll, p[0]), 0);
 
     /* An open handle that is no socket, and one that is not open. */
     HANDLE event = CreateEventW(NULL, TRUE, FALSE, NULL);
@@ -526,23 +483,20 @@ static void socket_registration_errors(void **state)
         xpoll_register(f->poll, (xpoll_socket)event, 1, XPOLL_READABLE),
         -ENOTSOCK);
     CloseHandle(event);
-    SOCKET gone = socket(AF_INET, SOCK_STREAM, IPPROTO_TCP);
-    assert_true(gone != INVALID_SOCKET);
-    closesocket(gone);
-    assert_int_equal(
-        xpoll_register(f->poll, (xpoll_socket)gone, 1, XPOLL_READABLE), -EBADF);
-    close_pair(p);
+    xpoll_socket gone = closed_fd();
+    assert_int_equal(xpoll_register(f->poll, gone, 1, XPOLL_READABLE), -EBADF);
+    pair_close(PAIR_TCP, p);
 }
 
 struct reg_args {
     xpoll *poll;
-    SOCKET socket;
+    xpoll_socket socket;
 };
 
 static int register_readable(void *arg)
 {
     struct reg_args *a = arg;
-    return xpoll_register(a->poll, (xpoll_socket)a->socket, 71, XPOLL_READABLE);
+    return xpoll_register(a->poll, a->socket, 71, XPOLL_READABLE);
 }
 
 /* A registration from another thread takes effect in the wait already
@@ -550,7 +504,7 @@ static int register_readable(void *arg)
 static void socket_registered_while_another_thread_waits(void **state)
 {
     struct fixture *f = *state;
-    SOCKET p[2];
+    xpoll_socket p[2];
     tcp_pair(p);
     send_byte(p[1]);
     struct reg_args a = {f->poll, p[0]};
@@ -563,8 +517,8 @@ static void socket_registered_while_another_thread_waits(void **state)
     const xpoll_event *e = xpoll_events_get(f->events, 0);
     assert_int_equal(xpoll_event_token(e), 71);
     assert_true(xpoll_event_is_readable(e));
-    assert_int_equal(xpoll_deregister(f->poll, (xpoll_socket)p[0]), 0);
-    close_pair(p);
+    assert_int_equal(xpoll_deregister(f->poll, p[0]), 0);
+    pair_close(PAIR_TCP, p);
 }
 
 /* More registrations than one AFD handle carries (32): every one is
@@ -573,14 +527,14 @@ static void socket_registered_while_another_thread_waits(void **state)
 static void sockets_beyond_one_group(void **state)
 {
     struct fixture *f = *state;
-    static SOCKET p[MANY][2];
+    static xpoll_socket p[MANY][2];
     bool seen[MANY] = {false};
     xpoll_events *events;
     assert_int_equal(xpoll_events_new(&events, MANY), 0);
     for (int i = 0; i < MANY; i++) {
         tcp_pair(p[i]);
-        assert_int_equal(xpoll_register(f->poll, (xpoll_socket)p[i][0],
-                                        1000 + (xpoll_token)i, XPOLL_READABLE),
+        assert_int_equal(xpoll_register(f->poll, p[i][0], 1000 + (xpoll_token)i,
+                                        XPOLL_READABLE),
                          0);
     }
     assert_int_equal(xpoll_wait(f->poll, events, 0), 0);
@@ -602,8 +556,8 @@ static void sockets_beyond_one_group(void **state)
     }
     assert_int_equal(xpoll_wait(f->poll, events, QUIET), 0);
     for (int i = 0; i < MANY; i++) {
-        assert_int_equal(xpoll_deregister(f->poll, (xpoll_socket)p[i][0]), 0);
-        close_pair(p[i]);
+        assert_int_equal(xpoll_deregister(f->poll, p[i][0]), 0);
+        pair_close(PAIR_TCP, p[i]);
     }
     xpoll_events_free(events);
 }
@@ -615,64 +569,45 @@ static void free_with_requests_in_flight(void **state)
     (void)state;
     xpoll *poll;
     xpoll_events *events;
-    SOCKET p[2];
+    xpoll_socket p[2];
     assert_int_equal(xpoll_new(&poll), 0);
     assert_int_equal(xpoll_events_new(&events, 4), 0);
     tcp_pair(p);
-    assert_int_equal(
-        xpoll_register(poll, (xpoll_socket)p[0], 1, XPOLL_READABLE), 0);
-    assert_int_equal(
-        xpoll_register(poll, (xpoll_socket)p[1], 2, XPOLL_READABLE), 0);
+    assert_int_equal(xpoll_register(poll, p[0], 1, XPOLL_READABLE), 0);
+    assert_int_equal(xpoll_register(poll, p[1], 2, XPOLL_READABLE), 0);
     assert_int_equal(xpoll_wait(poll, events, 0), 0);
-    assert_int_equal(xpoll_deregister(poll, (xpoll_socket)p[1]), 0);
+    assert_int_equal(xpoll_deregister(poll, p[1]), 0);
     xpoll_free(poll);
     xpoll_events_free(events);
-    close_pair(p);
+    pair_close(PAIR_TCP, p);
 }
+
+#define T(name)                                                                \
+    cmocka_unit_test_setup_teardown(name, fixture_setup, fixture_teardown)
 
 int main(void)
 {
-    WSADATA wsa;
-    if (WSAStartup(MAKEWORD(2, 2), &wsa) != 0)
-        return 1;
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(default_backend_is_iocp, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(wait_zero_returns_at_once, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(timeout_waits_at_least_its_length,
-                                        setup, teardown),
-        cmocka_unit_test_setup_teardown(
-            waker_from_another_thread_ends_an_unbounded_wait, setup, teardown),
-        cmocka_unit_test_setup_teardown(wakes_coalesce_until_the_event_is_seen,
-                                        setup, teardown),
-        cmocka_unit_test_setup_teardown(wake_of_a_freed_waker_yields_nothing,
-                                        setup, teardown),
-        cmocka_unit_test_setup_teardown(timer_fires_with_its_token, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(
-            timer_set_from_another_thread_ends_an_unbounded_wait, setup,
-            teardown),
-        cmocka_unit_test(first_timer_created_during_a_wait),
-        cmocka_unit_test_setup_teardown(socket_readable_after_peer_sends, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(socket_rearm_gives_a_new_event, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(socket_writable_after_connect, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(socket_no_event_after_deregister, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(
-            socket_registered_again_while_cancel_in_flight, setup, teardown),
-        cmocka_unit_test_setup_teardown(socket_read_closed_after_peer_closes,
-                                        setup, teardown),
-        cmocka_unit_test_setup_teardown(socket_registration_errors, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(
-            socket_registered_while_another_thread_waits, setup, teardown),
-        cmocka_unit_test_setup_teardown(sockets_beyond_one_group, setup,
-                                        teardown),
+        T(default_backend_is_iocp),
+        T(wait_zero_returns_at_once),
+        T(timeout_waits_at_least_its_length),
+        T(waker_from_another_thread_ends_an_unbounded_wait),
+        T(wakes_coalesce_until_the_event_is_seen),
+        T(wake_of_a_freed_waker_yields_nothing),
+        T(timer_fires_with_its_token),
+        T(timer_set_from_another_thread_ends_an_unbounded_wait),
+        T(first_timer_created_during_a_wait),
+        T(socket_readable_after_peer_sends),
+        T(socket_rearm_gives_a_new_event),
+        T(socket_writable_after_connect),
+        T(socket_no_event_after_deregister),
+        T(socket_registered_again_while_cancel_in_flight),
+        T(socket_read_closed_after_peer_closes),
+        T(socket_fin_behind_unread_data),
+        T(socket_registration_errors),
+        T(socket_registered_while_another_thread_waits),
+        T(sockets_beyond_one_group),
         cmocka_unit_test(free_with_requests_in_flight),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return RUN(tests, NULL, NULL);
 }
