@@ -72,7 +72,10 @@ extern "C" {
  *
  * Errors: -EINVAL (bad address or flags), -EADDRINUSE, -EACCES,
  * -EADDRNOTAVAIL, -ENOTSUP (XPOLL_NET_REUSEPORT where SO_REUSEPORT does
- * not exist), ...
+ * not exist), -EAFNOSUPPORT (an IPv6 address where the system has no
+ * IPv6), -EMFILE/-ENFILE (no descriptor left), -ENOBUFS/-ENOMEM, or
+ * another negative errno from socket(2), setsockopt(2), bind(2) or
+ * listen(2).
  *
  * Windows: no SO_REUSEADDR (there it would let another socket take over
  * the port, and a listener binds past TIME_WAIT without it); "[::]:port"
@@ -86,7 +89,10 @@ XPOLL_API xpoll_socket xpoll_tcp_listen(const char *addr, int backlog,
  * The connect finishes in the background: register it XPOLL_WRITABLE, and
  * when it is writable xpoll_socket_error() tells whether it succeeded
  * (the event also says xpoll_event_is_error() when it failed).
- * Errors: -EINVAL (bad address), -ENETUNREACH, ... (immediate failures).
+ * Errors (immediate failures only): -EINVAL (bad address), -ENETUNREACH,
+ * -EADDRNOTAVAIL (no local port left), -EAFNOSUPPORT, -EMFILE/-ENFILE,
+ * -ENOBUFS/-ENOMEM, or another negative errno from socket(2) or
+ * connect(2).
  */
 XPOLL_API xpoll_socket xpoll_tcp_connect(const char *addr);
 
@@ -102,10 +108,20 @@ XPOLL_API xpoll_socket xpoll_tcp_connect(const char *addr);
  * passes through from the new socket (accept(2), "Error handling") - and
  * EINTR are retried inside: the caller sees a socket or a listener error.
  * The accepted socket's own flags never come from the listener.
+ *
+ * Errors: -EAGAIN, -EMFILE/-ENFILE (above), -EBADF (listen_fd < 0 or not
+ * open), -ENOTSOCK (not a socket), -EINVAL (a stream socket that is not
+ * listening), -EOPNOTSUPP (not a stream socket), -ENOBUFS/-ENOMEM, or
+ * another negative errno from accept(2).
  */
 XPOLL_API xpoll_socket xpoll_accept(xpoll_socket listen_fd);
 
-/** Set or clear TCP_NODELAY (disable Nagle).  0 or a negative errno. */
+/**
+ * Set or clear TCP_NODELAY (disable Nagle).  Returns 0, or -EBADF (fd < 0
+ * or not open), -ENOTSOCK (not a socket), -ENOPROTOOPT or -EOPNOTSUPP (a
+ * socket that is not TCP; Linux: UDP and Unix sockets respectively), or
+ * another negative errno from setsockopt(2).
+ */
 XPOLL_API int xpoll_tcp_nodelay(xpoll_socket fd, bool on);
 
 /**
@@ -118,19 +134,30 @@ XPOLL_API int xpoll_socket_error(xpoll_socket fd);
 /**
  * A UDP socket bound to `addr` (flags: XPOLL_NET_REUSEPORT).  No
  * SO_REUSEADDR: on UDP it would let two sockets share a port silently.
+ * Errors: -EINVAL (bad address or flags), -ENOTSUP (XPOLL_NET_REUSEPORT
+ * where SO_REUSEPORT does not exist), -EADDRINUSE, -EACCES,
+ * -EADDRNOTAVAIL, -EAFNOSUPPORT, -EMFILE/-ENFILE, -ENOBUFS/-ENOMEM, or
+ * another negative errno from socket(2), setsockopt(2) or bind(2).
  */
 XPOLL_API xpoll_socket xpoll_udp_bind(const char *addr, unsigned flags);
 
 /**
  * A UDP socket connected to `addr` (bound to an ephemeral local port), so
  * plain send()/recv() work and ICMP errors are reported.
+ * Errors: -EINVAL (bad address), -ENETUNREACH, -EACCES (a broadcast
+ * address), -EAFNOSUPPORT, -EMFILE/-ENFILE, -ENOBUFS/-ENOMEM, or
+ * another negative errno from socket(2) or connect(2).
  */
 XPOLL_API xpoll_socket xpoll_udp_connect(const char *addr);
 
 /**
  * A Unix stream listener at `path`.  An existing file at `path` is not
  * removed (-EADDRINUSE); unlink() it first if it is stale.
- * Errors: -EINVAL (empty path), -ENAMETOOLONG (does not fit sun_path), ...
+ * Errors: -EINVAL (empty or NULL path), -ENAMETOOLONG (does not fit
+ * sun_path), -ENOTSUP (an abstract name outside Linux), -EACCES, -ENOENT
+ * (a directory of the path does not exist), -EMFILE/-ENFILE,
+ * -ENOBUFS/-ENOMEM, or another negative errno from socket(2), bind(2) or
+ * listen(2).
  * Windows has Unix stream sockets from Windows 10 1803 on: elsewhere, and
  * under Wine 8.0, -EAFNOSUPPORT.
  */
@@ -139,9 +166,11 @@ XPOLL_API xpoll_socket xpoll_unix_listen(const char *path, int backlog);
 /**
  * A non-blocking connect to the Unix stream socket at `path`.  Returns the
  * socket; a connect still in progress completes as for TCP.
- * Errors: -EINVAL, -ENAMETOOLONG, -ENOENT (no such path), -ECONNREFUSED
- * (nobody listens there), -EAGAIN (Linux: the listener's backlog is full;
- * nothing was connected, try again later), ...
+ * Errors: -EINVAL, -ENAMETOOLONG, -ENOTSUP (an abstract name outside
+ * Linux), -ENOENT (no such path), -ECONNREFUSED (nobody listens there),
+ * -EAGAIN (Linux: the listener's backlog is full; nothing was connected,
+ * try again later), -EACCES, -EMFILE/-ENFILE, -ENOBUFS/-ENOMEM, or
+ * another negative errno from socket(2) or connect(2).
  */
 XPOLL_API xpoll_socket xpoll_unix_connect(const char *path);
 
@@ -155,7 +184,8 @@ XPOLL_API xpoll_socket xpoll_unix_dgram_bind(const char *path);
 /**
  * A connected pair of Unix sockets of `type` (SOCK_STREAM, SOCK_DGRAM or
  * SOCK_SEQPACKET) in fds[0], fds[1], both non-blocking and close-on-exec.
- * On failure both are set to -1.  Errors: -EINVAL (fds NULL), ...
+ * On failure both are set to -1.  Errors: -EINVAL (fds NULL, or another
+ * type), -EMFILE/-ENFILE, or another negative errno from socketpair(2).
  *
  * Windows has no socketpair(): SOCK_STREAM gives the two ends of a TCP
  * connection over 127.0.0.1 (checked to be between the two: -ECONNABORTED
@@ -247,7 +277,8 @@ XPOLL_API ssize_t xpoll_recv(xpoll *poll, xpoll_socket fd, void *buf,
 XPOLL_API ssize_t xpoll_send(xpoll *poll, xpoll_socket fd, const void *buf,
                              size_t len, int flags);
 /** `addr`/`addrlen` as recvfrom(2): NULL for no address; on return
- * *addrlen is the address's full length, which may exceed the room. */
+ * *addrlen is the address's full length, which may exceed the room.
+ * Errors, for both functions below, as xpoll_recv(). */
 XPOLL_API ssize_t xpoll_recvfrom(xpoll *poll, xpoll_socket fd, void *buf,
                                  size_t len, int flags, struct sockaddr *addr,
                                  socklen_t *addrlen);

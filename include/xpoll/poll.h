@@ -221,15 +221,20 @@ XPOLL_API int xpoll_wait(xpoll *poll, xpoll_events *events, int64_t timeout_ns);
 /**
  * Start watching `fd` for `interests`; its events carry `token`.
  *
- * Errors: -EINVAL (poll NULL, interests 0 or unknown bits), -EBADF (fd < 0
- * or not open), -ENOTSUP (an interest this backend cannot honour: PRIORITY
- * on kqueue, AIO/LIO on epoll and poll), -EEXIST (epoll and poll: fd
+ * Errors: -EINVAL (poll NULL, interests 0 or unknown bits; epoll and
+ * kqueue: fd is the poll's own descriptor), -EBADF (fd < 0 or not open),
+ * -ENOTSUP (an interest this backend cannot honour: PRIORITY on kqueue,
+ * AIO/LIO on epoll and poll), -EEXIST (epoll and poll: fd
  * already registered; kqueue instead updates the directions named in
  * `interests` and leaves any other direction registered with its old
  * token: use reregister to replace a registration), -EPERM (epoll: the fd
  * does not support polling, e.g. a regular file; poll accepts it, always
- * ready), -ENOMEM (poll: growing its table), -ENOSPC (epoll:
- * max_user_watches reached), or another negative errno from the kernel.
+ * ready), -ENOMEM (poll: growing its table; epoll, kqueue: the kernel's
+ * entry), -ENOSPC (epoll: max_user_watches reached), -ELOOP (epoll: fd is
+ * an epoll descriptor that watches this poll, or nesting too deep),
+ * -ENODEV (FreeBSD 14 and earlier: a device kqueue cannot watch, e.g.
+ * /dev/null), -ENOTSOCK (iocp: a handle that is not a socket), or another
+ * negative errno from the kernel.
  *
  * poll: a registration whose descriptor was closed without deregistering
  * is recognised by the file it named (fstat(2) device and inode) and
@@ -244,8 +249,12 @@ XPOLL_API int xpoll_register(xpoll *poll, xpoll_socket fd, xpoll_token token,
  * direction stops its events, including ones already queued; asking for a
  * readiness that already holds reports it again.
  *
- * Errors: as xpoll_register(), except -EEXIST; -ENOENT (epoll and poll: fd
- * not registered; kqueue adds the wanted filters and returns 0).
+ * Errors: -EINVAL (poll NULL, interests 0 or unknown bits), -EBADF (fd < 0
+ * or not open), -ENOTSUP (an interest this backend cannot honour),
+ * -ENOENT (epoll, poll and iocp: fd not registered; kqueue adds the wanted
+ * filters and returns 0), -EPERM (epoll: the fd does not support
+ * polling), -ENOMEM (kqueue: adding a filter), or another negative errno
+ * from the kernel.
  */
 XPOLL_API int xpoll_reregister(xpoll *poll, xpoll_socket fd, xpoll_token token,
                                xpoll_interests interests);
@@ -310,8 +319,8 @@ XPOLL_API int xpoll_deregister(xpoll *poll, xpoll_socket fd);
  *
  * Errors, in this order (the same checks as registration): -EINVAL (poll
  * NULL), -EBADF (fd < 0), -EINVAL (interests 0 or unknown bits), -ENOTSUP
- * (an interest this backend cannot honour); then, on poll only, -ENOENT
- * (fd is not registered).  With no system call, a closed fd is not
+ * (an interest this backend cannot honour); then, on poll and iocp only,
+ * -ENOENT (fd is not registered).  With no system call, a closed fd is not
  * detected: 0 on epoll and kqueue.
  */
 XPOLL_API int xpoll_rearm(xpoll *poll, xpoll_socket fd,
