@@ -169,15 +169,20 @@ XPOLL_API xpoll_socket xpoll_unix_listen(const char *path, int backlog);
  * Errors: -EINVAL, -ENAMETOOLONG, -ENOTSUP (an abstract name outside
  * Linux), -ENOENT (no such path), -ECONNREFUSED (nobody listens there),
  * -EAGAIN (Linux: the listener's backlog is full; nothing was connected,
- * try again later), -EACCES, -EMFILE/-ENFILE, -ENOBUFS/-ENOMEM, or
- * another negative errno from socket(2) or connect(2).
+ * try again later), -EACCES, -EAFNOSUPPORT (Windows without Unix sockets:
+ * before Windows 10 1803, and Wine 8.0), -EMFILE/-ENFILE,
+ * -ENOBUFS/-ENOMEM, or another negative errno from socket(2) or
+ * connect(2).
  */
 XPOLL_API xpoll_socket xpoll_unix_connect(const char *path);
 
 /**
  * A Unix datagram socket bound to `path` (NULL: unbound; it can still
- * sendto() any bound socket).  Errors as xpoll_unix_listen().
- * -ENOTSUP on Windows (Unix stream sockets only).
+ * sendto() any bound socket).  Errors: -EINVAL (empty path), -ENAMETOOLONG,
+ * -ENOTSUP (an abstract name outside Linux; always on Windows, which has
+ * Unix stream sockets only), -EADDRINUSE (a file at `path`), -EACCES,
+ * -ENOENT, -EMFILE/-ENFILE, -ENOBUFS/-ENOMEM, or another negative errno
+ * from socket(2) or bind(2).
  */
 XPOLL_API xpoll_socket xpoll_unix_dgram_bind(const char *path);
 
