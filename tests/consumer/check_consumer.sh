@@ -97,4 +97,42 @@ for lang in c cxx; do
     check_linkage "$tmp/pc_${lang}_shared" shared
     check_linkage "$tmp/pc_${lang}_static" static
 done
+# The manual, read from the installed prefix as a user reads it: man(1)
+# (man-db) renders a page, a .so link (xpoll_reregister(3) shows
+# xpoll_register's page) and xpoll(7), and formats every installed page
+# and link without a warning.
+if [ "$mode" != windows ]; then
+    echo "== man -M $prefix/share/man"
+    if ! command -v man > /dev/null 2>&1; then
+        echo "man(1) is missing (Debian: apt-get install man-db): the installed manual cannot be read"
+        exit 1
+    fi
+    mandir=$prefix/share/man
+    read_page() { # SECTION NAME TITLE TEXT: the page shows TITLE and TEXT
+        LC_ALL=C MANPAGER=cat MANWIDTH=80 man -M "$mandir" -P cat "$1" "$2" \
+            > "$tmp/page.txt" 2> "$tmp/page.err" ||
+            { echo "man -M $mandir $1 $2 failed:"; cat "$tmp/page.err"; exit 1; }
+        if ! grep -qF "$3" "$tmp/page.txt" || ! grep -qF "$4" "$tmp/page.txt"; then
+            echo "man -M $mandir $1 $2 does not show $3 and \"$4\":"
+            head -20 "$tmp/page.txt"
+            exit 1
+        fi
+    }
+    read_page 3 xpoll_wait "XPOLL_WAIT(3)" "wait for readiness events"
+    read_page 3 xpoll_reregister "XPOLL_REGISTER(3)" "xpoll_reregister"
+    read_page 7 xpoll "XPOLL(7)" "edge-triggered event reactor"
+    pages=0
+    for page in "$mandir"/man3/*.3 "$mandir"/man7/*.7; do
+        rel=${page#"$mandir"/}
+        if ! (cd "$mandir" && LC_ALL=C man -l -P cat "$rel" > /dev/null) 2> "$tmp/page.err" ||
+            [ -s "$tmp/page.err" ]; then
+            echo "man -l $rel failed or warned:"
+            cat "$tmp/page.err"
+            exit 1
+        fi
+        pages=$((pages + 1))
+    done
+    [ "$pages" -gt 1 ] || { echo "no manual installed under $mandir"; exit 1; }
+    echo "$pages pages and links render from $mandir"
+fi
 echo "consumer check passed: 8 programs built against $prefix"
