@@ -24,6 +24,26 @@ const char *pair_name(enum pair_kind kind)
     return pair_names[kind];
 }
 
+xpoll_socket accept_wait(xpoll_socket listen_fd)
+{
+    wait_ready(listen_fd, XPOLL_READABLE);
+    xpoll_socket fd = xpoll_accept(listen_fd);
+    assert_true(fd >= 0);
+    return fd;
+}
+
+void assert_flows(xpoll_socket from, xpoll_socket to, const char *msg)
+{
+    char buf[64];
+    size_t len = strlen(msg);
+    assert_true(len <= sizeof buf);
+    wait_ready(from, XPOLL_WRITABLE);
+    assert_int_equal(fd_write(from, msg, len), (ssize_t)len);
+    wait_ready(to, XPOLL_READABLE);
+    assert_int_equal(fd_read(to, buf, sizeof buf), (ssize_t)len);
+    assert_memory_equal(buf, msg, len);
+}
+
 uint32_t event_flags(const xpoll_event *event)
 {
     return (xpoll_event_is_readable(event) ? SEEN_READABLE : 0) |

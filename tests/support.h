@@ -72,6 +72,8 @@ xpoll_socket tcp_socket(void);
 /* connect() to 127.0.0.1:`port`: 0 once connected, else the errno value
  * (EINPROGRESS while it goes on, whatever the system calls that). */
 int tcp_connect(xpoll_socket fd, uint16_t port);
+/* getsockopt(IPPROTO_TCP, TCP_NODELAY): whether it is set. */
+bool tcp_nodelay_of(xpoll_socket fd);
 /* shutdown() of the sending half, of both halves; asserted to succeed. */
 void shutdown_write(xpoll_socket fd);
 void shutdown_both(xpoll_socket fd);
@@ -97,6 +99,12 @@ int so_error(xpoll_socket fd);
 /* Waits (HANG_NS at most) until the system's own poll (poll(2), WSAPoll)
  * reports `fd` ready for `direction`, XPOLL_READABLE or XPOLL_WRITABLE. */
 void wait_ready(xpoll_socket fd, xpoll_interests direction);
+/* xpoll_accept once the listener polls readable: a connection is then in
+ * its backlog (accept(2); Microsoft Learn, accept). */
+xpoll_socket accept_wait(xpoll_socket listen_fd);
+/* Sends `msg` (64 bytes at most) from `from` and checks that `to`
+ * receives it intact. */
+void assert_flows(xpoll_socket from, xpoll_socket to, const char *msg);
 /* A descriptor that is closed (made and closed again): the calls under
  * test must find nothing open there. */
 xpoll_socket closed_fd(void);

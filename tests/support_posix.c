@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -119,6 +120,14 @@ int tcp_connect(xpoll_socket fd, uint16_t port)
     struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons(port)};
     sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     return connect(fd, (struct sockaddr *)&sin, sizeof sin) == 0 ? 0 : errno;
+}
+
+bool tcp_nodelay_of(xpoll_socket fd)
+{
+    int v = -1;
+    socklen_t len = sizeof v;
+    assert_int_equal(getsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &v, &len), 0);
+    return v != 0;
 }
 
 void shutdown_write(xpoll_socket fd)
@@ -275,26 +284,6 @@ void wait_fd(int fd, short events)
     while ((n == 0 || (n < 0 && errno == EINTR)) && now_ns() < deadline);
     assert_int_equal(n, 1);
     assert_true(p.revents & events);
-}
-
-int accept_wait(int listen_fd)
-{
-    wait_fd(listen_fd, POLLIN);
-    int fd = xpoll_accept(listen_fd);
-    assert_true(fd >= 0);
-    return fd;
-}
-
-void assert_flows(int from, int to, const char *msg)
-{
-    char buf[64];
-    size_t len = strlen(msg);
-    assert_true(len <= sizeof buf);
-    wait_fd(from, POLLOUT);
-    assert_int_equal(write(from, msg, len), (ssize_t)len);
-    wait_fd(to, POLLIN);
-    assert_int_equal(read(to, buf, sizeof buf), (ssize_t)len);
-    assert_memory_equal(buf, msg, len);
 }
 
 void unix_tmp_path(char *buf, size_t len, const char *tag)

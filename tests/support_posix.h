@@ -1,7 +1,7 @@
 /*
  * Test support that exists on POSIX systems only, for the test files
- * built there only (tests/CMakeLists.txt): poll(2) waits, the net.h
- * helpers' own checks, Unix socket paths and descriptor-number snapshots.
+ * built there only (tests/CMakeLists.txt): poll(2) waits, Unix socket
+ * paths and descriptor-number snapshots.
  * Defined in support_posix.c.
  */
 #ifndef XPOLL_TESTS_SUPPORT_POSIX_H
@@ -12,12 +12,6 @@
 void set_nonblock(int fd);
 /* Waits (HANG_NS at most) until `fd` reports `events` to poll(2). */
 void wait_fd(int fd, short events);
-/* xpoll_accept once the listener polls readable: a connection is then in
- * its backlog (accept(2)). */
-int accept_wait(int listen_fd);
-/* Sends `msg` (64 bytes at most) from `from` and checks that `to`
- * receives it intact. */
-void assert_flows(int from, int to, const char *msg);
 /* A Unix socket path for this process and `tag` in $TMPDIR (or /tmp),
  * with no file there. */
 void unix_tmp_path(char *buf, size_t len, const char *tag);

@@ -193,6 +193,15 @@ void pair_close(enum pair_kind kind, xpoll_socket fds[2])
     fd_close(fds[1]);
 }
 
+bool tcp_nodelay_of(xpoll_socket fd)
+{
+    DWORD v = 0;
+    int len = sizeof v;
+    assert_int_equal(
+        getsockopt(sock(fd), IPPROTO_TCP, TCP_NODELAY, (char *)&v, &len), 0);
+    return v != 0;
+}
+
 void shutdown_write(xpoll_socket fd)
 {
     assert_int_equal(shutdown(sock(fd), SD_SEND), 0);
