@@ -17,23 +17,21 @@
 
 #include <errno.h>
 #include <inttypes.h>
-#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
-#include <time.h>
-#include <unistd.h>
 
 #include <xpoll.h>
+
+#include "platform.h"
 
 #define CHUNK           (64 * 1024)
 #define IDLE_TIMEOUT_NS (10 * 1000000000LL)
 
 struct conn {
-    int fd; /* -1 when done */
+    xpoll_socket fd; /* -1 when done */
     bool connected;
     size_t sent, received;
 };
@@ -52,13 +50,6 @@ static void payload(size_t conn, size_t offset, unsigned char *buf, size_t len)
         z ^= z >> 31;
         buf[i] = (unsigned char)(z >> (8 * ((offset + i) % 8)));
     }
-}
-
-static int64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
 /* Send and check what the socket allows now.  Returns 1 when the
@@ -145,15 +136,11 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: %s ADDR [N] [BYTES]\n", argv[0]);
         return 2;
     }
-    /* A server that goes away must show up as EPIPE, not kill us. */
-    signal(SIGPIPE, SIG_IGN);
-    struct rlimit rl; /* one descriptor per connection */
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-        rl.rlim_cur = rl.rlim_max;
-        setrlimit(RLIMIT_NOFILE, &rl);
-    }
-    seed = (uint64_t)now_ns() ^ ((uint64_t)getpid() << 32);
-    int64_t start = now_ns(), last_progress = start;
+    /* A server that goes away must show up as EPIPE, not kill us; and one
+     * descriptor per connection. */
+    platform_setup_process();
+    seed = (uint64_t)platform_now_ns() ^ ((uint64_t)platform_pid() << 32);
+    int64_t start = platform_now_ns(), last_progress = start;
 
     if ((err = xpoll_new(&poll)) < 0 ||
         (err = xpoll_events_new(&events, 1024)) < 0) {
@@ -169,7 +156,7 @@ int main(int argc, char **argv)
         conns[k].fd = xpoll_tcp_connect(argv[1]);
         if (conns[k].fd < 0) {
             fprintf(stderr, "tcp_echo_client: connect %s: %s\n", argv[1],
-                    strerror(-conns[k].fd));
+                    strerror((int)-conns[k].fd));
             goto out;
         }
         /* The token is the connection's index. */
@@ -187,7 +174,7 @@ int main(int argc, char **argv)
             fprintf(stderr, "tcp_echo_client: wait: %s\n", strerror(-n));
             goto out;
         }
-        int64_t t = now_ns();
+        int64_t t = platform_now_ns();
         if (n > 0)
             last_progress = t;
         else if (t - last_progress > IDLE_TIMEOUT_NS) {
@@ -210,19 +197,19 @@ int main(int argc, char **argv)
             }
             if (r > 0 || (c->connected && bytes == 0)) {
                 xpoll_deregister(poll, c->fd);
-                close(c->fd);
+                xpoll_close(c->fd);
                 c->fd = -1;
                 done++;
             }
         }
     }
     printf("%zu connections, %zu bytes echoed, %.1f ms\n", nconns,
-           nconns * bytes, (double)(now_ns() - start) / 1e6);
+           nconns * bytes, (double)(platform_now_ns() - start) / 1e6);
     status = 0;
 out:
     for (size_t k = 0; conns != NULL && k < nconns; k++)
         if (conns[k].fd >= 0)
-            close(conns[k].fd);
+            xpoll_close(conns[k].fd);
     free(conns);
     xpoll_events_free(events);
     xpoll_free(poll);

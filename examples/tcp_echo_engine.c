@@ -37,21 +37,19 @@
 #include "tcp_echo_engine.h"
 
 #include <errno.h>
-#include <fcntl.h>
-#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
-#include <unistd.h>
+
+#include "platform.h"
 
 #define BUF_SIZE   (64 * 1024) /* per connection: the most a client can cost */
 #define MAX_EVENTS 1024
 
 struct conn {
-    int fd;          /* -1 once closed */
+    xpoll_socket fd; /* -1 once closed */
     bool may_read;   /* input not known to be drained: read before waiting */
     bool fin_seen;   /* an event said read-closed: short reads prove nothing */
     bool eof;        /* read() returned 0: the peer sent FIN */
@@ -65,7 +63,7 @@ struct conn {
 
 struct server {
     xpoll *poll;
-    int listen_fd;
+    xpoll_socket listen_fd;
     int spare_fd;        /* an fd kept open to give up on EMFILE (shed()) */
     bool accept_owed;    /* the backlog was not drained: retry when fds free */
     struct conn *live;   /* open connections */
@@ -102,7 +100,7 @@ static void conn_close(struct server *s, struct conn *c)
     /* Deregister first: on epoll a registration lives as long as the open
      * file, which a forked child could keep alive after our close(). */
     xpoll_deregister(s->poll, c->fd);
-    close(c->fd);
+    xpoll_close(c->fd);
     c->fd = -1;
     /* Freeing cancels it; an expiry already in this batch finds fd -1. */
     xpoll_timer_free(c->idle);
@@ -236,7 +234,7 @@ static void conn_event(struct server *s, struct conn *c, const xpoll_event *ev)
     conn_pump(s, c);
 }
 
-static int conn_open(struct server *s, int fd)
+static int conn_open(struct server *s, xpoll_socket fd)
 {
     /* The one allocation per connection; malloc, not calloc: only the
      * bookkeeping needs zeroing, the buffer pages stay untouched until
@@ -276,7 +274,8 @@ static int conn_open(struct server *s, int fd)
  * Give up the spare fd, accept and close what is waiting, take the spare
  * back (libuv's uv__emfile_trick() in src/unix/stream.c).  Those clients
  * see a closed connection instead of a hang.  Returns true if the backlog
- * is now empty.
+ * is now empty.  (Where there is no spare, on Windows, it returns false:
+ * accept is retried once a connection closes.)
  *
  * Linux reserves the descriptor before it looks at the backlog, so at the
  * limit accept() says EMFILE even when nothing is waiting: after shedding,
@@ -291,14 +290,14 @@ static int conn_open(struct server *s, int fd)
 static bool shed(struct server *s)
 {
     if (s->spare_fd < 0)
-        s->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        s->spare_fd = platform_spare_open();
     if (s->spare_fd < 0)
         return false;
-    close(s->spare_fd);
-    int fd;
+    platform_spare_close(s->spare_fd);
+    xpoll_socket fd;
     while ((fd = xpoll_accept_on(s->poll, s->listen_fd)) >= 0)
-        close(fd);
-    s->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        xpoll_close(fd);
+    s->spare_fd = platform_spare_open();
     return fd == -EAGAIN;
 }
 
@@ -311,10 +310,10 @@ static void accept_all(struct server *s)
 {
     s->accept_owed = false;
     for (;;) {
-        int fd = xpoll_accept_on(s->poll, s->listen_fd);
+        xpoll_socket fd = xpoll_accept_on(s->poll, s->listen_fd);
         if (fd >= 0) {
             if (conn_open(s, fd) < 0)
-                close(fd);
+                xpoll_close(fd);
         } else if (fd == -EAGAIN) {
             return;
         } else if (fd == -EMFILE || fd == -ENFILE) {
@@ -322,24 +321,14 @@ static void accept_all(struct server *s)
             return;
         } else {
             /* ENOBUFS, ENOMEM: transient; retry when a connection closes. */
-            fprintf(stderr, "accept: %s\n", strerror(-fd));
+            fprintf(stderr, "accept: %s\n", strerror((int)-fd));
             s->accept_owed = true;
             return;
         }
     }
 }
 
-void echo_setup_process(void)
-{
-    signal(SIGPIPE, SIG_IGN);
-    struct rlimit rl;
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-        rl.rlim_cur = rl.rlim_max;
-        setrlimit(RLIMIT_NOFILE, &rl);
-    }
-}
-
-int echo_serve(xpoll *poll, int listen_fd, int64_t idle_ns,
+int echo_serve(xpoll *poll, xpoll_socket listen_fd, int64_t idle_ns,
                const atomic_bool *stop, unsigned long *accepted)
 {
     struct server s = {.poll = poll,
@@ -355,7 +344,7 @@ int echo_serve(xpoll *poll, int listen_fd, int64_t idle_ns,
         xpoll_events_free(events);
         return err;
     }
-    s.spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    s.spare_fd = platform_spare_open();
 
     while (!atomic_load(stop)) {
         int n = xpoll_wait(poll, events, -1);
@@ -389,7 +378,7 @@ int echo_serve(xpoll *poll, int listen_fd, int64_t idle_ns,
     free_closed(&s);
     xpoll_deregister(poll, listen_fd);
     if (s.spare_fd >= 0)
-        close(s.spare_fd);
+        platform_spare_close(s.spare_fd);
     xpoll_events_free(events);
     *accepted = s.accepted;
     return err;

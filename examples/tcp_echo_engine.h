@@ -18,14 +18,8 @@
 #define ECHO_WAKER_TOKEN    ((xpoll_token)2)
 
 /*
- * Once per process, before serving: ignore SIGPIPE, so that a write to a
- * client that has gone fails with EPIPE instead of killing the process,
- * and raise the soft limit on descriptors to the hard one (thousands of
- * connections need more than the usual 1024).
- */
-void echo_setup_process(void);
-
-/*
+ * Call platform_setup_process() (platform.h) once per process first.
+ *
  * Serve `listen_fd` (non-blocking, not yet registered) on `poll` until
  * *stop is set and the poll's waker (token ECHO_WAKER_TOKEN, created by the
  * caller) is woken.  idle_ns > 0 closes a connection from which nothing
@@ -34,7 +28,7 @@ void echo_setup_process(void);
  * stay the caller's.  *accepted counts the connections accepted.  Returns
  * 0, or the negative errno of the wait if the loop could not go on.
  */
-int echo_serve(xpoll *poll, int listen_fd, int64_t idle_ns,
+int echo_serve(xpoll *poll, xpoll_socket listen_fd, int64_t idle_ns,
                const atomic_bool *stop, unsigned long *accepted);
 
 #endif

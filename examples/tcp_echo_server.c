@@ -8,47 +8,26 @@
  *       a connection from which nothing was read for that long.
  *
  * Prints the bound address as its first line (so port 0 works from
- * scripts), echoes every byte back, and exits 0 on SIGINT or SIGTERM after
- * closing every connection.
+ * scripts), echoes every byte back, and exits 0 on SIGINT or SIGTERM (on
+ * Windows: Ctrl+C or Ctrl+Break) after closing every connection.
  *
  * This file shows the set-up around the loop: a listener, a poll, a waker,
- * and SIGINT/SIGTERM turned into a waker event by a signal handler, so the
+ * and the request to stop turned into a waker event (by a signal handler,
+ * platform_posix.c; by a console handler, platform_windows.c), so the
  * server stays on one thread.  The loop itself - connections, buffering,
  * half-close, EMFILE, and the re-arm rule that lets it run unchanged on
  * the poll(2) backend - is echo_serve() in tcp_echo_engine.c.
  */
 #define _XOPEN_SOURCE 700
 
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
+#include "platform.h"
 #include "tcp_echo_engine.h"
 
 static atomic_bool stop_requested;
-static xpoll_waker *waker;
-
-/* SIGINT/SIGTERM: the wake is async-signal-safe (one system call, errno
- * preserved), so the handler hands the stop to the loop directly.  If the
- * signal lands while the loop waits, xpoll_wait returns -EINTR first. */
-static void on_stop_signal(int sig)
-{
-    (void)sig;
-    atomic_store(&stop_requested, true);
-    xpoll_waker_wake(waker);
-}
-
-static void catch_stop_signals(void)
-{
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_stop_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-}
 
 static int die(const char *what, int err)
 {
@@ -79,6 +58,7 @@ int main(int argc, char **argv)
     const char *addr = NULL;
     char name[XPOLL_ADDRSTRLEN];
     xpoll *poll = NULL;
+    xpoll_waker *waker = NULL;
     unsigned long accepted = 0;
     int64_t idle_ns = 0; /* no idle timeout */
 
@@ -94,11 +74,11 @@ int main(int argc, char **argv)
     }
     if (addr == NULL)
         addr = "127.0.0.1:9000";
-    echo_setup_process();
+    platform_setup_process();
 
-    int listen_fd = xpoll_tcp_listen(addr, 0, 0);
+    xpoll_socket listen_fd = xpoll_tcp_listen(addr, 0, 0);
     if (listen_fd < 0)
-        return die(addr, listen_fd);
+        return die(addr, (int)listen_fd);
     int err = xpoll_local_addr(listen_fd, name, sizeof name);
     if (err < 0)
         return die("local address", err);
@@ -107,17 +87,16 @@ int main(int argc, char **argv)
     if ((err = xpoll_waker_new(poll, ECHO_WAKER_TOKEN, &waker)) < 0)
         return die("xpoll_waker_new", err);
 
-    catch_stop_signals(); /* only once the waker exists */
+    platform_stop_on_request(&stop_requested, waker); /* once it exists */
 
     printf("%s\n", name);
     fflush(stdout);
 
     err = echo_serve(poll, listen_fd, idle_ns, &stop_requested, &accepted);
-    signal(SIGINT, SIG_DFL); /* no handler may touch the waker once freed */
-    signal(SIGTERM, SIG_DFL);
+    platform_stop_off(); /* nothing may touch the waker once freed */
     xpoll_waker_free(waker);
     xpoll_free(poll);
-    close(listen_fd);
+    xpoll_close(listen_fd);
     if (err < 0)
         return die("xpoll_wait", err);
     fprintf(stderr, "tcp_echo_server: %lu connections served\n", accepted);

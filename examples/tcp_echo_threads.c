@@ -21,13 +21,14 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "platform.h"
 #include "tcp_echo_engine.h"
 
 #define MAX_THREADS 64
 
 struct worker {
     pthread_t thread;
-    int listen_fd;
+    xpoll_socket listen_fd;
     xpoll *poll;
     xpoll_waker *waker;
     unsigned long accepted;
@@ -49,7 +50,7 @@ static int worker_open(struct worker *w, const char *addr)
 {
     w->listen_fd = xpoll_tcp_listen(addr, 0, XPOLL_NET_REUSEPORT);
     if (w->listen_fd < 0)
-        return w->listen_fd;
+        return (int)w->listen_fd;
     int err = xpoll_new(&w->poll);
     if (err == 0)
         err = xpoll_waker_new(w->poll, ECHO_WAKER_TOKEN, &w->waker);
@@ -61,7 +62,7 @@ static void worker_close(struct worker *w)
     xpoll_waker_free(w->waker);
     xpoll_free(w->poll);
     if (w->listen_fd >= 0)
-        close(w->listen_fd);
+        xpoll_close(w->listen_fd);
 }
 
 int main(int argc, char **argv)
@@ -77,7 +78,7 @@ int main(int argc, char **argv)
                 MAX_THREADS);
         return 2;
     }
-    echo_setup_process();
+    platform_setup_process();
     /* Signals go to this thread's sigwait() only: the workers inherit the
      * blocked mask, and no handler runs at all. */
     sigset_t set;

@@ -4,7 +4,8 @@
  *   udp_echo_server [ADDR]    ADDR: host:port, [v6]:port, or a bare port
  *                             (127.0.0.1:PORT); default 127.0.0.1:9000
  *
- * Prints the bound address as its first line; exits 0 on SIGINT/SIGTERM.
+ * Prints the bound address as its first line; exits 0 on SIGINT/SIGTERM
+ * (on Windows: Ctrl+C or Ctrl+Break).
  *
  * Unlike a stream, a datagram socket returns one datagram per read, and its
  * size says nothing about what is queued behind it: after an event, read
@@ -18,35 +19,26 @@
 #define _XOPEN_SOURCE 700
 
 #include <errno.h>
-#include <signal.h>
 #include <stdbool.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <xpoll.h>
+
+#include "platform.h"
 
 #define SOCKET_TOKEN ((xpoll_token)1)
 #define WAKER_TOKEN  ((xpoll_token)2)
 
+/* The request to stop (SIGINT/SIGTERM, or Ctrl+C) sets this and wakes the
+ * loop, as in tcp_echo_server (platform.h). */
 static atomic_bool stop_requested;
-static xpoll_waker *waker;
-
-/* SIGINT/SIGTERM wake the loop from the handler, as in tcp_echo_server:
- * xpoll_waker_wake is async-signal-safe. */
-static void on_stop_signal(int sig)
-{
-    (void)sig;
-    atomic_store(&stop_requested, true);
-    xpoll_waker_wake(waker);
-}
 
 /* Echo everything queued.  A reply that does not fit the send buffer
  * (EAGAIN) is dropped, as the network may drop any datagram: queueing it
  * would need memory without bound, and the client has to retry anyway. */
-static int echo_all(xpoll *poll, int fd, unsigned long *echoed,
+static int echo_all(xpoll *poll, xpoll_socket fd, unsigned long *echoed,
                     unsigned long *dropped)
 {
     static unsigned char buf[65536]; /* the largest UDP payload fits */
@@ -60,9 +52,11 @@ static int echo_all(xpoll *poll, int fd, unsigned long *echoed,
         if (n == -EAGAIN)
             return 0;
         if (n < 0) {
-            /* An ICMP error from an earlier reply (ECONNREFUSED on Linux)
-             * is reported once by the next call; it is not ours to keep. */
-            if (n == -ECONNREFUSED || n == -EHOSTUNREACH || n == -ENETUNREACH)
+            /* An ICMP error from an earlier reply (ECONNREFUSED on Linux,
+             * ECONNRESET on Windows) is reported once by the next call; it
+             * is not ours to keep. */
+            if (n == -ECONNREFUSED || n == -ECONNRESET || n == -EHOSTUNREACH ||
+                n == -ENETUNREACH)
                 continue;
             return (int)n;
         }
@@ -82,6 +76,7 @@ int main(int argc, char **argv)
     char name[XPOLL_ADDRSTRLEN];
     xpoll *poll = NULL;
     xpoll_events *events = NULL;
+    xpoll_waker *waker = NULL;
     unsigned long echoed = 0, dropped = 0;
     int err;
 
@@ -89,9 +84,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: %s [ADDR]\n", argv[0]);
         return 2;
     }
-    int fd = xpoll_udp_bind(addr, 0);
+    xpoll_socket fd = xpoll_udp_bind(addr, 0);
     if (fd < 0) {
-        fprintf(stderr, "udp_echo_server: %s: %s\n", addr, strerror(-fd));
+        fprintf(stderr, "udp_echo_server: %s: %s\n", addr, strerror((int)-fd));
         return 1;
     }
     if ((err = xpoll_local_addr(fd, name, sizeof name)) < 0 ||
@@ -100,12 +95,7 @@ int main(int argc, char **argv)
         (err = xpoll_waker_new(poll, WAKER_TOKEN, &waker)) < 0 ||
         (err = xpoll_register(poll, fd, SOCKET_TOKEN, XPOLL_READABLE)) < 0)
         goto out;
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_stop_signal; /* only once the waker exists */
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
+    platform_stop_on_request(&stop_requested, waker); /* once it exists */
 
     printf("%s\n", name);
     fflush(stdout);
@@ -128,12 +118,11 @@ int main(int argc, char **argv)
     }
 
 out:
-    signal(SIGINT, SIG_DFL); /* no handler may touch the waker once freed */
-    signal(SIGTERM, SIG_DFL);
+    platform_stop_off(); /* nothing may touch the waker once freed */
     xpoll_waker_free(waker);
     xpoll_events_free(events);
     xpoll_free(poll);
-    close(fd);
+    xpoll_close(fd);
     if (err < 0) {
         fprintf(stderr, "udp_echo_server: %s\n", strerror(-err));
         return 1;
