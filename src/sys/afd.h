@@ -51,20 +51,12 @@ struct xpoll__afd_poll_info {
     struct xpoll__afd_poll_handle handles[1];
 };
 
-/* ntdll's entry points, looked up at run time with GetProcAddress (as
- * wepoll's nt_global_init does): mingw-w64 10's <winternl.h> does not
- * declare NtCancelIoFileEx, and MSVC ships no ntdll import library. */
-typedef NTSTATUS(NTAPI *xpoll__nt_create_file_fn)(
-    PHANDLE file, ACCESS_MASK access, POBJECT_ATTRIBUTES attributes,
-    PIO_STATUS_BLOCK iosb, PLARGE_INTEGER allocation_size,
-    ULONG file_attributes, ULONG share_access, ULONG create_disposition,
-    ULONG create_options, PVOID ea_buffer, ULONG ea_length);
-typedef NTSTATUS(NTAPI *xpoll__nt_device_io_control_file_fn)(
-    HANDLE file, HANDLE event, PIO_APC_ROUTINE apc_routine, PVOID apc_context,
-    PIO_STATUS_BLOCK iosb, ULONG code, PVOID in, ULONG in_len, PVOID out,
-    ULONG out_len);
-typedef NTSTATUS(NTAPI *xpoll__nt_cancel_io_file_ex_fn)(
-    HANDLE file, PIO_STATUS_BLOCK request, PIO_STATUS_BLOCK iosb);
-typedef ULONG(NTAPI *xpoll__rtl_nt_status_to_dos_error_fn)(NTSTATUS status);
+/* The ntdll calls, linked from mingw-w64's libntdll.a (mio links them
+ * the same way, through windows-sys).  <winternl.h> declares
+ * NtCreateFile, NtDeviceIoControlFile and RtlNtStatusToDosError;
+ * NtCancelIoFileEx, documented as a kernel routine (Microsoft Learn,
+ * "NtCancelIoFileEx"), is declared here. */
+NTSYSAPI NTSTATUS NTAPI NtCancelIoFileEx(HANDLE file, PIO_STATUS_BLOCK request,
+                                         PIO_STATUS_BLOCK iosb);
 
 #endif /* XPOLL_SYS_AFD_H */

@@ -129,14 +129,6 @@ struct xpoll__iocp {
     struct iocp_group *groups;
 };
 
-/* ntdll, resolved once per process, with Winsock's start-up. */
-static INIT_ONCE iocp_once = INIT_ONCE_STATIC_INIT;
-static int iocp_once_error;
-static xpoll__nt_create_file_fn iocp_nt_create_file;
-static xpoll__nt_device_io_control_file_fn iocp_nt_device_io_control_file;
-static xpoll__nt_cancel_io_file_ex_fn iocp_nt_cancel_io_file_ex;
-static xpoll__rtl_nt_status_to_dos_error_fn iocp_rtl_nt_status_to_dos_error;
-
 static struct xpoll__iocp *iocp_of(const xpoll *poll)
 {
     return poll->state;
@@ -182,60 +174,8 @@ static int iocp_nt_error(NTSTATUS status)
     case XPOLL__STATUS_INSUFFICIENT_RESOURCES:
         return -ENOMEM;
     default:
-        return iocp_error(iocp_rtl_nt_status_to_dos_error(status));
+        return iocp_error(RtlNtStatusToDosError(status));
     }
-}
-
-/* ---- one-time start-up --------------------------------------------------
- * Winsock's start-up (src/sys/net_winsock.c, once per process) and the
- * ntdll entry points, through InitOnceExecuteOnce as wepoll's init() does.
- * GetProcAddress's FARPROC goes through void (*)(void), the function
- * type GCC's -Wcast-function-type lets convert to any other. */
-
-typedef void (*iocp_any_fn)(void);
-
-static iocp_any_fn iocp_ntdll(HMODULE ntdll, const char *name)
-{
-    return (iocp_any_fn)GetProcAddress(ntdll, name);
-}
-
-static BOOL CALLBACK iocp_init(PINIT_ONCE once, PVOID param, PVOID *context)
-{
-    (void)once;
-    (void)param;
-    (void)context;
-    int err = xpoll__winsock_start();
-    if (err < 0) {
-        iocp_once_error = err;
-        return TRUE;
-    }
-    HMODULE ntdll = GetModuleHandleW(L"ntdll.dll");
-    if (ntdll == NULL) {
-        iocp_once_error = iocp_error(GetLastError());
-        return TRUE;
-    }
-    iocp_nt_create_file =
-        (xpoll__nt_create_file_fn)iocp_ntdll(ntdll, "NtCreateFile");
-    iocp_nt_device_io_control_file =
-        (xpoll__nt_device_io_control_file_fn)iocp_ntdll(
-            ntdll, "NtDeviceIoControlFile");
-    iocp_nt_cancel_io_file_ex =
-        (xpoll__nt_cancel_io_file_ex_fn)iocp_ntdll(ntdll, "NtCancelIoFileEx");
-    iocp_rtl_nt_status_to_dos_error =
-        (xpoll__rtl_nt_status_to_dos_error_fn)iocp_ntdll(
-            ntdll, "RtlNtStatusToDosError");
-    if (iocp_nt_create_file == NULL || iocp_nt_device_io_control_file == NULL ||
-        iocp_nt_cancel_io_file_ex == NULL ||
-        iocp_rtl_nt_status_to_dos_error == NULL)
-        iocp_once_error = -ENOTSUP;
-    return TRUE;
-}
-
-static int iocp_global_init(void)
-{
-    if (!InitOnceExecuteOnce(&iocp_once, iocp_init, NULL, NULL))
-        return iocp_error(GetLastError());
-    return iocp_once_error;
 }
 
 /* ---- the map ------------------------------------------------------------
@@ -373,9 +313,9 @@ static int iocp_afd_open(struct xpoll__iocp *s, HANDLE *out)
     };
     IO_STATUS_BLOCK iosb;
     HANDLE afd = NULL;
-    NTSTATUS status = iocp_nt_create_file(
-        &afd, SYNCHRONIZE, &attributes, &iosb, NULL, 0,
-        FILE_SHARE_READ | FILE_SHARE_WRITE, FILE_OPEN, 0, NULL, 0);
+    NTSTATUS status =
+        NtCreateFile(&afd, SYNCHRONIZE, &attributes, &iosb, NULL, 0,
+                     FILE_SHARE_READ | FILE_SHARE_WRITE, FILE_OPEN, 0, NULL, 0);
     if (status != XPOLL__STATUS_SUCCESS)
         return iocp_nt_error(status);
     if (CreateIoCompletionPort(afd, s->port, XPOLL__IOCP_KEY_AFD, 0) == NULL ||
@@ -518,7 +458,7 @@ static void iocp_cancel(struct iocp_sock *k)
 {
     if (k->iosb.Status == XPOLL__STATUS_PENDING) {
         IO_STATUS_BLOCK scratch;
-        (void)iocp_nt_cancel_io_file_ex(k->group->afd, &k->iosb, &scratch);
+        (void)NtCancelIoFileEx(k->group->afd, &k->iosb, &scratch);
     }
     k->status = IOCP_CANCELLED;
 }
@@ -552,7 +492,7 @@ static void iocp_update(struct xpoll__iocp *s, struct iocp_sock *k)
     /* The ApcContext (`k`) is what the packet carries back; a NULL one
      * would queue no packet at all (libuv's uv__msafd_poll relies on
      * that). */
-    NTSTATUS status = iocp_nt_device_io_control_file(
+    NTSTATUS status = NtDeviceIoControlFile(
         k->group->afd, NULL, NULL, k, &k->iosb, XPOLL__IOCTL_AFD_POLL, &k->info,
         sizeof k->info, &k->info, sizeof k->info);
     if (status == XPOLL__STATUS_SUCCESS || status == XPOLL__STATUS_PENDING) {
@@ -805,7 +745,8 @@ static int xpoll__iocp_rearm(xpoll *poll, xpoll_socket fd,
 
 static int xpoll__iocp_open(xpoll *poll)
 {
-    int err = iocp_global_init();
+    /* Winsock, for the registrations' SO_TYPE and SIO_BASE_HANDLE. */
+    int err = xpoll__winsock_start();
     if (err < 0)
         return err;
     struct xpoll__iocp *s = calloc(1, sizeof *s);
