@@ -101,7 +101,8 @@ typedef uint8_t xpoll_interests;
 #define XPOLL_READABLE 0x01u
 /** Room to write, or a connect that finished. */
 #define XPOLL_WRITABLE 0x02u
-/** Urgent/priority data: epoll (EPOLLPRI) only. */
+/** Urgent/priority data: epoll (EPOLLPRI), poll (POLLPRI), iocp (AFD
+ *  RECEIVE_EXPEDITED); kqueue has none (-ENOTSUP). */
 #define XPOLL_PRIORITY 0x04u
 /** POSIX AIO completions: kqueue EVFILT_AIO only. */
 #define XPOLL_AIO      0x08u
