@@ -33,6 +33,18 @@
 #define RETURN_SOCKET_KEEPING_ERRNO(call)                                      \
     RETURN_KEEPING_ERRNO_AS(xpoll_socket, call)
 
+/* Every function that takes a descriptor refuses a negative one with
+ * -EBADF before any system call, the same on every system.  POSIX calls
+ * would say EBADF themselves; Windows would not: xpoll_socket holds the
+ * whole SOCKET (a HANDLE), and -1 as a HANDLE is the current process
+ * (GetCurrentProcess, Microsoft Learn: "currently (HANDLE)-1"), which
+ * Winsock calls no socket and GetHandleInformation finds open, so the
+ * call would answer -ENOTSOCK. */
+static int descriptor_check(xpoll_socket fd)
+{
+    return fd < 0 ? -EBADF : 0;
+}
+
 /* socket() + options + bind() [+ listen()], closing on any failure. */
 static xpoll_socket bound_socket(const struct sockaddr *sa, socklen_t salen,
                                  int type, unsigned flags, int reuseaddr,
@@ -186,11 +198,31 @@ static int pipe_pair(xpoll_socket fds[2])
 
 static int close_socket(xpoll_socket fd)
 {
-    if (fd < 0)
-        return -EBADF;
-    return xpoll__net_close(fd);
+    int err = descriptor_check(fd);
+    return err < 0 ? err : xpoll__net_close(fd);
 }
 
+static xpoll_socket accept_socket(xpoll_socket listen_fd)
+{
+    int err = descriptor_check(listen_fd);
+    return err < 0 ? err : xpoll__net_accept(listen_fd);
+}
+
+static int tcp_nodelay(xpoll_socket fd, bool on)
+{
+    int err = descriptor_check(fd);
+    return err < 0
+               ? err
+               : xpoll__net_set_int(fd, IPPROTO_TCP, TCP_NODELAY, on ? 1 : 0);
+}
+
+static int socket_error(xpoll_socket fd)
+{
+    int err = descriptor_check(fd);
+    return err < 0 ? err : xpoll__net_error(fd);
+}
+
+/* The buffer is checked before the descriptor. */
 static int sock_addr(xpoll_socket fd, char *buf, size_t len, bool peer)
 {
     struct sockaddr_storage ss;
@@ -198,8 +230,11 @@ static int sock_addr(xpoll_socket fd, char *buf, size_t len, bool peer)
 
     if (buf == NULL)
         return -EINVAL;
+    int err = descriptor_check(fd);
+    if (err < 0)
+        return err;
     memset(&ss, 0, sizeof ss);
-    int err = xpoll__net_name(fd, &ss, &sslen, peer);
+    err = xpoll__net_name(fd, &ss, &sslen, peer);
     if (err < 0)
         return err;
     if ((size_t)sslen > sizeof ss)
@@ -223,7 +258,7 @@ static int io_check(const xpoll *poll, xpoll_socket fd)
 {
     if (poll == NULL)
         return -EINVAL;
-    return fd < 0 ? -EBADF : 0;
+    return descriptor_check(fd);
 }
 
 /* The result (a count, or a negative errno) of one transfer of up to `len`
@@ -326,18 +361,17 @@ xpoll_socket xpoll_tcp_connect(const char *addr)
 
 xpoll_socket xpoll_accept(xpoll_socket listen_fd)
 {
-    RETURN_SOCKET_KEEPING_ERRNO(xpoll__net_accept(listen_fd));
+    RETURN_SOCKET_KEEPING_ERRNO(accept_socket(listen_fd));
 }
 
 int xpoll_tcp_nodelay(xpoll_socket fd, bool on)
 {
-    RETURN_KEEPING_ERRNO(
-        xpoll__net_set_int(fd, IPPROTO_TCP, TCP_NODELAY, on ? 1 : 0));
+    RETURN_KEEPING_ERRNO(tcp_nodelay(fd, on));
 }
 
 int xpoll_socket_error(xpoll_socket fd)
 {
-    RETURN_KEEPING_ERRNO(xpoll__net_error(fd));
+    RETURN_KEEPING_ERRNO(socket_error(fd));
 }
 
 xpoll_socket xpoll_udp_bind(const char *addr, unsigned flags)

@@ -398,6 +398,42 @@ static void test_socketpair_bad_args(void **state)
     assert_int_equal(fds[1], -1);
 }
 
+/* A negative descriptor is -EBADF for every function that takes one, on
+ * every system: on Windows a negative value is no socket but may be a
+ * handle (-1 is GetCurrentProcess's pseudo-handle, Microsoft Learn), which
+ * Winsock calls WSAENOTSOCK. */
+static void test_negative_descriptors_ebadf(void **state)
+{
+    (void)state;
+    const xpoll_socket negative[] = {-1, -2, INT_MIN};
+    xpoll *p;
+    char buf[XPOLL_ADDRSTRLEN];
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    assert_int_equal(xpoll_new(&p), 0);
+    for (size_t i = 0; i < sizeof negative / sizeof negative[0]; i++) {
+        xpoll_socket fd = negative[i];
+        errno = 4242;
+        assert_int_equal(xpoll_accept(fd), -EBADF);
+        assert_int_equal(xpoll_accept_on(p, fd), -EBADF);
+        assert_int_equal(xpoll_tcp_nodelay(fd, true), -EBADF);
+        assert_int_equal(xpoll_socket_error(fd), -EBADF);
+        assert_int_equal(xpoll_local_addr(fd, buf, sizeof buf), -EBADF);
+        assert_int_equal(xpoll_peer_addr(fd, buf, sizeof buf), -EBADF);
+        assert_int_equal(xpoll_close(fd), -EBADF);
+        assert_int_equal(xpoll_read(p, fd, buf, sizeof buf), -EBADF);
+        assert_int_equal(xpoll_write(p, fd, "x", 1), -EBADF);
+        assert_int_equal(xpoll_recv(p, fd, buf, sizeof buf, 0), -EBADF);
+        assert_int_equal(xpoll_send(p, fd, "x", 1, 0), -EBADF);
+        assert_int_equal(xpoll_recvfrom(p, fd, buf, sizeof buf, 0,
+                                        (struct sockaddr *)&ss, &len),
+                         -EBADF);
+        assert_int_equal(xpoll_sendto(p, fd, "x", 1, 0, NULL, 0), -EBADF);
+        assert_int_equal(errno, 4242);
+    }
+    xpoll_free(p);
+}
+
 static void test_bad_descriptors(void **state)
 {
     (void)state;
@@ -522,6 +558,7 @@ int main(void)
         cmocka_unit_test(test_socketpair_bad_args),
         cmocka_unit_test(test_close_bad_descriptors),
         cmocka_unit_test(test_bad_descriptors),
+        cmocka_unit_test(test_negative_descriptors_ebadf),
         cmocka_unit_test(test_socketpair_bad_types),
         cmocka_unit_test(test_backlog_out_of_range_is_accepted),
         cmocka_unit_test(test_errno_untouched_by_failures),
