@@ -13,7 +13,7 @@
 #   macos           cross-build for x86_64/aarch64 macOS against Apple's headers
 #   windows         cross-build for x86_64 Windows (mingw-w64): the suite
 #                   and the examples on iocp, run under Wine 8.0
-#   fuzz            libFuzzer (clang): each fuzzer 60 s on epoll, kqueue and poll
+#   fuzz            libFuzzer (clang): each fuzzer 30 s on epoll, kqueue and poll
 #                   (the timer core's, which no backend touches: once)
 #
 # usage: scripts/test.sh [STAGE...]      (default: all, in the order above)
@@ -48,7 +48,7 @@ for stage in "${stages[@]}"; do
         scripts/windows.sh build/windows/xpoll
         ;;
     fuzz)
-        scripts/fuzz.sh 60
+        scripts/fuzz.sh 30
         ;;
     *)
         [ -n "${compiler[$stage]:-}" ] || { echo "unknown stage: $stage" >&2; exit 2; }
