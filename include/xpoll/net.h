@@ -40,7 +40,12 @@
 #if defined(_WIN32)
 /* struct sockaddr and socklen_t (an int) come from Winsock 2
  * ("Creating a Basic Winsock Application", Microsoft Learn: Winsock2.h
- * and Ws2tcpip.h; Winsock2.h includes what it needs of Windows.h). */
+ * and Ws2tcpip.h; Winsock2.h includes what it needs of Windows.h), so
+ * portable code gets them from <xpoll.h> as it does on POSIX.  As with
+ * curl.h and uv.h, include <xpoll.h> before <windows.h>, or define
+ * WIN32_LEAN_AND_MEAN first: a full <windows.h> brings the old
+ * <winsock.h>, and mingw-w64's <winsock2.h> then warns "Please include
+ * winsock2.h before windows.h". */
 #include <winsock2.h>
 #include <ws2tcpip.h>
 #else
