@@ -44,6 +44,45 @@ void assert_flows(xpoll_socket from, xpoll_socket to, const char *msg)
     assert_memory_equal(buf, msg, len);
 }
 
+int drain(xpoll_socket fd)
+{
+    char buf[65536];
+    int reads = 0;
+
+    for (;;) {
+        ssize_t n = fd_read(fd, buf, sizeof buf);
+        if (n > 0) {
+            reads++;
+            continue;
+        }
+        if (n == 0)
+            return reads; /* end of stream, or an empty datagram */
+        if (errno == EINTR)
+            continue;
+        assert_int_equal(errno, EAGAIN);
+        return reads;
+    }
+}
+
+size_t fill(xpoll_socket fd)
+{
+    static const char buf[65536];
+    size_t total = 0;
+
+    for (;;) {
+        ssize_t n = fd_write(fd, buf, sizeof buf);
+        if (n > 0) {
+            total += (size_t)n;
+            continue;
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        assert_true(n < 0);
+        assert_int_equal(errno, EAGAIN);
+        return total;
+    }
+}
+
 uint32_t event_flags(const xpoll_event *event)
 {
     return (xpoll_event_is_readable(event) ? SEEN_READABLE : 0) |
@@ -89,6 +128,18 @@ struct seen expect_event(xpoll *poll, xpoll_events *events, xpoll_token token)
      * are queued by now, so a non-blocking wait collects the other half. */
     assert_true(wait_once(poll, events, 0, token, &seen) >= 0);
     return seen;
+}
+
+struct seen expect_flags(xpoll *poll, xpoll_events *events, xpoll_token token,
+                         uint32_t flags)
+{
+    struct seen all = {0};
+    for (int i = 0; i < 10 && (all.flags & flags) != flags; i++) {
+        struct seen seen = expect_event(poll, events, token);
+        all.events += seen.events;
+        all.flags |= seen.flags;
+    }
+    return all;
 }
 
 int wait_tokens(xpoll *poll, xpoll_events *events, int64_t timeout_ns,

@@ -133,6 +133,11 @@ int wait_once(xpoll *poll, xpoll_events *events, int64_t timeout_ns,
  * more wait of `settle_ns` to collect split events (kqueue); returns what
  * the token got.  Fails the test if no event arrives. */
 struct seen expect_event(xpoll *poll, xpoll_events *events, xpoll_token token);
+/* expect_event() until `token` has reported every bit of `flags` (SEEN_*;
+ * other events, such as an initial writable edge, may come first), ten
+ * events at most; returns everything seen on the way. */
+struct seen expect_flags(xpoll *poll, xpoll_events *events, xpoll_token token,
+                         uint32_t flags);
 /* One xpoll_wait of `timeout_ns` (asserted not to fail); the tokens of
  * its first `max` events go to `out`.  Returns the number of events. */
 int wait_tokens(xpoll *poll, xpoll_events *events, int64_t timeout_ns,

@@ -221,45 +221,6 @@ void put(enum pair_kind kind, xpoll_socket fds[2])
     }
 }
 
-int drain(xpoll_socket fd)
-{
-    char buf[65536];
-    int reads = 0;
-
-    for (;;) {
-        ssize_t n = read(fd, buf, sizeof buf);
-        if (n > 0) {
-            reads++;
-            continue;
-        }
-        if (n == 0)
-            return reads; /* EOF: nothing more will come */
-        if (errno == EINTR)
-            continue;
-        assert_int_equal(errno, EAGAIN);
-        return reads;
-    }
-}
-
-size_t fill(xpoll_socket fd)
-{
-    static const char buf[65536];
-    size_t total = 0;
-
-    for (;;) {
-        ssize_t n = write(fd, buf, sizeof buf);
-        if (n > 0) {
-            total += (size_t)n;
-            continue;
-        }
-        if (n < 0 && errno == EINTR)
-            continue;
-        assert_true(n < 0);
-        assert_int_equal(errno, EAGAIN);
-        return total;
-    }
-}
-
 xpoll_socket closed_fd(void)
 {
     int fds[2];

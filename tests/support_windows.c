@@ -262,41 +262,6 @@ void put(enum pair_kind kind, xpoll_socket fds[2])
     assert_int_equal(fd_write(fds[1], "x", 1), 1);
 }
 
-int drain(xpoll_socket fd)
-{
-    static char buf[65536];
-    int reads = 0;
-
-    for (;;) {
-        ssize_t n = fd_read(fd, buf, sizeof buf);
-        if (n > 0) {
-            reads++;
-            continue;
-        }
-        if (n == 0)
-            return reads; /* end of stream, or an empty datagram */
-        assert_int_equal(errno, EAGAIN);
-        return reads;
-    }
-}
-
-size_t fill(xpoll_socket fd)
-{
-    static const char buf[65536];
-    size_t total = 0;
-
-    for (;;) {
-        ssize_t n = fd_write(fd, buf, sizeof buf);
-        if (n > 0) {
-            total += (size_t)n;
-            continue;
-        }
-        assert_true(n < 0);
-        assert_int_equal(errno, EAGAIN);
-        return total;
-    }
-}
-
 int so_error(xpoll_socket fd)
 {
     int err = 0;

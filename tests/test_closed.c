@@ -20,19 +20,6 @@ static struct seen register_and_wait(struct fixture *f, xpoll_socket fd,
     return expect_event(f->poll, f->events, TOKEN);
 }
 
-/* Wait until the token has reported every bit of `flags` (the initial
- * writable edge may come first); returns everything seen on the way. */
-static struct seen wait_for(struct fixture *f, uint32_t flags)
-{
-    struct seen all = {0};
-    for (int i = 0; i < 10 && (all.flags & flags) != flags; i++) {
-        struct seen seen = expect_event(f->poll, f->events, TOKEN);
-        all.events += seen.events;
-        all.flags |= seen.flags;
-    }
-    return all;
-}
-
 static void tcp_peer_fin_closes_read_half(void **state)
 {
     struct fixture *f = *state;
@@ -100,10 +87,11 @@ static void tcp_write_after_peer_close(void **state)
     tcp_pair(fds);
     assert_int_equal(xpoll_register(f->poll, fds[0], TOKEN, RW), 0);
     fd_close(fds[1]);
-    wait_for(f, SEEN_READ_CLOSED);
+    expect_flags(f->poll, f->events, TOKEN, SEEN_READ_CLOSED);
     /* The peer is gone: our data draws an RST. */
     assert_int_equal(fd_write(fds[0], "x", 1), 1);
-    struct seen seen = wait_for(f, SEEN_WRITE_CLOSED);
+    struct seen seen =
+        expect_flags(f->poll, f->events, TOKEN, SEEN_WRITE_CLOSED);
     assert_true(seen.flags & SEEN_WRITE_CLOSED);
     assert_true(seen.flags & SEEN_ERROR);
     assert_int_equal(fd_write(fds[0], "x", 1), -1);

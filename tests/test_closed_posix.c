@@ -14,19 +14,6 @@
 enum { TOKEN = 77 };
 #define RW (XPOLL_READABLE | XPOLL_WRITABLE)
 
-/* Wait until the token has reported every bit of `flags` (the initial
- * writable edge may come first); returns everything seen on the way. */
-static struct seen wait_for(struct fixture *f, uint32_t flags)
-{
-    struct seen all = {0};
-    for (int i = 0; i < 10 && (all.flags & flags) != flags; i++) {
-        struct seen seen = expect_event(f->poll, f->events, TOKEN);
-        all.events += seen.events;
-        all.flags |= seen.flags;
-    }
-    return all;
-}
-
 static void unix_stream_peer_close(void **state)
 {
     struct fixture *f = *state;
@@ -35,7 +22,8 @@ static void unix_stream_peer_close(void **state)
     assert_int_equal(xpoll_register(f->poll, fds[0], TOKEN, RW), 0);
     expect_event(f->poll, f->events, TOKEN); /* the initial writable edge */
     close(fds[1]);
-    struct seen seen = wait_for(f, SEEN_READ_CLOSED | SEEN_WRITE_CLOSED);
+    struct seen seen = expect_flags(f->poll, f->events, TOKEN,
+                                    SEEN_READ_CLOSED | SEEN_WRITE_CLOSED);
     assert_true(seen.flags & SEEN_READ_CLOSED);
     assert_true(seen.flags & SEEN_WRITE_CLOSED);
     assert_false(seen.flags & SEEN_ERROR);
