@@ -102,6 +102,15 @@ static SYSTEM_THREAD_INFORMATION *find_thread(SYSTEM_PROCESS_INFORMATION *proc,
     return NULL;
 }
 
+/* Thread `tid` of process `pid` in a SystemProcessInformation snapshot,
+ * or NULL. */
+static SYSTEM_THREAD_INFORMATION *snapshot_thread(void *buf, DWORD pid,
+                                                  DWORD tid)
+{
+    SYSTEM_PROCESS_INFORMATION *proc = find_process(buf, pid);
+    return proc != NULL ? find_thread(proc, tid) : NULL;
+}
+
 xpoll_backend platform_native_backend(void)
 {
     return XPOLL_BACKEND_IOCP;
@@ -138,12 +147,10 @@ int platform_blocked_in_wait(pid_t pid, uint64_t tid)
     void *buf = system_information(SystemProcessInformation, &err);
     if (buf == NULL)
         return err;
-    SYSTEM_PROCESS_INFORMATION *self = find_process(buf, GetCurrentProcessId());
     SYSTEM_THREAD_INFORMATION *me =
-        self != NULL ? find_thread(self, GetCurrentThreadId()) : NULL;
-    SYSTEM_PROCESS_INFORMATION *proc = find_process(buf, (DWORD)pid);
+        snapshot_thread(buf, GetCurrentProcessId(), GetCurrentThreadId());
     SYSTEM_THREAD_INFORMATION *thread =
-        proc != NULL ? find_thread(proc, (DWORD)tid) : NULL;
+        snapshot_thread(buf, (DWORD)pid, (DWORD)tid);
     int result;
     if (me == NULL || me->ThreadState != THREAD_RUNNING)
         result = -ENOTSUP;
@@ -196,9 +203,8 @@ long platform_thread_sleeps(void)
     void *buf = system_information(SystemProcessInformation, &err);
     if (buf == NULL)
         return err;
-    SYSTEM_PROCESS_INFORMATION *self = find_process(buf, GetCurrentProcessId());
     SYSTEM_THREAD_INFORMATION *me =
-        self != NULL ? find_thread(self, GetCurrentThreadId()) : NULL;
+        snapshot_thread(buf, GetCurrentProcessId(), GetCurrentThreadId());
     long result = me == NULL           ? -ESRCH
                   : me->Reserved3 == 0 ? -ENOTSUP
                                        : (long)me->Reserved3;
